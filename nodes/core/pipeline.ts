@@ -1,0 +1,310 @@
+/**
+ * The receiving pipeline every provider shares:
+ * raw bytes → size limit → verify → parse and validate → de-duplicate → acknowledge → emit.
+ * It names no provider and knows nothing of Node-RED: it reads a Node.js request, writes
+ * a Node.js response and hands messages to the two outputs it is given.
+ */
+import { randomUUID } from "node:crypto";
+import type { IncomingMessage, ServerResponse } from "node:http";
+import getRawBody from "raw-body";
+import type { z } from "zod";
+import { Rejection, type AnyProvider, type Delivery, type DeliverySummary } from "./provider.js";
+import { SeenWindow, SequenceTracker, type StateLimits } from "./state.js";
+
+export interface ReceiverSettings extends StateLimits {
+    /** Bodies larger than this are refused with 413. */
+    readonly maxBodyBytes: number;
+}
+
+export const DEFAULT_SETTINGS: ReceiverSettings = {
+    maxBodyBytes: 1024 * 1024,
+    windowMs: 10 * 60 * 1000,
+    maxEntries: 100_000,
+};
+
+export interface WebhookInfo {
+    provider: string;
+    receivedAt: string;
+    verified: boolean;
+    deliveryId: string;
+    /** For a provider with ordered streams (WMS): positions skipped before this event. */
+    missing?: number[];
+    missingCount?: number;
+}
+
+export interface EventMessage {
+    payload: unknown;
+    topic: string;
+    webhook: WebhookInfo;
+    parts?: { id: string; index: number; count: number; type: "array"; len: 1 };
+}
+
+export interface RejectionMessage {
+    payload: { provider: string; status: number; reason: string; index?: number };
+    webhook: { provider: string; receivedAt: string; deliveryId: string; remoteAddress: string | undefined };
+}
+
+export interface ReceiverOutputs {
+    /** Called once per delivery that produced messages, after the HTTP answer was sent. */
+    emit(events: EventMessage[], rejections: RejectionMessage[]): void;
+}
+
+export interface RoutedRequest {
+    readonly req: IncomingMessage;
+    readonly res: ServerResponse;
+    readonly path: readonly string[];
+    readonly extraPath: readonly string[];
+    readonly query: string;
+}
+
+export interface ReceiverCounts {
+    accepted: number;
+    rejected: number;
+}
+
+/** Content types a JSON webhook may arrive with: JSON, and the defaults of generic HTTP clients. */
+const ACCEPTED_MEDIA_TYPES = new Set([
+    "application/json",
+    "text/json",
+    "text/plain",
+    "application/x-www-form-urlencoded",
+    "application/octet-stream",
+]);
+
+function checkContentType(header: string | undefined): void {
+    if (header === undefined || header === "") return;
+    const [mediaType = "", ...parameters] = header.toLowerCase().split(";").map((part) => part.trim());
+    if (!ACCEPTED_MEDIA_TYPES.has(mediaType) && !/^application\/[a-z0-9.+-]+\+json$/.test(mediaType)) {
+        throw new Rejection(415, `content type ${mediaType.slice(0, 60) || "(empty)"} is not JSON`);
+    }
+    for (const parameter of parameters) {
+        const [name, value = ""] = parameter.split("=").map((part) => part.trim());
+        if (name === "charset" && !/^"?(utf-8|utf8|us-ascii)"?$/.test(value)) {
+            throw new Rejection(415, "JSON must be encoded as UTF-8");
+        }
+    }
+}
+
+async function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
+    const declared = req.headers["content-length"];
+    if (declared !== undefined && Number(declared) > limit) {
+        throw new Rejection(413, `body of ${declared} bytes exceeds the limit of ${limit} bytes`);
+    }
+    if (req.readableEnded) {
+        // Something before this node consumed the stream: the raw bytes are gone, nothing can be verified.
+        throw new Rejection(500, "the request body was consumed before the webhook node could read it");
+    }
+    try {
+        return await getRawBody(req, { length: declared, limit });
+    } catch (error) {
+        const type = (error as { type?: string }).type;
+        if (type === "entity.too.large") throw new Rejection(413, `body exceeds the limit of ${limit} bytes`);
+        if (type === "request.size.invalid") throw new Rejection(400, "body length does not match Content-Length");
+        if (type === "request.aborted") throw new Rejection(400, "request aborted before the body was complete");
+        throw new Rejection(400, "could not read the request body");
+    }
+}
+
+function parseJson(body: Buffer): unknown {
+    // A UTF-8 byte-order mark is not JSON, but some clients send one.
+    const start = body[0] === 0xef && body[1] === 0xbb && body[2] === 0xbf ? 3 : 0;
+    try {
+        return JSON.parse(body.toString("utf8", start));
+    } catch {
+        throw new Rejection(400, body.length === 0 ? "empty body: expected JSON" : "body is not valid JSON");
+    }
+}
+
+/** One line saying what is wrong, naming the field. */
+export function describeSchemaError(error: z.ZodError): string {
+    const issue = error.issues[0];
+    if (!issue) return "invalid event";
+    const where = issue.path.length ? `${issue.path.map(String).join(".")}: ` : "";
+    return `${where}${issue.message}`.replace(/\s+/g, " ").slice(0, 200);
+}
+
+function isPlainObject(value: unknown): value is Record<string, unknown> {
+    return typeof value === "object" && value !== null && !Array.isArray(value);
+}
+
+interface Candidate {
+    readonly index: number | undefined;
+    readonly value: unknown;
+}
+
+export class Receiver<Event, Options, Keys> {
+    readonly counts: ReceiverCounts = { accepted: 0, rejected: 0 };
+    private readonly keys: Promise<Keys>;
+    private readonly seen: SeenWindow;
+    private readonly sequences: SequenceTracker;
+    private closed = false;
+
+    constructor(
+        private readonly provider: AnyProvider,
+        private readonly options: Options,
+        secrets: readonly string[],
+        private readonly settings: ReceiverSettings,
+        private readonly outputs: ReceiverOutputs,
+        private readonly onCount: () => void = () => {},
+    ) {
+        this.keys = Promise.resolve(provider.prepareKeys(secrets));
+        this.keys.catch(() => {}); // reported on the first request that needs them
+        this.seen = new SeenWindow(settings);
+        this.sequences = new SequenceTracker(settings);
+    }
+
+    /** From now on deliveries are answered 503, so the sender retries instead of losing them. */
+    close(): void {
+        this.closed = true;
+    }
+
+    async handle(request: RoutedRequest): Promise<void> {
+        const receivedAt = new Date().toISOString();
+        const deliveryId = randomUUID();
+        const { req, res } = request;
+        try {
+            if (req.method !== "POST") {
+                res.setHeader("Allow", "POST");
+                throw new Rejection(405, `method ${String(req.method).slice(0, 20)} not allowed: use POST`);
+            }
+            if (this.closed) throw new Rejection(503, "receiver is restarting: retry");
+            checkContentType(req.headers["content-type"]);
+            const body = await readBody(req, this.settings.maxBodyBytes);
+            const delivery: Delivery = {
+                body,
+                headers: req.headers,
+                path: request.path,
+                extraPath: request.extraPath,
+                query: request.query,
+            };
+            const { verified } = await this.provider.verify(delivery, await this.keys, this.options);
+            this.accept(delivery, { receivedAt, deliveryId, verified }, request);
+        } catch (error) {
+            const rejection =
+                error instanceof Rejection ? error : new Rejection(500, "internal error while receiving the webhook");
+            this.reject(rejection, request, receivedAt, deliveryId);
+        }
+    }
+
+    /** Parse, validate, de-duplicate, acknowledge, emit: synchronous, so nothing interleaves. */
+    private accept(
+        delivery: Delivery,
+        info: { receivedAt: string; deliveryId: string; verified: boolean },
+        request: RoutedRequest,
+    ): void {
+        const document = parseJson(delivery.body);
+        const isBatch = this.provider.batches && Array.isArray(document);
+        const candidates: Candidate[] = isBatch
+            ? (document as unknown[]).map((value, index) => ({ index, value }))
+            : [{ index: undefined, value: document }];
+
+        const valid: { event: unknown; index: number | undefined }[] = [];
+        const invalid: { rejection: Rejection; index: number | undefined }[] = [];
+        for (const candidate of candidates) {
+            try {
+                valid.push({ event: this.validate(candidate.value), index: candidate.index });
+            } catch (error) {
+                if (!(error instanceof Rejection) || !isBatch) throw error;
+                invalid.push({ rejection: error, index: candidate.index });
+            }
+        }
+        // Checked last, after every await: a closing node must not answer 2xx and then drop.
+        if (this.closed) throw new Rejection(503, "receiver is restarting: retry");
+
+        const events: EventMessage[] = [];
+        let duplicates = 0;
+        for (const { event } of valid) {
+            if (this.provider.wanted && !this.provider.wanted(event, this.options)) continue;
+            const webhook: WebhookInfo = {
+                provider: this.provider.name,
+                receivedAt: info.receivedAt,
+                verified: info.verified,
+                deliveryId: info.deliveryId,
+            };
+            if (!this.isFirstDelivery(event, delivery, webhook)) {
+                duplicates++;
+                continue;
+            }
+            events.push({ payload: event, topic: this.provider.eventName(event), webhook });
+        }
+        if (this.provider.batches) {
+            events.forEach((message, index) => {
+                message.parts = { id: info.deliveryId, index, count: events.length, type: "array", len: 1 };
+            });
+        }
+
+        const summary: DeliverySummary = { accepted: events.length, duplicates, rejected: invalid.length };
+        const answer = this.provider.success(summary);
+        this.respond(request.res, answer.status, answer.body);
+        this.counts.accepted++;
+        this.onCount();
+
+        const rejections = invalid.map(({ rejection, index }) =>
+            this.rejectionMessage(rejection, request, info.receivedAt, info.deliveryId, index),
+        );
+        if (events.length || rejections.length) this.outputs.emit(events, rejections);
+    }
+
+    private validate(value: unknown): unknown {
+        if (!isPlainObject(value)) throw new Rejection(400, "event must be a JSON object");
+        const result = this.provider.schema.safeParse(value);
+        if (!result.success) throw new Rejection(400, describeSchemaError(result.error));
+        return this.provider.prepare ? this.provider.prepare(result.data, this.options) : result.data;
+    }
+
+    /** Records the event's identity; false when it was delivered before. */
+    private isFirstDelivery(event: unknown, delivery: Delivery, webhook: WebhookInfo): boolean {
+        const key = this.provider.duplicateKey?.(event, delivery);
+        if (key !== undefined && !this.seen.claim(key)) return false;
+        const position = this.provider.streamPosition?.(event);
+        if (position) {
+            const observation = this.sequences.observe(position.stream, position.position);
+            if (observation.duplicate) return false;
+            webhook.missing = observation.missing;
+            webhook.missingCount = observation.missingCount;
+        }
+        return true;
+    }
+
+    private reject(rejection: Rejection, request: RoutedRequest, receivedAt: string, deliveryId: string): void {
+        const { res } = request;
+        // Node.js would read and discard the unread rest of an oversized body to keep the
+        // connection alive; closing it costs the sender nothing and spares us the bytes.
+        if (rejection.status === 413) res.setHeader("Connection", "close");
+        if (rejection.status === 503) res.setHeader("Retry-After", "1");
+        this.respond(res, rejection.status, this.provider.errorBody(rejection.reason));
+        this.counts.rejected++;
+        this.onCount();
+        this.outputs.emit([], [this.rejectionMessage(rejection, request, receivedAt, deliveryId, undefined)]);
+    }
+
+    private rejectionMessage(
+        rejection: Rejection,
+        request: RoutedRequest,
+        receivedAt: string,
+        deliveryId: string,
+        index: number | undefined,
+    ): RejectionMessage {
+        const payload: RejectionMessage["payload"] = {
+            provider: this.provider.name,
+            status: rejection.status,
+            reason: rejection.reason,
+        };
+        if (index !== undefined) payload.index = index;
+        return {
+            payload,
+            webhook: { provider: this.provider.name, receivedAt, deliveryId, remoteAddress: request.req.socket?.remoteAddress },
+        };
+    }
+
+    private respond(res: ServerResponse, status: number, body: unknown): void {
+        if (res.headersSent) return;
+        const text = JSON.stringify(body);
+        res.writeHead(status, {
+            "Content-Type": "application/json; charset=utf-8",
+            "Content-Length": Buffer.byteLength(text),
+            "Cache-Control": "no-store",
+        });
+        res.end(text);
+    }
+}

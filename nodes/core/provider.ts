@@ -1,0 +1,99 @@
+/**
+ * What a provider module declares. The receiving pipeline (pipeline.ts) runs the same
+ * steps for every provider and asks the provider only for what differs. Provider modules
+ * import nothing of Node-RED, so they can be tested alone and reused by the CLI signer.
+ */
+import type { IncomingHttpHeaders } from "node:http";
+import type { z } from "zod";
+
+/** The parts of an HTTP request a provider may look at, after the body is read. */
+export interface Delivery {
+    readonly body: Buffer;
+    readonly headers: IncomingHttpHeaders;
+    /** Decoded segments of the request path below Node-RED's httpNodeRoot. */
+    readonly path: readonly string[];
+    /** The segments of `path` after the node's own path (a path token, for example). */
+    readonly extraPath: readonly string[];
+    /** Raw query string without the leading "?" ("" when there is none). */
+    readonly query: string;
+}
+
+/** Why a delivery, or one event of a batch, is refused; becomes the HTTP answer and output 2. */
+export class Rejection extends Error {
+    constructor(readonly status: number, readonly reason: string) {
+        super(reason);
+        this.name = "Rejection";
+    }
+}
+
+export interface Verification {
+    /** True only when a secret or signature was actually checked. */
+    readonly verified: boolean;
+}
+
+/** Where an event sits in an ordered stream (WMS: its sequence number within a session). */
+export interface StreamPosition {
+    readonly stream: string;
+    readonly position: number;
+}
+
+export interface Answer {
+    readonly status: number;
+    readonly body: unknown;
+}
+
+/** What the pipeline tells the provider when it builds the success answer. */
+export interface DeliverySummary {
+    readonly accepted: number;
+    readonly duplicates: number;
+    readonly rejected: number;
+}
+
+/** Node configuration every receiver shares; providers add their own string options. */
+export type RawOptions = Readonly<Record<string, unknown>>;
+
+export interface Provider<Event, Options, Keys> {
+    /** Short name used in msg.webhook.provider and output-2 payloads. */
+    readonly name: string;
+    /** Whether a node of this provider refuses to start without a secret. */
+    readonly secretRequired: boolean;
+    /**
+     * Which path segments may follow the node's path (e.g. a secret token). The default
+     * accepts none: the request path must be exactly the node's path.
+     */
+    acceptsExtraPath?(segments: readonly string[]): boolean;
+
+    /** Reads the provider's own options from the node configuration, filling defaults. */
+    options(raw: RawOptions): Options;
+    /** Turns the configured secrets into whatever verify() uses; run once per node start. */
+    prepareKeys(secrets: readonly string[]): Keys | Promise<Keys>;
+    /** Throws a Rejection (401) unless the delivery proves it comes from the provider. */
+    verify(delivery: Delivery, keys: Keys, options: Options): Verification | Promise<Verification>;
+
+    /** True when the body may be a JSON array of events, each checked on its own. */
+    readonly batches: boolean;
+    /** One event, as the provider sends it; the TypeScript type is derived from it. */
+    readonly schema: z.ZodType<Event>;
+    /**
+     * Checks and completes one schema-valid event (normalised fields, policy such as an
+     * allow-list); throws a Rejection to refuse it.
+     */
+    prepare?(event: Event, options: Options): Event;
+    /** The event's name, used as msg.topic. */
+    eventName(event: Event): string;
+    /** False for an event the node is configured not to emit; it is still acknowledged. */
+    wanted?(event: Event, options: Options): boolean;
+
+    /** Identity of a delivery: a second delivery with the same key within the window is a duplicate. */
+    duplicateKey?(event: Event, delivery: Delivery): string | undefined;
+    /** Position in an ordered stream: repeats are duplicates, gaps are reported. */
+    streamPosition?(event: Event): StreamPosition | undefined;
+
+    /** The answer for a delivery that was taken in (duplicates included). */
+    success(summary: DeliverySummary): Answer;
+    /** The answer body for a refused delivery. */
+    errorBody(reason: string): unknown;
+}
+
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export type AnyProvider = Provider<any, any, any>;

@@ -1,0 +1,109 @@
+/**
+ * The Node-RED side of a receiver: reads the node's configuration, claims its path in the
+ * route table and turns pipeline results into node output and status. Each node file
+ * calls registerReceiverNode with its provider and nothing else.
+ */
+import type { Node, NodeAPI, NodeDef } from "node-red";
+import { DEFAULT_SETTINGS, Receiver, type EventMessage, type ReceiverSettings, type RejectionMessage } from "./pipeline.js";
+import type { AnyProvider } from "./provider.js";
+import { normalisePath, routeTableFor, type HttpSettings } from "./route-table.js";
+import { parseSecrets } from "./secrets.js";
+
+export interface ReceiverNodeDef extends NodeDef {
+    path?: string;
+    /** Size limit in KiB. */
+    maxBodyKiB?: number | string;
+    /** De-duplication window in seconds. */
+    dedupSeconds?: number | string;
+    [option: string]: unknown;
+}
+
+interface Credentials {
+    secret?: string;
+}
+
+/** Status redraws are throttled: under load, one per interval instead of one per request. */
+const STATUS_INTERVAL_MS = 500;
+
+function positiveNumber(value: unknown, fallback: number): number {
+    const number = typeof value === "string" && value.trim() === "" ? NaN : Number(value);
+    return Number.isFinite(number) && number > 0 ? number : fallback;
+}
+
+export function receiverSettings(config: ReceiverNodeDef): ReceiverSettings {
+    return {
+        maxBodyBytes: Math.floor(positiveNumber(config.maxBodyKiB, DEFAULT_SETTINGS.maxBodyBytes / 1024) * 1024),
+        windowMs: Math.floor(positiveNumber(config.dedupSeconds, DEFAULT_SETTINGS.windowMs / 1000) * 1000),
+        maxEntries: DEFAULT_SETTINGS.maxEntries,
+    };
+}
+
+export function registerReceiverNode(RED: NodeAPI, type: string, provider: AnyProvider): void {
+    const settings = RED.settings as unknown as HttpSettings & { httpNodeRoot?: string | false };
+
+    function ReceiverNode(this: Node<Credentials>, config: ReceiverNodeDef) {
+        RED.nodes.createNode(this, config);
+        const node = this;
+        const fail = (key: string, values?: Record<string, string>) => {
+            node.status({ fill: "red", shape: "ring", text: RED._(`webhook.status.${key}`, values) });
+            node.error(RED._(`webhook.errors.${key}`, values));
+        };
+
+        if (settings.httpNodeRoot === false) return fail("http-disabled");
+        const path = normalisePath(config.path);
+        if (!path) return fail("no-path");
+        const secrets = parseSecrets(node.credentials?.secret, (name) => {
+            const value = RED.util.getSetting?.(node, name) ?? process.env[name];
+            return typeof value === "string" ? value : undefined;
+        });
+        if (provider.secretRequired && secrets.length === 0) return fail("no-secret");
+
+        let statusTimer: NodeJS.Timeout | undefined;
+        const showStatus = () => {
+            statusTimer = undefined;
+            if (!claim.active) {
+                node.status({ fill: "red", shape: "ring", text: RED._("webhook.status.path-in-use", { path }) });
+                return;
+            }
+            const { accepted, rejected } = receiver.counts;
+            node.status({
+                fill: rejected > 0 ? "yellow" : "green",
+                shape: "dot",
+                text: RED._("webhook.status.listening", { path, accepted: String(accepted), rejected: String(rejected) }),
+            });
+        };
+        const scheduleStatus = () => {
+            statusTimer ??= setTimeout(showStatus, STATUS_INTERVAL_MS);
+        };
+
+        const receiver = new Receiver(
+            provider,
+            provider.options(config),
+            secrets,
+            receiverSettings(config),
+            {
+                emit: (events: EventMessage[], rejections: RejectionMessage[]) =>
+                    // Node-RED's types allow one message per output; an array sends each in turn.
+                    node.send([events.length ? events : null, rejections.length ? rejections : null] as never),
+            },
+            scheduleStatus,
+        );
+        const claim = routeTableFor(RED.httpNode, settings).claim(path, {
+            acceptsExtraPath: (segments) => provider.acceptsExtraPath?.(segments) ?? false,
+            handle: (request) => void receiver.handle(request),
+            activated: showStatus,
+        });
+        if (!claim.active) node.warn(RED._("webhook.errors.path-in-use", { path }));
+        showStatus();
+
+        node.on("close", (_removed: boolean, done: () => void) => {
+            receiver.close();
+            claim.release();
+            clearTimeout(statusTimer);
+            node.status({});
+            done();
+        });
+    }
+
+    RED.nodes.registerType(type, ReceiverNode as never, { credentials: { secret: { type: "password" } } } as never);
+}

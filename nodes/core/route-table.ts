@@ -1,0 +1,224 @@
+/**
+ * Where webhook requests enter Node-RED. One table per Node-RED runtime maps each node's
+ * path to the node that owns it; two pieces of express middleware consult it:
+ *
+ * - a marker at the very top of the root app's stack. In a default Node-RED the editor's
+ *   admin app is mounted at "/" and parses JSON bodies before any RED.httpNode route runs,
+ *   which would consume the raw bytes a signature is computed over. The marker flags our
+ *   requests as parsed (`req._body`), so every body parser on the way leaves them alone.
+ * - one dispatcher on RED.httpNode, so Node-RED's httpNodeAuth still guards our routes and
+ *   its httpNodeMiddleware and httpNodeCors settings run for them as for an `http in` node.
+ *
+ * A Map lookup replaces a per-node express route: no linear scan of the router stack, and
+ * nothing to splice out of it on redeploy.
+ */
+import type { IncomingMessage, ServerResponse } from "node:http";
+import corsMiddleware from "cors";
+import type { RoutedRequest } from "./pipeline.js";
+
+type Next = (error?: unknown) => void;
+type Middleware = (req: IncomingMessage, res: ServerResponse, next: Next) => void;
+
+/** The slice of an express application this module uses. */
+interface ExpressApp {
+    (req: IncomingMessage, res: ServerResponse, next?: Next): void;
+    use(handler: Middleware): unknown;
+    path(): string;
+    parent?: ExpressApp;
+    _router?: { stack: { handle: unknown }[] };
+    router?: { stack: { handle: unknown }[] };
+}
+
+export interface RouteOwner {
+    acceptsExtraPath(segments: readonly string[]): boolean;
+    handle(request: RoutedRequest): void;
+    /** Called when a waiting owner takes the path over from one that closed. */
+    activated(): void;
+}
+
+export interface RouteClaim {
+    readonly active: boolean;
+    release(): void;
+}
+
+interface Claim extends RouteClaim {
+    owner: RouteOwner;
+    closed: boolean;
+    /** After release, requests are still routed here (and answered 503) until this time. */
+    lingerUntil: number;
+}
+
+interface Match {
+    claim: Claim;
+    path: string[];
+    extraPath: string[];
+    query: string;
+}
+
+const MATCH = Symbol("verified-webhooks.match");
+type MarkedRequest = IncomingMessage & { [MATCH]?: Match; _body?: boolean };
+
+/** How long a closed node's path answers 503 rather than 404: covers a redeploy. */
+export const LINGER_MS = 30_000;
+/** A token may follow the path, and Mentra appends "/webhook" after it. */
+const MAX_EXTRA_SEGMENTS = 2;
+
+/** "wms/" → "/wms"; "" → undefined. */
+export function normalisePath(path: unknown): string | undefined {
+    if (typeof path !== "string") return undefined;
+    const segments = path.split("/").filter(Boolean);
+    if (segments.length === 0) return undefined;
+    return `/${segments.join("/")}`;
+}
+
+function decodeSegments(pathname: string): string[] | undefined {
+    try {
+        return pathname.split("/").filter(Boolean).map(decodeURIComponent);
+    } catch {
+        return undefined; // malformed percent-encoding: not one of ours
+    }
+}
+
+function rootOf(app: ExpressApp): ExpressApp {
+    return app.parent ? rootOf(app.parent) : app;
+}
+
+function moveToTop(app: ExpressApp, handler: Middleware): void {
+    app.use(handler);
+    const stack = (app._router ?? app.router)?.stack;
+    if (!stack) return;
+    const index = stack.findIndex((layer) => layer.handle === handler);
+    if (index > 0) stack.unshift(...stack.splice(index, 1));
+}
+
+function runChain(chain: readonly Middleware[], req: IncomingMessage, res: ServerResponse, done: Next): void {
+    let position = 0;
+    const next: Next = (error) => {
+        if (error !== undefined || position === chain.length) return done(error);
+        const middleware = chain[position++]!;
+        try {
+            middleware(req, res, next);
+        } catch (thrown) {
+            done(thrown);
+        }
+    };
+    next();
+}
+
+export interface HttpSettings {
+    httpNodeMiddleware?: unknown;
+    httpNodeCors?: unknown;
+}
+
+export class RouteTable {
+    private readonly claims = new Map<string, Claim[]>();
+    private readonly chain: Middleware[] = [];
+    private mountPrefix: string | undefined;
+    private markerInstalled = false;
+
+    constructor(private readonly httpNode: ExpressApp, settings: HttpSettings) {
+        // Same order as Node-RED's own `http in` node: user middleware, then CORS.
+        const userMiddleware = settings.httpNodeMiddleware;
+        if (typeof userMiddleware === "function") this.chain.push(userMiddleware as Middleware);
+        else if (Array.isArray(userMiddleware)) this.chain.push(...(userMiddleware as Middleware[]));
+        if (settings.httpNodeCors) this.chain.push(corsMiddleware(settings.httpNodeCors as corsMiddleware.CorsOptions) as Middleware);
+
+        httpNode.use(this.dispatch);
+    }
+
+    /** Installed on the first claim, when an embedding application has mounted httpNode. */
+    private installMarker(): void {
+        if (this.markerInstalled) return;
+        const root = rootOf(this.httpNode);
+        if (root === this.httpNode) return; // not mounted (yet): nothing parses bodies before us
+        moveToTop(root, this.mark);
+        this.markerInstalled = true;
+    }
+
+    /** Claims `path` for `owner`; a second claim waits until the first is released. */
+    claim(path: string, owner: RouteOwner): RouteClaim {
+        this.installMarker();
+        const claims = (this.claims.get(path) ?? []).filter((claim) => !claim.closed);
+        const table = this;
+        const claim: Claim = {
+            owner,
+            closed: false,
+            lingerUntil: 0,
+            get active() {
+                return !this.closed && table.claims.get(path)?.[0] === this;
+            },
+            release() {
+                if (claim.closed) return;
+                claim.closed = true;
+                claim.lingerUntil = Date.now() + LINGER_MS;
+                const list = table.claims.get(path) ?? [];
+                const waiting = list.filter((other) => !other.closed);
+                // The closed claim stays at the front (answering 503) only if nobody takes over.
+                table.claims.set(path, waiting.length ? waiting : [claim]);
+                if (waiting.length && list[0] === claim) waiting[0]!.owner.activated();
+            },
+        };
+        claims.push(claim);
+        this.claims.set(path, claims);
+        return claim;
+    }
+
+    private find(pathname: string): Omit<Match, "query"> | undefined {
+        const path = decodeSegments(pathname);
+        if (!path) return undefined;
+        for (let extra = 0; extra <= MAX_EXTRA_SEGMENTS && extra < path.length; extra++) {
+            const base = path.slice(0, path.length - extra);
+            const claim = this.claims.get(`/${base.join("/")}`)?.[0];
+            if (!claim) continue;
+            if (claim.closed && claim.lingerUntil < Date.now()) continue;
+            const extraPath = path.slice(path.length - extra);
+            if (extra === 0 || claim.owner.acceptsExtraPath(extraPath)) return { claim, path, extraPath };
+        }
+        return undefined;
+    }
+
+    private match(url: string | undefined, prefix: string): Match | undefined {
+        if (!url || this.claims.size === 0) return undefined;
+        const queryStart = url.indexOf("?");
+        const pathname = queryStart === -1 ? url : url.slice(0, queryStart);
+        if (prefix && !(pathname.startsWith(prefix) && pathname[prefix.length] === "/")) return undefined;
+        const found = this.find(pathname.slice(prefix.length));
+        return found && { ...found, query: queryStart === -1 ? "" : url.slice(queryStart + 1) };
+    }
+
+    /** Runs first in the root app: claim our requests' bodies before any parser reads them. */
+    private readonly mark: Middleware = (req, _res, next) => {
+        // httpNode is mounted by the time requests arrive; its path is fixed from then on.
+        this.mountPrefix ??= normalisePath(this.httpNode.path()) ?? "";
+        const match = this.match(req.url, this.mountPrefix);
+        if (match) {
+            const marked = req as MarkedRequest;
+            marked[MATCH] = match;
+            marked._body = true;
+        }
+        next();
+    };
+
+    /** Inside RED.httpNode (req.url is relative to httpNodeRoot here). */
+    private readonly dispatch: Middleware = (req, res, next) => {
+        const match = (req as MarkedRequest)[MATCH] ?? this.match(req.url, "");
+        if (!match) return next();
+        const route = () =>
+            match.claim.owner.handle({ req, res, path: match.path, extraPath: match.extraPath, query: match.query });
+        if (this.chain.length === 0) return route();
+        runChain(this.chain, req, res, (error) => (error === undefined ? route() : next(error)));
+    };
+}
+
+const tables = new WeakMap<object, RouteTable>();
+
+/** The route table of the Node-RED runtime whose httpNode app is `httpNode`. */
+export function routeTableFor(httpNode: unknown, settings: HttpSettings): RouteTable {
+    const app = httpNode as ExpressApp;
+    let table = tables.get(app);
+    if (!table) {
+        table = new RouteTable(app, settings);
+        tables.set(app, table);
+    }
+    return table;
+}

@@ -1,0 +1,72 @@
+/** Secret handling shared by providers: parsing, constant-time comparison, path tokens. */
+import { createHash, timingSafeEqual } from "node:crypto";
+import { Rejection, type Delivery, type Verification } from "./provider.js";
+
+/**
+ * One secret per line; several lines allow rotation. A line that is exactly `${NAME}`
+ * is looked up with `lookup` (Node-RED's environment variables).
+ */
+export function parseSecrets(text: unknown, lookup: (name: string) => string | undefined = () => undefined): string[] {
+    if (typeof text !== "string") return [];
+    const secrets: string[] = [];
+    for (const line of text.split(/\r?\n/)) {
+        const trimmed = line.trim();
+        if (!trimmed) continue;
+        const reference = /^\$\{([A-Za-z_][A-Za-z0-9_]*)\}$/.exec(trimmed);
+        const value = reference ? lookup(reference[1]!) : trimmed;
+        // An environment variable may itself hold several secrets, one per line.
+        if (value) secrets.push(...(reference ? parseSecrets(value) : [value]));
+    }
+    return secrets;
+}
+
+function sha256(value: string | Buffer): Buffer {
+    return createHash("sha256").update(value).digest();
+}
+
+/** Digests of the secrets, so that comparison takes the same time whatever the lengths. */
+export function tokenDigests(secrets: readonly string[]): Buffer[] {
+    return secrets.map(sha256);
+}
+
+/** Compares against every digest (no early exit) so timing tells nothing about which matched. */
+export function matchesAnyDigest(candidate: string, digests: readonly Buffer[]): boolean {
+    const candidateDigest = sha256(candidate);
+    let matched = false;
+    for (const digest of digests) {
+        matched = timingSafeEqual(candidateDigest, digest) || matched;
+    }
+    return matched;
+}
+
+/**
+ * For providers that sign nothing: the only shared secret is an unguessable token, carried
+ * as the last path segment (before `trailingSegment`, if the provider appends one) or as
+ * a `token` query parameter. Without configured secrets every delivery passes, unverified.
+ */
+export function verifyPathToken(delivery: Delivery, digests: readonly Buffer[], trailingSegment?: string): Verification {
+    if (digests.length === 0) return { verified: false };
+    const segments = [...delivery.path];
+    if (trailingSegment !== undefined && segments.length > 1 && segments[segments.length - 1] === trailingSegment) {
+        segments.pop();
+    }
+    const candidates: string[] = [];
+    const last = segments[segments.length - 1];
+    if (last !== undefined) candidates.push(last);
+    if (delivery.query) {
+        const token = new URLSearchParams(delivery.query).get("token");
+        if (token !== null) candidates.push(token);
+    }
+    if (candidates.length === 0) throw new Rejection(401, "missing token");
+    // Check every candidate, so a wrong path token costs the same as a wrong query token.
+    let matched = false;
+    for (const candidate of candidates) matched = matchesAnyDigest(candidate, digests) || matched;
+    if (!matched) throw new Rejection(401, "invalid or missing token");
+    return { verified: true };
+}
+
+/** "a, b\nc" → ["a", "b", "c"]: lists typed into a node's options. */
+export function parseList(value: unknown, fallback: readonly string[]): string[] {
+    if (typeof value !== "string" || value.trim() === "") return [...fallback];
+    return value.split(/[\s,]+/).map((entry) => entry.trim()).filter(Boolean);
+}

@@ -1,0 +1,37 @@
+/**
+ * SynthesisVR session webhooks: a JSON array of events per POST, unsigned, never retried,
+ * answered within 2 seconds or lost.
+ */
+import { z } from "zod";
+import type { Provider } from "../core/provider.js";
+import { tokenDigests, verifyPathToken } from "../core/secrets.js";
+
+export const synthesisEventSchema = z.looseObject({
+    /** The Synthesis session id. */
+    uuid: z.string().min(1),
+    /** "create" | "delete" today; "more webhook options will come". */
+    action: z.string().min(1),
+    location: z.string().optional(),
+    stations: z.number().int().nonnegative().optional(),
+    customerid: z.union([z.number(), z.string()]).nullable().optional(),
+});
+export type SynthesisEvent = z.infer<typeof synthesisEventSchema>;
+export const SYNTHESIS_ACTIONS = ["create", "delete"] as const;
+
+export const synthesis: Provider<SynthesisEvent, Record<string, never>, Buffer[]> = {
+    name: "synthesis",
+    secretRequired: false,
+    acceptsExtraPath: (segments) => segments.length <= 1,
+
+    options: () => ({}),
+    prepareKeys: tokenDigests,
+    verify: (delivery, digests) => verifyPathToken(delivery, digests),
+
+    batches: true,
+    schema: synthesisEventSchema,
+    eventName: (event) => event.action,
+    duplicateKey: (event) => `${event.uuid}\n${event.action}`,
+
+    success: ({ accepted, duplicates, rejected }) => ({ status: 200, body: { status: "ok", accepted, duplicates, rejected } }),
+    errorBody: (reason) => ({ error: reason }),
+};

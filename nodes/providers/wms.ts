@@ -1,0 +1,89 @@
+/** NuraLogix WMS (Web Measurement Service) measurement events, HMAC-SHA256 signed. */
+import { createHmac, timingSafeEqual } from "node:crypto";
+import { z } from "zod";
+import { Rejection, type Provider } from "../core/provider.js";
+
+/** The documented codes; the list is open, so any other code with a valid MAC is emitted too. */
+export const WMS_EVENT_CODES = [
+    "WMS_LOADED",
+    "CONFIGURATION_LOADED",
+    "CAMERA_PERMISSION_GRANTED",
+    "CAMERA_PERMISSION_DENIED",
+    "CAMERA_STARTED",
+    "MEASUREMENT_STARTED",
+    "MEASUREMENT_CREATED",
+    "INTERMEDIATE_RESULTS",
+    "SCAN_COMPLETED",
+    "RESULTS_RECEIVED",
+    "REDIRECTING_TO_CALLBACK",
+    "MEASUREMENT_CANCELED",
+    "CONSTRAINT_VIOLATION",
+    "PAGE_UNLOADED",
+    "WEBSOCKET_DISCONNECTED",
+    "WEBSOCKET_RECONNECTED",
+    "WEBSOCKET_RECONNECTION_FAILED",
+    "API_ERROR",
+    "PAGE_VISIBILITY_CHANGE",
+    "LOW_SNR",
+    "GENERAL_ERROR",
+] as const;
+export type WmsEventCode = (typeof WMS_EVENT_CODES)[number];
+
+export const wmsEventSchema = z.looseObject({
+    /** Seconds since the epoch. */
+    timestamp: z.number().nonnegative(),
+    sessionId: z.string().min(1),
+    /** 0, 1, 2, ... within a session. */
+    sequence: z.number().int().nonnegative(),
+    event: z.string().min(1),
+    severity: z.enum(["INFO", "WARN", "ERROR"]),
+    payload: z.record(z.string(), z.unknown()).nullable().optional(),
+});
+export type WmsEvent = z.infer<typeof wmsEventSchema>;
+
+export const WMS_MAC_HEADER = "x-wms-content-mac";
+const MAC_FORMAT = /^hmac-sha256=([0-9a-f]{64})$/;
+
+function macMatches(expected: Buffer, key: Buffer, body: Buffer): boolean {
+    return timingSafeEqual(expected, createHmac("sha256", key).update(body).digest());
+}
+
+/** The header value WMS sends for `body`: what the CLI signer and tests use. */
+export function wmsSignature(body: Buffer | string, secret: string): string {
+    return `hmac-sha256=${createHmac("sha256", secret).update(body).digest("hex")}`;
+}
+
+export const wms: Provider<WmsEvent, Record<string, never>, Buffer[]> = {
+    name: "wms",
+    secretRequired: true,
+
+    options: () => ({}),
+    prepareKeys: (secrets) => secrets.map((secret) => Buffer.from(secret, "utf8")),
+    verify(delivery, keys) {
+        const header = delivery.headers[WMS_MAC_HEADER];
+        if (header === undefined) throw new Rejection(401, "missing X-WMS-Content-MAC header");
+        const match = typeof header === "string" ? MAC_FORMAT.exec(header) : null;
+        if (!match) throw new Rejection(401, "malformed X-WMS-Content-MAC header (expected hmac-sha256=<lowercase hex>)");
+        const expected = Buffer.from(match[1]!, "hex");
+        // WMS's documented check hashes the body as text with Node's 'ascii' encoding, which
+        // differs from the raw bytes only when the body holds non-ASCII characters.
+        const asText = delivery.body.some((byte) => byte > 0x7f)
+            ? Buffer.from(delivery.body.toString("utf8"), "ascii")
+            : undefined;
+        let matched = false;
+        for (const key of keys) {
+            matched = macMatches(expected, key, delivery.body) || matched;
+            if (asText) matched = macMatches(expected, key, asText) || matched;
+        }
+        if (!matched) throw new Rejection(401, "X-WMS-Content-MAC does not match the body");
+        return { verified: true };
+    },
+
+    batches: false,
+    schema: wmsEventSchema,
+    eventName: (event) => event.event,
+    streamPosition: (event) => ({ stream: event.sessionId, position: event.sequence }),
+
+    success: () => ({ status: 200, body: { status: "ok" } }),
+    errorBody: (reason) => ({ error: reason }),
+};

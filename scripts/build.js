@@ -1,0 +1,37 @@
+#!/usr/bin/env node
+// Builds dist/ as Node-RED loads it: each node's .js beside its editor .html, with
+// icons/ and locales/ in the same folder (where Node-RED looks for them).
+"use strict";
+const { execFileSync } = require("node:child_process");
+const fs = require("node:fs");
+const path = require("node:path");
+
+const root = path.resolve(__dirname, "..");
+const dist = path.join(root, "dist");
+const nodesOut = path.join(dist, "nodes");
+
+fs.rmSync(dist, { recursive: true, force: true });
+execFileSync(process.execPath, [require.resolve("typescript/bin/tsc"), "-p", root], { stdio: "inherit" });
+
+const nodeTypes = Object.keys(require(path.join(root, "package.json"))["node-red"].nodes);
+for (const type of nodeTypes) {
+    fs.copyFileSync(path.join(root, "nodes", `${type}.html`), path.join(nodesOut, `${type}.html`));
+}
+fs.cpSync(path.join(root, "icons"), path.join(nodesOut, "icons"), { recursive: true });
+
+// Strings every receiver shares live once in common.json; Node-RED wants one catalogue per
+// node file, so each node's catalogue is the shared one merged with its own.
+const localesIn = path.join(root, "locales");
+for (const language of fs.readdirSync(localesIn)) {
+    const from = path.join(localesIn, language);
+    const to = path.join(nodesOut, "locales", language);
+    fs.mkdirSync(to, { recursive: true });
+    const readJson = (file) => (fs.existsSync(file) ? JSON.parse(fs.readFileSync(file, "utf8")) : {});
+    const common = readJson(path.join(from, "common.json"));
+    for (const type of nodeTypes) {
+        const catalogue = { ...common, ...readJson(path.join(from, `${type}.json`)) };
+        fs.writeFileSync(path.join(to, `${type}.json`), JSON.stringify(catalogue, null, 2));
+        const help = path.join(from, `${type}.html`);
+        if (fs.existsSync(help)) fs.copyFileSync(help, path.join(to, `${type}.html`));
+    }
+}
