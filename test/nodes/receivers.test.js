@@ -1,0 +1,251 @@
+"use strict";
+// The four nodes inside Node-RED's test helper: configuration, outputs, status, lifecycle.
+const assert = require("node:assert/strict");
+const http = require("node:http");
+const helper = require("node-red-node-test-helper");
+const { request } = require("../support/node-red-process");
+const { WMS_SEED_BODY, wmsBody, mentraSession, synthesisBatch, meshagentEvent, signDelivery, dist } = require("../support/fixtures");
+const { wmsSignature } = dist("providers/wms.js");
+
+helper.init(require.resolve("node-red"));
+
+const NODE_MODULES = {
+    "mentra-webhook": require("../../dist/nodes/mentra-webhook.js"),
+    "wms-webhook": require("../../dist/nodes/wms-webhook.js"),
+    "synthesis-webhook": require("../../dist/nodes/synthesis-webhook.js"),
+    "meshagent-webhook": require("../../dist/nodes/meshagent-webhook.js"),
+};
+
+/**
+ * Loads `flow` with every receiver module, keeps hold of the RED.httpNode app the nodes
+ * registered on and serves it on a loopback port. Returns { url, node(id) }.
+ */
+async function start(flow, credentials = {}, extraModules = []) {
+    let httpNode;
+    const capture = (RED) => {
+        httpNode = RED.httpNode;
+    };
+    await helper.load([capture, ...Object.values(NODE_MODULES), ...extraModules], flow, credentials);
+    const server = http.createServer(httpNode);
+    await new Promise((resolve) => server.listen(0, "127.0.0.1", resolve));
+    servers.push(server);
+    return { url: (path) => `http://127.0.0.1:${server.address().port}${path}`, node: (id) => helper.getNode(id) };
+}
+const servers = [];
+
+// Every status any node shows, as [node id, status], spied on Node-RED's own Node class.
+const statusLog = [];
+const RuntimeNode = require("@node-red/runtime/lib/nodes/Node");
+const originalStatus = RuntimeNode.prototype.status;
+RuntimeNode.prototype.status = function (status) {
+    statusLog.push([this.id, status]);
+    return originalStatus.call(this, status);
+};
+const statusesOf = (id) => statusLog.filter(([nodeId]) => nodeId === id).map(([, status]) => status);
+
+function post(url, body, headers = {}) {
+    return request(url, { method: "POST", headers: { "content-type": "application/json", ...headers }, body });
+}
+
+/** Collects what a helper node receives. */
+function collect(node) {
+    const messages = [];
+    node.on("input", (msg) => messages.push(msg));
+    return messages;
+}
+
+const until = async (predicate, what, timeoutMs = 2000) => {
+    const deadline = Date.now() + timeoutMs;
+    while (!predicate()) {
+        if (Date.now() > deadline) assert.fail(`timed out waiting for ${what}`);
+        await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+};
+const settle = () => new Promise((resolve) => setTimeout(resolve, 100));
+
+function receiverFlow(type, fields = {}) {
+    return [
+        { id: "r", type, name: "receiver", wires: [["events"], ["rejected"]], ...fields },
+        { id: "events", type: "helper" },
+        { id: "rejected", type: "helper" },
+    ];
+}
+
+describe("receiver nodes in the test helper", function () {
+    beforeEach(() => {
+        statusLog.length = 0;
+    });
+    afterEach(async () => {
+        await Promise.all(servers.splice(0).map((server) => new Promise((resolve) => server.close(resolve))));
+        await helper.unload();
+    });
+
+    it("registers the four node types with a secret credential", async () => {
+        await helper.load(Object.values(NODE_MODULES), []);
+        for (const type of Object.keys(NODE_MODULES)) {
+            const registered = helper._redNodes.getType(type);
+            assert.ok(registered, type);
+        }
+    });
+
+    it("wms-webhook emits a verified event on output 1 and a rejection on output 2", async () => {
+        const app = await start(receiverFlow("wms-webhook", { path: "/wms" }), { r: { secret: "mac-secret" } });
+        const events = collect(app.node("events"));
+        const rejected = collect(app.node("rejected"));
+
+        const ok = await post(app.url("/wms"), WMS_SEED_BODY, { "x-wms-content-mac": wmsSignature(WMS_SEED_BODY, "mac-secret") });
+        assert.equal(ok.status, 200);
+        const forged = await post(app.url("/wms"), WMS_SEED_BODY, { "x-wms-content-mac": wmsSignature(WMS_SEED_BODY, "guess") });
+        assert.equal(forged.status, 401);
+        assert.match(forged.json.error, /does not match/);
+        await until(() => events.length === 1 && rejected.length === 1, "both outputs");
+
+        const [msg] = events;
+        assert.deepEqual(msg.payload, JSON.parse(WMS_SEED_BODY));
+        assert.equal(msg.topic, "MEASUREMENT_CREATED");
+        assert.equal(msg.webhook.provider, "wms");
+        assert.equal(msg.webhook.verified, true);
+        assert.deepEqual(msg.webhook.missing, []);
+        assert.match(msg.webhook.deliveryId, /^[0-9a-f-]{36}$/);
+        assert.ok(!Number.isNaN(Date.parse(msg.webhook.receivedAt)));
+        assert.equal(msg.req, undefined, "no request object to clone");
+        assert.equal(msg.res, undefined);
+
+        const [rejection] = rejected;
+        assert.deepEqual(rejection.payload, { provider: "wms", status: 401, reason: forged.json.error });
+        assert.ok(!JSON.stringify(rejection).includes("mac-secret"));
+        assert.ok(!JSON.stringify(rejection).includes("measurementId"), "no body in a rejection");
+    });
+
+    it("wms-webhook tracks sequences per session: repeats answered but not emitted, gaps reported", async () => {
+        const app = await start(receiverFlow("wms-webhook", { path: "/wms" }), { r: { secret: "mac-secret" } });
+        const events = collect(app.node("events"));
+        const send = async (fields) => {
+            const body = wmsBody(fields);
+            return (await post(app.url("/wms"), body, { "x-wms-content-mac": wmsSignature(body, "mac-secret") })).status;
+        };
+        assert.equal(await send({ sequence: 0 }), 200);
+        assert.equal(await send({ sequence: 0 }), 200, "a repeat is answered 200");
+        assert.equal(await send({ sequence: 3, event: "SCAN_COMPLETED" }), 200);
+        assert.equal(await send({ sequence: 1, sessionId: "other-session" }), 200);
+        await settle();
+        assert.deepEqual(events.map((msg) => [msg.payload.sessionId.slice(0, 5), msg.payload.sequence, msg.webhook.missing]), [
+            ["ryuei", 0, []],
+            ["ryuei", 3, [1, 2]],
+            ["other", 1, [0]],
+        ]);
+    });
+
+    it("refuses to start without a required secret, with an error status, and listens on nothing", async () => {
+        const app = await start(receiverFlow("wms-webhook", { path: "/wms" }));
+        assert.deepEqual(statusesOf("r").at(-1), { fill: "red", shape: "ring", text: "webhook.status.no-secret" });
+        const response = await post(app.url("/wms"), WMS_SEED_BODY, { "x-wms-content-mac": wmsSignature(WMS_SEED_BODY, "") });
+        assert.equal(response.status, 404);
+    });
+
+    it("shows that it listens, and turns yellow once a delivery was rejected", async () => {
+        const app = await start(receiverFlow("synthesis-webhook", { path: "/synthesis" }));
+        assert.deepEqual(statusesOf("r").at(-1), { fill: "green", shape: "dot", text: "webhook.status.listening" });
+        await post(app.url("/synthesis"), JSON.stringify(synthesisBatch(2)));
+        await post(app.url("/synthesis"), "{not json");
+        await until(() => statusesOf("r").at(-1).fill === "yellow", "a yellow status");
+        assert.equal(statusesOf("r").length, 2, "redraws are throttled: one for both deliveries");
+    });
+
+    it("synthesis-webhook splits a batch so that a join node rebuilds it, and rejects bad elements one by one", async () => {
+        const join = require("@node-red/nodes/core/sequence/17-split.js");
+        const flow = [
+            { id: "r", type: "synthesis-webhook", path: "/synthesis", wires: [["events", "joiner"], ["rejected"]] },
+            { id: "joiner", type: "join", mode: "auto", wires: [["joined"]] },
+            { id: "events", type: "helper" },
+            { id: "rejected", type: "helper" },
+            { id: "joined", type: "helper" },
+        ];
+        const app = await start(flow, {}, [join]);
+        const events = collect(app.node("events"));
+        const rejected = collect(app.node("rejected"));
+        const joined = collect(app.node("joined"));
+
+        const batch = synthesisBatch(4);
+        batch.splice(2, 0, { uuid: 42, action: "create" }); // invalid, at index 2
+        const response = await post(app.url("/synthesis"), JSON.stringify(batch));
+        assert.equal(response.status, 200);
+        assert.deepEqual(response.json, { status: "ok", accepted: 4, duplicates: 0, rejected: 1 });
+        await until(() => joined.length === 1 && rejected.length === 1, "the joined batch");
+
+        assert.deepEqual(events.map((msg) => msg.parts.index), [0, 1, 2, 3]);
+        assert.ok(events.every((msg) => msg.parts.count === 4 && msg.parts.type === "array" && msg.parts.id === msg.webhook.deliveryId));
+        assert.ok(events.every((msg) => msg.topic === "create" && msg.webhook.verified === false));
+        assert.deepEqual(joined[0].payload, batch.filter((_, index) => index !== 2));
+        assert.equal(rejected[0].payload.index, 2);
+        assert.equal(rejected[0].payload.status, 400);
+        assert.match(rejected[0].payload.reason, /uuid/);
+
+        // The same sessions again: duplicates are answered and not emitted.
+        const again = await post(app.url("/synthesis"), JSON.stringify(synthesisBatch(4)));
+        assert.deepEqual(again.json, { status: "ok", accepted: 0, duplicates: 4, rejected: 0 });
+        const empty = await post(app.url("/synthesis"), "[]");
+        assert.equal(empty.status, 200);
+        await settle();
+        assert.equal(events.length, 4);
+    });
+
+    it("mentra-webhook answers like the SDK and drops an identical retry", async () => {
+        const app = await start(receiverFlow("mentra-webhook", { path: "/mentra" }));
+        const events = collect(app.node("events"));
+        const rejected = collect(app.node("rejected"));
+        const body = JSON.stringify(mentraSession());
+        const first = await post(app.url("/mentra/webhook"), body);
+        assert.equal(first.status, 200);
+        assert.deepEqual(first.json, { status: "success" });
+        assert.deepEqual((await post(app.url("/mentra/webhook"), body)).json, { status: "success" });
+        const unknown = await post(app.url("/mentra/webhook"), JSON.stringify({ ...mentraSession(), type: "tool_call" }));
+        assert.equal(unknown.status, 400);
+        assert.equal(unknown.json.status, "error");
+        assert.match(unknown.json.message, /unknown webhook type/);
+        await settle();
+        assert.equal(events.length, 1);
+        assert.equal(events[0].payload.websocketUrl, "wss://prod.mentra.glass/app-ws");
+        assert.equal(events[0].topic, "session_request");
+        assert.equal(rejected.length, 1);
+    });
+
+    it("meshagent-webhook emits only the events its filter selects, answering all", async () => {
+        const app = await start(receiverFlow("meshagent-webhook", { path: "/mesh", events: "storage.*" }), { r: { secret: "mesh-secret" } });
+        const events = collect(app.node("events"));
+        for (const event of [meshagentEvent(), meshagentEvent("storage.file.updated", { path: "a.md", participant_id: "p" })]) {
+            const { body, headers } = await signDelivery("meshagent", event, "mesh-secret");
+            const response = await post(app.url("/mesh"), body, headers);
+            assert.deepEqual([response.status, response.json], [200, { ok: true }]);
+        }
+        await settle();
+        assert.deepEqual(events.map((msg) => msg.topic), ["storage.file.updated"]);
+        assert.deepEqual(events[0].payload, { event: "storage.file.updated", data: { path: "a.md", participant_id: "p" } });
+    });
+
+    it("gives a second node on the same path a clear error status; the first keeps the path", async () => {
+        const flow = [
+            { id: "a", type: "synthesis-webhook", path: "/same", wires: [["events"], []] },
+            { id: "b", type: "synthesis-webhook", path: "same/", wires: [["other"], []] },
+            { id: "events", type: "helper" },
+            { id: "other", type: "helper" },
+        ];
+        const app = await start(flow);
+        assert.deepEqual(statusesOf("b").at(-1), { fill: "red", shape: "ring", text: "webhook.status.path-in-use" });
+        assert.equal(statusesOf("a").at(-1).fill, "green");
+        const events = collect(app.node("events"));
+        const other = collect(app.node("other"));
+        assert.equal((await post(app.url("/same"), JSON.stringify(synthesisBatch(1)))).status, 200);
+        await settle();
+        assert.equal(events.length, 1);
+        assert.equal(other.length, 0);
+    });
+
+    it("answers 503 while a closed node's path waits for its successor, never 2xx", async () => {
+        const app = await start(receiverFlow("synthesis-webhook", { path: "/synthesis" }));
+        await app.node("r").close();
+        const response = await post(app.url("/synthesis"), JSON.stringify(synthesisBatch(1)));
+        assert.equal(response.status, 503);
+        assert.equal(response.headers["retry-after"], "1");
+    });
+});

@@ -1,0 +1,61 @@
+"use strict";
+// Bodies exactly as the providers send them.
+const path = require("node:path");
+const dist = (module) => require(path.join(__dirname, "..", "..", "dist", "nodes", module));
+const { toPythonJson, signDelivery } = dist("samples.js");
+
+/** The event body of the WMS webhook page, with its two JSON typos fixed and its layout kept. */
+const WMS_SEED_BODY = `{
+  "timestamp": 1689684577,
+  "sessionId": "ryueiwoqfh910fu3rpqruvfiu",
+  "sequence": 0,
+  "event": "MEASUREMENT_CREATED",
+  "severity": "INFO",
+  "payload": {
+    "measurementId": "f0c8ca8d-111d-4dcf-a69d-46ed39a2db06"
+  }
+}`;
+
+function wmsBody(fields = {}) {
+    return JSON.stringify({
+        timestamp: 1689684577,
+        sessionId: "ryueiwoqfh910fu3rpqruvfiu",
+        sequence: 0,
+        event: "MEASUREMENT_CREATED",
+        severity: "INFO",
+        payload: { measurementId: "f0c8ca8d-111d-4dcf-a69d-46ed39a2db06" },
+        ...fields,
+    });
+}
+
+/** A session_request as the newest cloud sends it: all three URL fields, an e-mail userId. */
+function mentraSession(fields = {}) {
+    return {
+        type: "session_request",
+        sessionId: "jane.doe@example.com-com.example.notes",
+        userId: "jane.doe@example.com",
+        timestamp: "2025-06-01T12:30:45.123Z",
+        websocketUrl: "wss://prod.mentra.glass/app-ws",
+        mentraOSWebsocketUrl: "wss://prod.mentra.glass/app-ws",
+        augmentOSWebsocketUrl: "wss://prod.augmentos.org/tpa-ws",
+        ...fields,
+    };
+}
+
+/** The SynthesisVR page's own example, as a batch of `count` sessions. */
+function synthesisBatch(count = 1, action = "create") {
+    return Array.from({ length: count }, (_, index) => ({
+        uuid: `41509791-3de8-5bb9-b4fc-${String(index).padStart(12, "0")}`,
+        action,
+        location: "Kamen Test",
+        stations: 1,
+        customerid: 7685,
+    }));
+}
+
+/** A MeshAgent body in Python json.dumps format, with a non-ASCII room name (\u00e9). */
+function meshagentEvent(event = "room.started", data = { room_name: "café-standup", room_url: "https://studio.meshagent.com/rooms/café" }) {
+    return { event, data };
+}
+
+module.exports = { WMS_SEED_BODY, wmsBody, mentraSession, synthesisBatch, meshagentEvent, toPythonJson, signDelivery, dist };

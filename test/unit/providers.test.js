@@ -1,0 +1,262 @@
+"use strict";
+const assert = require("node:assert/strict");
+const { createHmac } = require("node:crypto");
+const { execFileSync } = require("node:child_process");
+const { WMS_SEED_BODY, wmsBody, mentraSession, synthesisBatch, meshagentEvent, toPythonJson, dist } = require("../support/fixtures");
+const { wms, wmsSignature } = dist("providers/wms.js");
+const { mentra, hostAllowed } = dist("providers/mentra.js");
+const { synthesis } = dist("providers/synthesis.js");
+const { meshagent, meshagentSignature, eventWanted } = dist("providers/meshagent.js");
+const { Rejection } = dist("core/provider.js");
+
+function delivery(body, headers = {}, { path = ["hook"], extraPath = [], query = "" } = {}) {
+    return { body: Buffer.from(body), headers, path, extraPath, query };
+}
+
+/** Asserts that `action` throws (or rejects with) a Rejection of `status`, returning its reason. */
+async function rejects(action, status) {
+    try {
+        await action();
+    } catch (error) {
+        assert.ok(error instanceof Rejection, `expected a Rejection, got ${error}`);
+        assert.equal(error.status, status, error.reason);
+        return error.reason;
+    }
+    assert.fail(`expected a ${status} rejection`);
+}
+
+describe("WMS provider", () => {
+    const keys = wms.prepareKeys(["old-secret", "mac-secret"]);
+    const sign = (body, secret = "mac-secret") => ({ "x-wms-content-mac": wmsSignature(body, secret) });
+
+    it("verifies the seed example's exact bytes with any configured secret", () => {
+        assert.deepEqual(wms.verify(delivery(WMS_SEED_BODY, sign(WMS_SEED_BODY)), keys, {}), { verified: true });
+        assert.deepEqual(wms.verify(delivery(WMS_SEED_BODY, sign(WMS_SEED_BODY, "old-secret")), keys, {}), { verified: true });
+    });
+
+    it("computes the MAC as the WMS page's JavaScript does", () => {
+        const documented = "hmac-sha256=" + createHmac("sha256", "mac-secret").update(Buffer.from(WMS_SEED_BODY).toString(), "ascii").digest("hex");
+        assert.equal(wmsSignature(WMS_SEED_BODY, "mac-secret"), documented);
+    });
+
+    it("accepts the documented text-based MAC for a body with non-ASCII characters", () => {
+        const body = wmsBody({ payload: { details: "Kamera überhitzt" } });
+        const documented = "hmac-sha256=" + createHmac("sha256", "mac-secret").update(body, "ascii").digest("hex");
+        assert.notEqual(documented, wmsSignature(body, "mac-secret"));
+        assert.deepEqual(wms.verify(delivery(body, { "x-wms-content-mac": documented }), keys, {}), { verified: true });
+        assert.deepEqual(wms.verify(delivery(body, sign(body)), keys, {}), { verified: true });
+    });
+
+    it("refuses a missing, malformed, wrong-case, wrong-prefix or wrong MAC with 401", async () => {
+        const good = wmsSignature(WMS_SEED_BODY, "mac-secret");
+        const attempts = {
+            missing: {},
+            "wrong prefix": { "x-wms-content-mac": good.replace("hmac-sha256=", "sha256=") },
+            "upper-case prefix": { "x-wms-content-mac": good.replace("hmac-sha256=", "HMAC-SHA256=") },
+            "upper-case hex": { "x-wms-content-mac": "hmac-sha256=" + good.slice(12).toUpperCase() },
+            truncated: { "x-wms-content-mac": good.slice(0, -2) },
+            "wrong secret": sign(WMS_SEED_BODY, "guess"),
+            "duplicated header": { "x-wms-content-mac": `${good}, ${good}` },
+            "re-serialised body": sign(JSON.stringify(JSON.parse(WMS_SEED_BODY))),
+        };
+        for (const [name, headers] of Object.entries(attempts)) {
+            const reason = await rejects(() => wms.verify(delivery(WMS_SEED_BODY, headers), keys, {}), 401);
+            assert.ok(reason.length < 120 && !reason.includes("\n"), name);
+            assert.ok(!reason.includes("mac-secret"), name);
+        }
+    });
+
+    it("validates events and keeps unknown event codes", () => {
+        assert.ok(wms.schema.safeParse(JSON.parse(WMS_SEED_BODY)).success);
+        const future = wms.schema.safeParse(JSON.parse(wmsBody({ event: "HEART_RATE_READY", extra: 1 })));
+        assert.ok(future.success);
+        assert.equal(future.data.extra, 1, "fields the provider adds are kept");
+        for (const broken of [{ sessionId: "" }, { sequence: -1 }, { sequence: 1.5 }, { timestamp: "yesterday" }, { severity: "LOUD" }, { event: 7 }]) {
+            assert.ok(!wms.schema.safeParse(JSON.parse(wmsBody(broken))).success, JSON.stringify(broken));
+        }
+        assert.equal(wms.eventName(JSON.parse(WMS_SEED_BODY)), "MEASUREMENT_CREATED");
+        assert.deepEqual(wms.streamPosition(JSON.parse(wmsBody({ sequence: 4 }))), { stream: "ryueiwoqfh910fu3rpqruvfiu", position: 4 });
+    });
+});
+
+describe("Mentra provider", () => {
+    const options = mentra.options({});
+    const prepare = (event, opts = options) => mentra.prepare(mentra.schema.parse(event), opts);
+
+    it("accepts every documented webhook type, the unsent ones included", () => {
+        const base = { sessionId: "session-123456", userId: "user-789012", timestamp: "2023-04-01T12:30:45Z" };
+        const documented = [
+            { type: "session_request", ...base, mentraOSWebsocketUrl: "wss://api.mentra.glass/app-ws/session-123456" },
+            { type: "session_request", ...base, augmentOSWebsocketUrl: "wss://cloud.augmentos.org/tpa-ws/session-123456" },
+            { type: "stop_request", ...base, reason: "user_disabled" },
+            { type: "server_registration", ...base, registrationId: "reg-78901234", packageName: "org.company.myapp", serverUrls: ["https://myapp-app.example.com/webhook"] },
+            { type: "server_heartbeat", ...base, registrationId: "reg-78901234" },
+            { type: "session_recovery", ...base, mentraOSWebsocketUrl: "wss://api.mentra.glass/app-ws/session-123456" },
+        ];
+        for (const event of documented) assert.equal(mentra.eventName(prepare(event)), event.type);
+    });
+
+    it("refuses an unknown type with a reason naming it", () => {
+        const result = mentra.schema.safeParse({ ...mentraSession(), type: "tool_call" });
+        assert.ok(!result.success);
+        assert.match(result.error.issues[0].message, /unknown webhook type: "tool_call"/);
+    });
+
+    it("always sets websocketUrl on a session, newest field first", () => {
+        assert.equal(prepare(mentraSession()).websocketUrl, "wss://prod.mentra.glass/app-ws");
+        const mentraOnly = mentraSession({ websocketUrl: undefined, mentraOSWebsocketUrl: "wss://franceapi.mentra.glass/ws" });
+        assert.equal(prepare(mentraOnly).websocketUrl, "wss://franceapi.mentra.glass/ws");
+        const augmentOnly = mentraSession({ websocketUrl: undefined, mentraOSWebsocketUrl: undefined });
+        const prepared = prepare(augmentOnly);
+        assert.equal(prepared.websocketUrl, "wss://prod.augmentos.org/tpa-ws");
+        assert.equal(prepared.userId, "jane.doe@example.com");
+    });
+
+    it("refuses a session without a WebSocket URL (400) or pointing outside the allow-list (403)", async () => {
+        const none = mentraSession({ websocketUrl: undefined, mentraOSWebsocketUrl: undefined, augmentOSWebsocketUrl: undefined });
+        await rejects(() => prepare(none), 400);
+        await rejects(() => prepare(mentraSession({ websocketUrl: "wss://attacker.example/steal" })), 403);
+        // Every URL field must be allowed, not just the one used.
+        await rejects(() => prepare(mentraSession({ augmentOSWebsocketUrl: "wss://mentra.glass.attacker.example" })), 403);
+        await rejects(() => prepare(mentraSession({ websocketUrl: "https://prod.mentra.glass/app-ws" })), 400);
+        await rejects(() => prepare(mentraSession({ websocketUrl: "not a url" })), 400);
+        const custom = mentra.options({ allowedHosts: "localhost, *.example.com" });
+        assert.ok(prepare(mentraSession({ websocketUrl: "ws://localhost:8002/app-ws", mentraOSWebsocketUrl: undefined, augmentOSWebsocketUrl: undefined }), custom));
+        await rejects(() => prepare(mentraSession(), custom), 403);
+    });
+
+    it("matches allowed hosts and their subdomains only", () => {
+        const allowed = ["mentra.glass", "augmentos.org"];
+        assert.ok(hostAllowed("mentra.glass", allowed));
+        assert.ok(hostAllowed("franceapi.mentra.glass", allowed));
+        assert.ok(hostAllowed("PROD.AugmentOS.org", allowed));
+        assert.ok(!hostAllowed("evilmentra.glass", allowed));
+        assert.ok(!hostAllowed("mentra.glass.evil.com", allowed));
+        assert.ok(!hostAllowed("example.com", ["*.example.com"]));
+        assert.ok(hostAllowed("a.example.com", ["*.example.com"]));
+    });
+
+    it("checks the optional token in the last path segment (before /webhook) or the query", async () => {
+        const keys = mentra.prepareKeys(["t0ken-1", "t0ken-2"]);
+        const body = JSON.stringify(mentraSession());
+        const at = (path, query = "") => delivery(body, {}, { path, extraPath: path.slice(1), query });
+        assert.deepEqual(mentra.verify(at(["mentra"]), mentra.prepareKeys([]), options), { verified: false });
+        assert.deepEqual(mentra.verify(at(["mentra", "t0ken-2"]), keys, options), { verified: true });
+        assert.deepEqual(mentra.verify(at(["mentra", "t0ken-1", "webhook"]), keys, options), { verified: true });
+        assert.deepEqual(mentra.verify(at(["mentra"], "token=t0ken-1"), keys, options), { verified: true });
+        await rejects(() => mentra.verify(at(["mentra"]), keys, options), 401);
+        await rejects(() => mentra.verify(at(["mentra", "webhook"]), keys, options), 401);
+        await rejects(() => mentra.verify(at(["mentra", "t0ken-3"]), keys, options), 401);
+        await rejects(() => mentra.verify(at(["mentra"], "token=t0ken"), keys, options), 401);
+        assert.ok(mentra.acceptsExtraPath(["t0ken"]));
+        assert.ok(mentra.acceptsExtraPath(["t0ken", "webhook"]));
+        assert.ok(!mentra.acceptsExtraPath(["a", "b"]));
+    });
+
+    it("identifies a retry by its bytes: a new timestamp is a new event", () => {
+        const event = mentraSession();
+        const first = mentra.duplicateKey(event, delivery(JSON.stringify(event)));
+        assert.equal(first, mentra.duplicateKey(event, delivery(JSON.stringify(event))));
+        const later = mentraSession({ timestamp: "2025-06-01T12:31:00.000Z" });
+        assert.notEqual(first, mentra.duplicateKey(later, delivery(JSON.stringify(later))));
+    });
+});
+
+describe("SynthesisVR provider", () => {
+    it("validates the page's example and keeps actions added later", () => {
+        const [event] = synthesisBatch(1);
+        assert.ok(synthesis.schema.safeParse(event).success);
+        assert.ok(synthesis.schema.safeParse({ ...event, action: "extend" }).success);
+        assert.ok(synthesis.schema.safeParse({ uuid: event.uuid, action: "delete" }).success);
+        for (const broken of [{ uuid: "" }, { uuid: 5 }, { action: undefined }, { stations: "two" }]) {
+            assert.ok(!synthesis.schema.safeParse({ ...event, ...broken }).success, JSON.stringify(broken));
+        }
+        assert.equal(synthesis.eventName(event), "create");
+        assert.ok(synthesis.batches);
+    });
+
+    it("identifies a session event by uuid and action", () => {
+        const [create] = synthesisBatch(1, "create");
+        const [remove] = synthesisBatch(1, "delete");
+        assert.notEqual(synthesis.duplicateKey(create), synthesis.duplicateKey(remove));
+        assert.equal(synthesis.duplicateKey(create), synthesis.duplicateKey({ ...create, stations: 3 }));
+    });
+});
+
+describe("MeshAgent provider", () => {
+    let keys;
+    before(async () => {
+        keys = await meshagent.prepareKeys(["rotated-out", "mesh-secret"]);
+    });
+    const body = toPythonJson(meshagentEvent());
+    const jose = () => import("jose");
+    const encode = (secret) => new TextEncoder().encode(secret);
+    const sha256 = (text) => require("node:crypto").createHash("sha256").update(text).digest("hex");
+    const withToken = (jwt) => delivery(body, { "meshagent-signature": `Bearer ${jwt}` });
+
+    it("verifies what MeshAgent's Python reference sender produces", async () => {
+        // Python's own json.dumps and an HS256 JWT built with hmac/hashlib, as PyJWT encodes it.
+        const script = String.raw`
+import json, hmac, hashlib, base64, sys
+body = json.dumps({"event": "room.started", "data": {"room_name": "caf\u00e9-standup", "room_url": "https://studio.meshagent.com/rooms/caf\u00e9"}})
+b64 = lambda raw: base64.urlsafe_b64encode(raw).rstrip(b"=")
+header = b64(json.dumps({"alg": "HS256", "typ": "JWT"}, separators=(",", ":")).encode())
+claims = b64(json.dumps({"sha256": hashlib.sha256(body.encode()).hexdigest()}, separators=(",", ":")).encode())
+signature = b64(hmac.new(b"mesh-secret", header + b"." + claims, hashlib.sha256).digest())
+sys.stdout.write(json.dumps({"body": body, "jwt": (header + b"." + claims + b"." + signature).decode()}))`;
+        const { body: pythonBody, jwt } = JSON.parse(execFileSync("python3", ["-c", script], { encoding: "utf8" }));
+        assert.equal(pythonBody, body, "toPythonJson writes what json.dumps writes");
+        assert.ok(pythonBody.includes("caf\\u00e9"));
+        assert.deepEqual(await meshagent.verify(withToken(jwt), keys, {}), { verified: true });
+        assert.deepEqual(await meshagent.verify(delivery(body, { "meshagent-signature": await meshagentSignature(body, "rotated-out") }), keys, {}), { verified: true });
+    });
+
+    it("refuses every forged, expired or mismatched signature with 401", async () => {
+        const { SignJWT, generateKeyPair } = await jose();
+        const claims = { sha256: sha256(body) };
+        const now = Math.floor(Date.now() / 1000);
+        const unsigned = (payload) =>
+            `${Buffer.from(JSON.stringify({ alg: "none", typ: "JWT" })).toString("base64url")}.${Buffer.from(JSON.stringify(payload)).toString("base64url")}.`;
+        const { privateKey } = await generateKeyPair("RS256");
+        const cases = {
+            "alg none": unsigned(claims),
+            HS512: await new SignJWT(claims).setProtectedHeader({ alg: "HS512" }).sign(encode("mesh-secret")),
+            RS256: await new SignJWT(claims).setProtectedHeader({ alg: "RS256" }).sign(privateKey),
+            "wrong key": await new SignJWT(claims).setProtectedHeader({ alg: "HS256" }).sign(encode("guess")),
+            expired: await new SignJWT(claims).setProtectedHeader({ alg: "HS256" }).setExpirationTime(now - 60).sign(encode("mesh-secret")),
+            "future nbf": await new SignJWT(claims).setProtectedHeader({ alg: "HS256" }).setNotBefore(now + 600).sign(encode("mesh-secret")),
+            "wrong sha256": await new SignJWT({ sha256: sha256(body + " ") }).setProtectedHeader({ alg: "HS256" }).sign(encode("mesh-secret")),
+            "no sha256": await new SignJWT({}).setProtectedHeader({ alg: "HS256" }).sign(encode("mesh-secret")),
+            audience: await new SignJWT({ ...claims, aud: "someone" }).setProtectedHeader({ alg: "HS256" }).sign(encode("mesh-secret")),
+            garbage: "not.a.jwt",
+        };
+        for (const [name, jwt] of Object.entries(cases)) {
+            const reason = await rejects(() => meshagent.verify(withToken(jwt), keys, {}), 401);
+            assert.ok(!reason.includes("mesh-secret") && !reason.includes(jwt), name);
+        }
+        await rejects(() => meshagent.verify(delivery(body), keys, {}), 401);
+        await rejects(() => meshagent.verify(delivery(body, { "meshagent-signature": cases["wrong key"] }), keys, {}), 401);
+        await rejects(() => meshagent.verify(delivery(body, { "meshagent-signature": `Basic ${cases["wrong key"]}` }), keys, {}), 401);
+        // Valid timing claims are honoured, not refused.
+        const timed = await new SignJWT(claims).setProtectedHeader({ alg: "HS256" }).setExpirationTime(now + 60).setNotBefore(now - 60).sign(encode("mesh-secret"));
+        assert.deepEqual(await meshagent.verify(withToken(timed), keys, {}), { verified: true });
+    });
+
+    it("validates documented events' data and keeps events added later", () => {
+        assert.ok(meshagent.schema.safeParse({ event: "room.started", data: { room_name: "my-room" } }).success);
+        assert.ok(meshagent.schema.safeParse({ event: "storage.file.moved", data: { source_path: "a", destination_path: "b", participant_id: "p" } }).success);
+        assert.ok(meshagent.schema.safeParse({ event: "agent.spawned", data: { anything: [1] } }).success);
+        const missing = meshagent.schema.safeParse({ event: "storage.file.updated", data: { participant_id: "p" } });
+        assert.deepEqual(missing.error.issues[0].path, ["data", "path"]);
+        assert.ok(!meshagent.schema.safeParse({ event: "room.ended", data: [] }).success);
+        assert.ok(!meshagent.schema.safeParse({ data: {} }).success);
+    });
+
+    it("filters events by name, family or wildcard", () => {
+        assert.ok(eventWanted("room.started", ["*"]));
+        assert.ok(eventWanted("storage.file.moved", ["room.ended", "storage.*"]));
+        assert.ok(!eventWanted("room.started", ["storage.*", "room.ended"]));
+        assert.deepEqual(meshagent.options({}).events, ["*"]);
+        assert.deepEqual(meshagent.options({ events: "room.started, storage.*" }).events, ["room.started", "storage.*"]);
+    });
+});
