@@ -88,7 +88,7 @@ export function registerReceiverNode(RED: NodeAPI, type: string, provider: AnyPr
             },
             scheduleStatus,
         );
-        const claim = routeTableFor(RED.httpNode, settings).claim(path, {
+        const claim = routeTableFor(RED.httpNode, settings, RED.events as never).claim(path, {
             acceptsExtraPath: (segments) => provider.acceptsExtraPath?.(segments) ?? false,
             handle: (request) => void receiver.handle(request),
             activated: showStatus,

@@ -58,8 +58,11 @@ interface Match {
 const MATCH = Symbol("verified-webhooks.match");
 type MarkedRequest = IncomingMessage & { [MATCH]?: Match; _body?: boolean };
 
-/** How long a closed node's path answers 503 rather than 404: covers a redeploy. */
-export const LINGER_MS = 30_000;
+/**
+ * A closed node's path answers 503 (retry) rather than 404 until the deploy that closed
+ * it has started its flows, and at most this long.
+ */
+export const LINGER_MS = 10_000;
 /** A token may follow the path, and Mentra appends "/webhook" after it. */
 const MAX_EXTRA_SEGMENTS = 2;
 
@@ -105,6 +108,10 @@ function runChain(chain: readonly Middleware[], req: IncomingMessage, res: Serve
     next();
 }
 
+export interface RuntimeEvents {
+    on(event: "flows:started", listener: () => void): unknown;
+}
+
 export interface HttpSettings {
     httpNodeMiddleware?: unknown;
     httpNodeCors?: unknown;
@@ -116,7 +123,7 @@ export class RouteTable {
     private mountPrefix: string | undefined;
     private markerInstalled = false;
 
-    constructor(private readonly httpNode: ExpressApp, settings: HttpSettings) {
+    constructor(private readonly httpNode: ExpressApp, settings: HttpSettings, events?: RuntimeEvents) {
         // Same order as Node-RED's own `http in` node: user middleware, then CORS.
         const userMiddleware = settings.httpNodeMiddleware;
         if (typeof userMiddleware === "function") this.chain.push(userMiddleware as Middleware);
@@ -124,6 +131,14 @@ export class RouteTable {
         if (settings.httpNodeCors) this.chain.push(corsMiddleware(settings.httpNodeCors as corsMiddleware.CorsOptions) as Middleware);
 
         httpNode.use(this.dispatch);
+        events?.on("flows:started", () => this.dropClosed());
+    }
+
+    /** Once a deploy is done, a path nobody took over is gone (404), not restarting. */
+    private dropClosed(): void {
+        for (const [path, claims] of this.claims) {
+            if (claims.every((claim) => claim.closed)) this.claims.delete(path);
+        }
     }
 
     /** Installed on the first claim, when an embedding application has mounted httpNode. */
@@ -213,11 +228,11 @@ export class RouteTable {
 const tables = new WeakMap<object, RouteTable>();
 
 /** The route table of the Node-RED runtime whose httpNode app is `httpNode`. */
-export function routeTableFor(httpNode: unknown, settings: HttpSettings): RouteTable {
+export function routeTableFor(httpNode: unknown, settings: HttpSettings, events?: RuntimeEvents): RouteTable {
     const app = httpNode as ExpressApp;
     let table = tables.get(app);
     if (!table) {
-        table = new RouteTable(app, settings);
+        table = new RouteTable(app, settings, events);
         tables.set(app, table);
     }
     return table;

@@ -154,9 +154,13 @@ class NodeRedProcess {
      * @param {string} [options.nodeBinary] the node executable (Node-RED 5 needs Node 22)
      * @param {string} [options.nodeRedDir] the node-red package to run
      * @param {string} [options.packageDir] the package to install (a directory)
+     * @param {string} [options.adminRoot] httpAdminRoot the settings set, for URLs
+     * @param {string} [options.nodeRoot] httpNodeRoot the settings set, for URLs
      */
     constructor(options = {}) {
         this.options = options;
+        this.adminRoot = options.adminRoot;
+        this.nodeRoot = options.nodeRoot;
         this.logs = [];
     }
 
@@ -212,7 +216,7 @@ class NodeRedProcess {
 
     /** Deploys `flows` (nodes may carry `credentials`) and waits until they have started. */
     async deploy(flows, type = "full") {
-        const before = (this.log.match(/Started (modified )?flows/g) ?? []).length;
+        const before = (this.log.match(/Started (modified )?(flows|nodes)/g) ?? []).length;
         const response = await request(this.adminUrl("/flows"), {
             method: "POST",
             headers: { "content-type": "application/json", "Node-RED-API-Version": "v2", "Node-RED-Deployment-Type": type },
@@ -220,7 +224,7 @@ class NodeRedProcess {
         });
         if (response.status !== 200) throw new Error(`deploy failed: ${response.status} ${response.text}`);
         const deadline = Date.now() + 10000;
-        while ((this.log.match(/Started (modified )?flows/g) ?? []).length <= before) {
+        while ((this.log.match(/Started (modified )?(flows|nodes)/g) ?? []).length <= before) {
             if (Date.now() > deadline) throw new Error(`flows did not start:\n${this.log}`);
             await sleep(25);
         }

@@ -1,0 +1,178 @@
+"use strict";
+// Redeploys of every kind, and Node-RED's own HTTP settings, in real Node-RED processes.
+const assert = require("node:assert/strict");
+const bcrypt = require("bcryptjs");
+const { NodeRedProcess, Collector, request } = require("../support/node-red-process");
+const { wmsBody, mentraSession, synthesisBatch, meshagentEvent, signDelivery, dist } = require("../support/fixtures");
+const { wmsSignature } = dist("providers/wms.js");
+
+const signedWms = (secret, fields = {}) => {
+    const body = wmsBody({ sessionId: `session-${Math.random()}`, ...fields });
+    return [body, { "x-wms-content-mac": wmsSignature(body, secret) }];
+};
+const batch = () => JSON.stringify([{ ...synthesisBatch(1)[0], uuid: `uuid-${Math.random()}` }]);
+
+describe("end to end: redeploys", function () {
+    this.timeout(60000);
+    let nodeRed;
+    let collector;
+    const tab = "tab-life";
+    let tapA;
+    let tapB;
+
+    const flows = ({ wmsSecret = "first-secret", synthesisPath = "/batches", extra = [] } = {}) => [
+        { id: tab, type: "tab", label: "lifecycle" },
+        // Only type, path, wires and credentials: every other option at its default.
+        { id: "wms", type: "wms-webhook", z: tab, path: "/wms", wires: tapA[1], credentials: { secret: wmsSecret } },
+        { id: "synthesis", type: "synthesis-webhook", z: tab, path: synthesisPath, wires: tapB[1] },
+        ...tapA[0],
+        ...tapB[0],
+        ...extra,
+    ];
+
+    before(async () => {
+        collector = await new Collector().start();
+        tapA = collector.tap("wms", tab, 400, 0);
+        tapB = collector.tap("synthesis", tab, 400, 200);
+        nodeRed = await new NodeRedProcess().start();
+        await nodeRed.deploy(flows());
+    });
+    after(async () => {
+        await nodeRed?.stop();
+        await collector?.stop();
+    });
+    beforeEach(() => collector.clear());
+
+    it("keeps working across full, flows and modified-nodes deploys, with no stale route or error", async () => {
+        for (const type of ["full", "flows", "nodes", "full"]) {
+            await nodeRed.deploy(flows({ wmsSecret: `secret-${type}` }), type);
+            const [body, headers] = signedWms(`secret-${type}`);
+            assert.equal((await nodeRed.post("/wms", body, headers)).status, 200, `after a ${type} deploy`);
+            assert.equal((await nodeRed.post("/batches", batch())).status, 200, `after a ${type} deploy`);
+        }
+        await collector.waitFor("wms:1", 4);
+        await collector.waitFor("synthesis:1", 4);
+        assert.doesNotMatch(nodeRed.log, /already exists|\[error\]|Error:/);
+    });
+
+    it("uses the new secret at once after a modified-nodes deploy, and not the old one", async () => {
+        await nodeRed.deploy(flows({ wmsSecret: "rotated-secret" }), "nodes");
+        const [body, headers] = signedWms("rotated-secret");
+        assert.equal((await nodeRed.post("/wms", body, headers)).status, 200);
+        const [oldBody, oldHeaders] = signedWms("secret-full");
+        assert.equal((await nodeRed.post("/wms", oldBody, oldHeaders)).status, 401);
+    });
+
+    it("moves the route when the path changes: the old path is gone (404)", async () => {
+        await nodeRed.deploy(flows({ synthesisPath: "/moved" }), "nodes");
+        assert.equal((await nodeRed.post("/moved", batch())).status, 200);
+        assert.equal((await nodeRed.post("/batches", batch())).status, 404);
+        await nodeRed.deploy(flows(), "nodes");
+        assert.equal((await nodeRed.post("/batches", batch())).status, 200);
+        assert.equal((await nodeRed.post("/moved", batch())).status, 404);
+    });
+
+    it("removes the route of a deleted node", async () => {
+        await nodeRed.deploy(flows().filter((node) => node.id !== "synthesis"), "nodes");
+        assert.equal((await nodeRed.post("/batches", batch())).status, 404);
+        await nodeRed.deploy(flows(), "full");
+        assert.equal((await nodeRed.post("/batches", batch())).status, 200);
+    });
+
+    it("gives a second node on a taken path an error; it takes over when the first is removed", async () => {
+        const tapC = collector.tap("second", tab, 400, 400);
+        const second = { id: "second", type: "synthesis-webhook", z: tab, path: "/batches", wires: tapC[1] };
+        await nodeRed.deploy(flows({ extra: [second, ...tapC[0]] }), "nodes");
+        assert.match(nodeRed.log, /\[synthesis-webhook:second\] Path \/batches is already used by another webhook node/);
+        assert.equal((await nodeRed.post("/batches", batch())).status, 200);
+        await collector.waitFor("synthesis:1", 1);
+        assert.equal((await collector.settle("second:1")).length, 0);
+
+        await nodeRed.deploy(flows({ extra: [second, ...tapC[0]] }).filter((node) => node.id !== "synthesis"), "nodes");
+        assert.equal((await nodeRed.post("/batches", batch())).status, 200);
+        await collector.waitFor("second:1", 1);
+        await nodeRed.deploy(flows(), "full");
+    });
+});
+
+describe("end to end: Node-RED's HTTP settings", function () {
+    this.timeout(60000);
+    let nodeRed;
+    let collector;
+
+    afterEach(async () => {
+        await nodeRed?.stop();
+        await collector?.stop();
+    });
+
+    async function startWith(settings, roots = {}) {
+        collector = await new Collector().start();
+        nodeRed = await new NodeRedProcess({ settings: `module.exports = ${settings};`, ...roots }).start();
+        const tab = "tab-settings";
+        const nodes = [{ id: tab, type: "tab", label: "settings" }];
+        const receivers = [
+            { id: "wms", type: "wms-webhook", path: "/wms", credentials: { secret: "wms-secret" } },
+            { id: "meshagent", type: "meshagent-webhook", path: "/meshagent", credentials: { secret: "mesh-secret" } },
+            { id: "mentra", type: "mentra-webhook", path: "/mentra" },
+            { id: "synthesis", type: "synthesis-webhook", path: "/synthesis" },
+        ];
+        receivers.forEach((receiver, index) => {
+            const [tapNodes, wires] = collector.tap(receiver.id, tab, 400, index * 100);
+            nodes.push({ z: tab, wires, ...receiver }, ...tapNodes);
+        });
+        await nodeRed.deploy(nodes);
+    }
+
+    const samples = async () => [
+        ["/wms", await signDelivery("wms", JSON.parse(wmsBody()), "wms-secret")],
+        ["/meshagent", await signDelivery("meshagent", meshagentEvent(), "mesh-secret")],
+        ["/mentra", await signDelivery("mentra", mentraSession())],
+        ["/synthesis", await signDelivery("synthesis", synthesisBatch(2))],
+    ];
+
+    it("verifies raw bytes under custom httpAdminRoot and httpNodeRoot", async () => {
+        await startWith(`{ httpAdminRoot: "/admin", httpNodeRoot: "/hooks", flowFile: "flows.json" }`, { adminRoot: "/admin", nodeRoot: "/hooks" });
+        for (const [path, { body, headers }] of await samples()) {
+            assert.equal((await nodeRed.post(path, body, headers)).status, 200, path);
+            const outside = await request(`http://127.0.0.1:${nodeRed.port}${path}`, { method: "POST", headers, body });
+            assert.equal(outside.status, 404, `${path} outside httpNodeRoot`);
+        }
+        for (const id of ["wms", "meshagent", "mentra"]) await collector.waitFor(`${id}:1`, 1);
+        await collector.waitFor("synthesis:1", 2);
+    });
+
+    it("verifies raw bytes with the editor at / and nodes under /hooks", async () => {
+        await startWith(`{ httpNodeRoot: "/hooks", flowFile: "flows.json" }`, { nodeRoot: "/hooks" });
+        for (const [path, { body, headers }] of await samples()) {
+            assert.equal((await nodeRed.post(path, body, headers)).status, 200, path);
+        }
+    });
+
+    it("honours httpNodeAuth, httpNodeMiddleware and httpNodeCors", async () => {
+        const hash = bcrypt.hashSync("hook-password", 8);
+        // The editor moves to /admin: at "/" its own CORS handler answers every preflight first.
+        await startWith(`{
+            flowFile: "flows.json",
+            httpAdminRoot: "/admin",
+            httpNodeAuth: { user: "hooks", pass: ${JSON.stringify(hash)} },
+            httpNodeMiddleware: function (req, res, next) { res.setHeader("X-Node-Middleware", "ran"); next(); },
+            httpNodeCors: { origin: "https://console.example", methods: "POST" },
+        }`, { adminRoot: "/admin" });
+        const [[path, { body, headers }]] = await samples();
+        const anonymous = await nodeRed.post(path, body, headers);
+        assert.equal(anonymous.status, 401, "Node-RED's own basic auth guards the node's route");
+        assert.equal(anonymous.headers["www-authenticate"], 'Basic realm="Authorization Required"');
+        const authorization = `Basic ${Buffer.from("hooks:hook-password").toString("base64")}`;
+        const response = await nodeRed.post(path, body, { ...headers, authorization, origin: "https://console.example" });
+        assert.equal(response.status, 200);
+        assert.equal(response.headers["x-node-middleware"], "ran");
+        assert.equal(response.headers["access-control-allow-origin"], "https://console.example");
+        const preflight = await request(nodeRed.nodeUrl(path), {
+            method: "OPTIONS",
+            headers: { origin: "https://console.example", "access-control-request-method": "POST" },
+        });
+        assert.equal(preflight.status, 204);
+        assert.equal(preflight.headers["access-control-allow-methods"], "POST");
+        await collector.waitFor("wms:1", 1);
+    });
+});

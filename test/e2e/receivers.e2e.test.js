@@ -1,0 +1,376 @@
+"use strict";
+// The four receivers in a real Node-RED process started with its default settings (editor
+// at "/", whose admin app parses JSON bodies before any node route), sent exactly what
+// each provider sends, and forgeries.
+const assert = require("node:assert/strict");
+const http = require("node:http");
+const { createHash } = require("node:crypto");
+const { NodeRedProcess, Collector, request } = require("../support/node-red-process");
+const { WMS_SEED_BODY, wmsBody, mentraSession, synthesisBatch, meshagentEvent, toPythonJson, signDelivery, dist } = require("../support/fixtures");
+const { wmsSignature } = dist("providers/wms.js");
+const { meshagentSignature } = dist("providers/meshagent.js");
+
+const SECRETS = { wms: "wms-mac-secret", meshagent: "meshagent-webhook-secret", mentra: "Mentra-t0ken", synthesis: "synth-t0ken" };
+
+/** A tab with one receiver per provider, each output forwarded to the collector. */
+function receiverFlows(collector, overrides = {}) {
+    const tab = "tab-e2e";
+    const flows = [{ id: tab, type: "tab", label: "e2e" }];
+    const receivers = [
+        { id: "wms", type: "wms-webhook", path: "/wms", credentials: { secret: `rotated-out\n${SECRETS.wms}` } },
+        { id: "meshagent", type: "meshagent-webhook", path: "/meshagent", credentials: { secret: SECRETS.meshagent } },
+        { id: "mentra", type: "mentra-webhook", path: "/mentra" },
+        { id: "mentra-token", type: "mentra-webhook", path: "/mentra-private", credentials: { secret: SECRETS.mentra } },
+        { id: "synthesis", type: "synthesis-webhook", path: "/synthesis" },
+        { id: "synthesis-token", type: "synthesis-webhook", path: "/synthesis-private", credentials: { secret: SECRETS.synthesis } },
+    ];
+    receivers.forEach((receiver, index) => {
+        const [tapNodes, wires] = collector.tap(receiver.id, tab, 400, index * 120);
+        flows.push({ z: tab, x: 150, y: index * 120 + 60, wires, ...receiver, ...overrides[receiver.id] }, ...tapNodes);
+    });
+    return flows;
+}
+
+function expectOneLineReason(response) {
+    const reason = response.json?.error ?? response.json?.message;
+    assert.equal(typeof reason, "string", `a reason in ${response.text}`);
+    assert.ok(reason.length > 0 && reason.length <= 200 && !reason.includes("\n"), reason);
+    return reason;
+}
+
+/** Sends a body in chunks without Content-Length, so the size is only known while reading. */
+function postChunked(url, chunks, headers = {}) {
+    return new Promise((resolve, reject) => {
+        const req = http.request(url, { method: "POST", headers: { "content-type": "application/json", ...headers }, agent: false }, (res) => {
+            const parts = [];
+            res.on("data", (part) => parts.push(part));
+            res.on("end", () => resolve({ status: res.statusCode, text: Buffer.concat(parts).toString() }));
+        });
+        req.on("error", (error) => (error.code === "ECONNRESET" || error.code === "EPIPE" ? resolve({ status: "reset" }) : reject(error)));
+        const write = (index) => {
+            if (index === chunks.length) return req.end();
+            req.write(chunks[index], () => setImmediate(write, index + 1));
+        };
+        write(0);
+    });
+}
+
+describe("end to end in a real Node-RED with default settings", function () {
+    this.timeout(60000);
+    let nodeRed;
+    let collector;
+
+    before(async () => {
+        collector = await new Collector().start();
+        nodeRed = await new NodeRedProcess().start();
+        await nodeRed.deploy(receiverFlows(collector));
+    });
+    after(async () => {
+        await nodeRed?.stop();
+        await collector?.stop();
+    });
+    beforeEach(() => collector.clear());
+
+    describe("NuraLogix WMS", () => {
+        it("accepts the seed example signed over its raw bytes, despite the editor's JSON parser", async () => {
+            const response = await nodeRed.post("/wms", WMS_SEED_BODY, { "x-wms-content-mac": wmsSignature(WMS_SEED_BODY, SECRETS.wms) });
+            assert.equal(response.status, 200);
+            const [msg] = await collector.waitFor("wms:1", 1);
+            assert.deepEqual(msg.payload, JSON.parse(WMS_SEED_BODY));
+            assert.equal(msg.topic, "MEASUREMENT_CREATED");
+            assert.deepEqual(Object.keys(msg.webhook).sort(), ["deliveryId", "missing", "missingCount", "provider", "receivedAt", "verified"]);
+            assert.equal(msg.webhook.provider, "wms");
+            assert.equal(msg.webhook.verified, true);
+            assert.deepEqual(msg.webhook.missing, []);
+            assert.deepEqual(msg.keys.sort(), ["_msgid", "payload", "topic", "webhook"]);
+        });
+
+        it("refuses a missing or wrong X-WMS-Content-MAC with 401 and one message on output 2", async () => {
+            const missing = await nodeRed.post("/wms", WMS_SEED_BODY);
+            const wrong = await nodeRed.post("/wms", WMS_SEED_BODY, { "x-wms-content-mac": wmsSignature(WMS_SEED_BODY, "guess") });
+            assert.deepEqual([missing.status, wrong.status], [401, 401]);
+            expectOneLineReason(missing);
+            const rejected = await collector.waitFor("wms:2", 2);
+            assert.deepEqual(rejected.map((msg) => msg.payload.status), [401, 401]);
+            for (const msg of rejected) {
+                assert.deepEqual(Object.keys(msg.payload).sort(), ["provider", "reason", "status"]);
+                const text = JSON.stringify(msg);
+                assert.ok(!text.includes(SECRETS.wms) && !text.includes("hmac-sha256") && !text.includes("ryueiwoqfh"), text);
+            }
+            assert.equal((await collector.settle("wms:1")).length, 0);
+        });
+
+        it("answers a repeated sequence 200 without emitting it again, and reports gaps", async () => {
+            const send = async (fields) => {
+                const body = wmsBody({ sessionId: "gap-session", ...fields });
+                return (await nodeRed.post("/wms", body, { "x-wms-content-mac": wmsSignature(body, SECRETS.wms) })).status;
+            };
+            assert.deepEqual([await send({ sequence: 0 }), await send({ sequence: 0 }), await send({ sequence: 3, event: "GENERAL_ERROR", severity: "ERROR" })], [200, 200, 200]);
+            await collector.waitFor("wms:1", 2);
+            const events = await collector.settle("wms:1");
+            assert.deepEqual(events.map((msg) => [msg.payload.sequence, msg.webhook.missing]), [[0, []], [3, [1, 2]]]);
+        });
+
+        it("emits an event code WMS may add later when its MAC is valid", async () => {
+            const body = wmsBody({ sessionId: "future", event: "HEART_RATE_READY" });
+            assert.equal((await nodeRed.post("/wms", body, { "x-wms-content-mac": wmsSignature(body, SECRETS.wms) })).status, 200);
+            const [msg] = await collector.waitFor("wms:1", 1);
+            assert.equal(msg.topic, "HEART_RATE_READY");
+        });
+    });
+
+    describe("MeshAgent", () => {
+        it("verifies a Python json.dumps body with \\u00e9 escapes and its Bearer JWT", async () => {
+            const body = toPythonJson(meshagentEvent());
+            assert.ok(body.includes('"caf\\u00e9-standup"') && body.includes('{"event": "room.started", "data": {'));
+            const response = await nodeRed.post("/meshagent", body, { "meshagent-signature": await meshagentSignature(body, SECRETS.meshagent) });
+            assert.deepEqual([response.status, response.json], [200, { ok: true }]);
+            const [msg] = await collector.waitFor("meshagent:1", 1);
+            assert.deepEqual(msg.payload, meshagentEvent());
+            assert.equal(msg.topic, "room.started");
+            assert.equal(msg.webhook.verified, true);
+        });
+
+        it("refuses unsigned, non-HS256, expired and digest-mismatched deliveries with 401", async () => {
+            const { SignJWT } = await import("jose");
+            const body = toPythonJson(meshagentEvent("storage.file.deleted", { path: "a.md", participant_id: "p" }));
+            const key = new TextEncoder().encode(SECRETS.meshagent);
+            const sha256 = createHash("sha256").update(body).digest("hex");
+            const none = `${Buffer.from('{"alg":"none","typ":"JWT"}').toString("base64url")}.${Buffer.from(JSON.stringify({ sha256 })).toString("base64url")}.`;
+            const signatures = [
+                undefined,
+                "Bearer",
+                `Bearer ${none}`,
+                `Bearer ${await new SignJWT({ sha256 }).setProtectedHeader({ alg: "HS512" }).sign(key)}`,
+                `Bearer ${await new SignJWT({ sha256 }).setProtectedHeader({ alg: "HS256" }).setExpirationTime(Math.floor(Date.now() / 1000) - 5).sign(key)}`,
+                `Bearer ${await new SignJWT({ sha256: sha256.replace(/.$/, "0") === sha256 ? sha256.replace(/.$/, "1") : sha256.replace(/.$/, "0") }).setProtectedHeader({ alg: "HS256" }).sign(key)}`,
+                await meshagentSignature(body.replace(", ", ","), SECRETS.meshagent),
+                await meshagentSignature(body, "not-the-secret"),
+            ];
+            for (const signature of signatures) {
+                const response = await nodeRed.post("/meshagent", body, signature === undefined ? {} : { "meshagent-signature": signature });
+                assert.equal(response.status, 401, `${signature}: ${response.text}`);
+                expectOneLineReason(response);
+            }
+            const rejected = await collector.waitFor("meshagent:2", signatures.length);
+            assert.ok(rejected.every((msg) => msg.payload.status === 401 && !JSON.stringify(msg).includes("eyJ")), "no JWT in a rejection");
+            assert.equal((await collector.settle("meshagent:1")).length, 0);
+        });
+
+        it("answers 400 for a body that is not a JSON object, even when signed", async () => {
+            for (const body of ["[1, 2]", '"room.started"', '{"event": "room.started", "data": {}}']) {
+                const response = await nodeRed.post("/meshagent", body, { "meshagent-signature": await meshagentSignature(body, SECRETS.meshagent) });
+                assert.equal(response.status, 400, body);
+            }
+        });
+
+        it("emits an event MeshAgent may add later", async () => {
+            const { body, headers } = await signDelivery("meshagent", meshagentEvent("room.recording.ready", { room_name: "x", url: "https://ü" }), SECRETS.meshagent);
+            assert.equal((await nodeRed.post("/meshagent", body, headers)).status, 200);
+            const [msg] = await collector.waitFor("meshagent:1", 1);
+            assert.equal(msg.topic, "room.recording.ready");
+            assert.equal(msg.payload.data.url, "https://ü");
+        });
+    });
+
+    describe("Mentra", () => {
+        it("takes a session_request with all three WebSocket URLs and an e-mail userId", async () => {
+            const event = mentraSession();
+            const response = await nodeRed.post("/mentra/webhook", JSON.stringify(event));
+            assert.deepEqual([response.status, response.json], [200, { status: "success" }]);
+            const [msg] = await collector.waitFor("mentra:1", 1);
+            assert.deepEqual(msg.payload, { ...event, websocketUrl: event.websocketUrl });
+            assert.equal(msg.topic, "session_request");
+            assert.equal(msg.webhook.verified, false, "nothing was checked: no secret is configured");
+        });
+
+        it("always sets websocketUrl, from the older fields when it is missing", async () => {
+            const event = mentraSession({ websocketUrl: undefined, mentraOSWebsocketUrl: undefined, timestamp: new Date().toISOString() });
+            assert.equal((await nodeRed.post("/mentra", JSON.stringify(event))).status, 200);
+            const [msg] = await collector.waitFor("mentra:1", 1);
+            assert.equal(msg.payload.websocketUrl, "wss://prod.augmentos.org/tpa-ws");
+        });
+
+        it("rejects a session whose WebSocket host is outside the allow-list", async () => {
+            const event = mentraSession({ websocketUrl: "wss://attacker.example/app-ws", timestamp: new Date().toISOString() });
+            const response = await nodeRed.post("/mentra", JSON.stringify(event));
+            assert.equal(response.status, 403);
+            assert.equal(response.json.status, "error");
+            assert.match(expectOneLineReason(response), /attacker\.example/);
+            const [rejected] = await collector.waitFor("mentra:2", 1);
+            assert.equal(rejected.payload.status, 403);
+            assert.equal((await collector.settle("mentra:1")).length, 0);
+        });
+
+        it("answers the documented types success, unknown types 400 like the SDK", async () => {
+            const base = { sessionId: "heartbeat-123456", userId: "system", timestamp: new Date().toISOString() };
+            const heartbeat = await nodeRed.post("/mentra/webhook", JSON.stringify({ type: "server_heartbeat", ...base, registrationId: "reg-1" }));
+            assert.deepEqual([heartbeat.status, heartbeat.json], [200, { status: "success" }]);
+            const registration = { type: "server_registration", ...base, registrationId: "reg-1", packageName: "com.example.notes", serverUrls: ["https://x.example/webhook"] };
+            assert.equal((await nodeRed.post("/mentra/webhook", JSON.stringify(registration))).status, 200);
+            const unknown = await nodeRed.post("/mentra/webhook", JSON.stringify({ type: "photo_taken", ...base }));
+            assert.equal(unknown.status, 400);
+            assert.equal(unknown.json.status, "error");
+            assert.match(unknown.json.message, /unknown webhook type/);
+            const events = await collector.waitFor("mentra:1", 2);
+            assert.deepEqual(events.map((msg) => msg.topic), ["server_heartbeat", "server_registration"]);
+        });
+
+        it("answers an identical retry 200 without emitting it again; a new timestamp is a new event", async () => {
+            const body = JSON.stringify(mentraSession({ timestamp: "2025-07-01T08:00:00.000Z" }));
+            const renewed = JSON.stringify(mentraSession({ timestamp: "2025-07-01T08:05:00.000Z" }));
+            const statuses = [];
+            for (const sent of [body, body, renewed]) statuses.push((await nodeRed.post("/mentra/webhook", sent)).status);
+            assert.deepEqual(statuses, [200, 200, 200]);
+            await collector.waitFor("mentra:1", 2);
+            const events = await collector.settle("mentra:1");
+            assert.deepEqual(events.map((msg) => msg.payload.timestamp), ["2025-07-01T08:00:00.000Z", "2025-07-01T08:05:00.000Z"]);
+        });
+
+        it("with a secret, requires it as the last path segment or a token parameter", async () => {
+            const body = JSON.stringify(mentraSession({ timestamp: new Date().toISOString() }));
+            const accepted = ["/mentra-private/Mentra-t0ken", "/mentra-private/Mentra-t0ken/webhook", "/mentra-private?token=Mentra-t0ken"];
+            const refused = ["/mentra-private", "/mentra-private/webhook", "/mentra-private/mentra-t0ken", "/mentra-private?token=wrong"];
+            for (const path of accepted) {
+                const sent = JSON.stringify({ ...JSON.parse(body), sessionId: path });
+                assert.equal((await nodeRed.post(path, sent)).status, 200, path);
+            }
+            for (const path of refused) assert.equal((await nodeRed.post(path, body)).status, 401, path);
+            const events = await collector.waitFor("mentra-token:1", accepted.length);
+            assert.ok(events.every((msg) => msg.webhook.verified === true));
+            await collector.waitFor("mentra-token:2", refused.length);
+        });
+    });
+
+    describe("SynthesisVR", () => {
+        it("splits a batch into one message per element, with msg.parts for a join node", async () => {
+            const batch = synthesisBatch(3);
+            const response = await nodeRed.post("/synthesis", JSON.stringify(batch));
+            assert.equal(response.status, 200);
+            const events = await collector.waitFor("synthesis:1", 3);
+            assert.deepEqual(events.map((msg) => msg.payload), batch);
+            assert.deepEqual(events.map((msg) => msg.parts.index), [0, 1, 2]);
+            const [first] = events;
+            assert.deepEqual({ ...first.parts, id: undefined }, { id: undefined, index: 0, count: 3, type: "array", len: 1 });
+            assert.ok(events.every((msg) => msg.parts.id === first.parts.id && msg.topic === "create"));
+        });
+
+        it("takes a batch with invalid elements: those go to output 2 one by one, the valid ones out", async () => {
+            const batch = [synthesisBatch(1, "delete")[0], { uuid: "", action: "create" }, "nonsense", { ...synthesisBatch(2)[1], uuid: "unique-2" }];
+            const response = await nodeRed.post("/synthesis", JSON.stringify(batch));
+            assert.equal(response.status, 200);
+            const events = await collector.waitFor("synthesis:1", 2);
+            const rejected = await collector.waitFor("synthesis:2", 2);
+            assert.deepEqual(events.map((msg) => msg.payload.uuid), [batch[0].uuid, "unique-2"]);
+            assert.deepEqual(rejected.map((msg) => [msg.payload.index, msg.payload.status]), [[1, 400], [2, 400]]);
+            assert.ok(rejected.every((msg) => msg.payload.provider === "synthesis" && !msg.payload.reason.includes("\n")));
+        });
+
+        it("accepts a single object and an empty array; refuses malformed JSON", async () => {
+            const single = { ...synthesisBatch(1)[0], uuid: "single-object" };
+            assert.equal((await nodeRed.post("/synthesis", JSON.stringify(single))).status, 200);
+            assert.equal((await nodeRed.post("/synthesis", "[]")).status, 200);
+            const [msg] = await collector.waitFor("synthesis:1", 1);
+            assert.equal(msg.payload.uuid, "single-object");
+            const malformed = await nodeRed.post("/synthesis", '[{"uuid": "x", "action": "create"');
+            assert.equal(malformed.status, 400);
+            expectOneLineReason(malformed);
+        });
+
+        it("does not emit the same uuid and action twice within the window", async () => {
+            const batch = [{ ...synthesisBatch(1)[0], uuid: "dedup-me" }];
+            await nodeRed.post("/synthesis", JSON.stringify(batch));
+            await nodeRed.post("/synthesis", JSON.stringify([...batch, { ...batch[0], action: "delete" }]));
+            await collector.waitFor("synthesis:1", 2);
+            const events = await collector.settle("synthesis:1");
+            assert.deepEqual(events.map((msg) => msg.topic), ["create", "delete"]);
+        });
+
+        it("with a secret, requires the token", async () => {
+            const body = JSON.stringify([{ ...synthesisBatch(1)[0], uuid: "token-test" }]);
+            assert.equal((await nodeRed.post("/synthesis-private", body)).status, 401);
+            assert.equal((await nodeRed.post("/synthesis-private/wrong", body)).status, 401);
+            assert.equal((await nodeRed.post(`/synthesis-private/${SECRETS.synthesis}`, body)).status, 200);
+            const [msg] = await collector.waitFor("synthesis-token:1", 1);
+            assert.equal(msg.webhook.verified, true);
+        });
+    });
+
+    describe("every receiver", () => {
+        const signedSamples = async () => ({
+            "/wms": await signDelivery("wms", JSON.parse(wmsBody({ sessionId: `s-${Math.random()}` })), SECRETS.wms),
+            "/meshagent": await signDelivery("meshagent", meshagentEvent(), SECRETS.meshagent),
+            "/mentra": await signDelivery("mentra", mentraSession({ timestamp: new Date().toISOString() })),
+            "/synthesis": await signDelivery("synthesis", [{ ...synthesisBatch(1)[0], uuid: `u-${Math.random()}` }]),
+        });
+
+        it("answers malformed JSON 400 with a one-line reason and one message on output 2", async () => {
+            for (const [path, id] of [["/wms", "wms"], ["/meshagent", "meshagent"], ["/mentra", "mentra"], ["/synthesis", "synthesis"]]) {
+                const body = '{"event": ';
+                const headers = path === "/wms" ? { "x-wms-content-mac": wmsSignature(body, SECRETS.wms) } : path === "/meshagent" ? { "meshagent-signature": await meshagentSignature(body, SECRETS.meshagent) } : {};
+                const response = await nodeRed.post(path, body, headers);
+                assert.equal(response.status, 400, path);
+                assert.match(expectOneLineReason(response), /JSON/);
+                const [msg] = await collector.waitFor(`${id}:2`, 1);
+                assert.equal(msg.payload.status, 400);
+            }
+        });
+
+        it("answers a schema failure 400", async () => {
+            const body = wmsBody({ sequence: "first" });
+            const response = await nodeRed.post("/wms", body, { "x-wms-content-mac": wmsSignature(body, SECRETS.wms) });
+            assert.equal(response.status, 400);
+            assert.match(expectOneLineReason(response), /sequence/);
+            const mentra = await nodeRed.post("/mentra", JSON.stringify({ ...mentraSession(), userId: 42 }));
+            assert.equal(mentra.status, 400);
+            assert.match(mentra.json.message, /userId/);
+        });
+
+        it("answers a body over the limit 413, declared or streamed, and stays up", async () => {
+            for (const path of ["/wms", "/meshagent", "/mentra", "/synthesis"]) {
+                const big = JSON.stringify({ padding: "x".repeat(1024 * 1024) });
+                const declared = await nodeRed.post(path, big);
+                assert.equal(declared.status, 413, path);
+                expectOneLineReason(declared);
+                const streamed = await postChunked(nodeRed.nodeUrl(path), Array.from({ length: 20 }, () => "x".repeat(64 * 1024)));
+                assert.ok(streamed.status === 413 || streamed.status === "reset", `${path}: ${streamed.status}`);
+            }
+            const samples = await signedSamples();
+            for (const [path, { body, headers }] of Object.entries(samples)) {
+                assert.equal((await nodeRed.post(path, body, headers)).status, 200, `${path} still works`);
+            }
+        });
+
+        it("answers any other method 405 with Allow: POST", async () => {
+            for (const path of ["/wms", "/meshagent", "/mentra", "/synthesis"]) {
+                for (const method of ["GET", "PUT", "DELETE"]) {
+                    const response = await request(nodeRed.nodeUrl(path), { method });
+                    assert.equal(response.status, 405, `${method} ${path}`);
+                    assert.equal(response.headers.allow, "POST");
+                    expectOneLineReason(response);
+                }
+            }
+        });
+
+        it("answers before the flow has run: a slow flow never makes the provider wait", async () => {
+            const slowTab = "tab-slow";
+            const flows = (await nodeRed.flows()).flows.filter((node) => node.z !== slowTab && node.id !== slowTab);
+            const [tapNodes] = collector.tap("slow", slowTab);
+            const report = tapNodes.find((node) => node.id === "slow-post1");
+            await nodeRed.deploy([
+                ...flows,
+                { id: slowTab, type: "tab", label: "slow" },
+                { id: "slow-in", type: "synthesis-webhook", z: slowTab, path: "/slow", wires: [["slow-busy"], []] },
+                // Blocks Node-RED's event loop for two seconds per event: the provider's whole budget.
+                { id: "slow-busy", type: "function", z: slowTab, func: "const end = Date.now() + 2000; while (Date.now() < end) {}\nreturn msg;", outputs: 1, wires: [["slow-fn1"]] },
+                ...tapNodes.filter((node) => node.id === "slow-fn1"),
+                report,
+            ]);
+            const order = [];
+            const answered = nodeRed.post("/slow", JSON.stringify(synthesisBatch(1))).then((response) => order.push(`answer ${response.status}`));
+            const emitted = collector.waitFor("slow:1", 1, 10000).then(() => order.push("flow done"));
+            await Promise.all([answered, emitted]);
+            assert.deepEqual(order, ["answer 200", "flow done"]);
+        });
+    });
+});
