@@ -1,0 +1,127 @@
+#!/usr/bin/env node
+// `npm start`: a local Node-RED (the devDependency) at http://127.0.0.1:1880 with this
+// package installed and the example flows deployed, then each webhook URL with a curl
+// command that sends a correctly signed sample.
+"use strict";
+const { spawn } = require("node:child_process");
+const fs = require("node:fs");
+const http = require("node:http");
+const path = require("node:path");
+
+const root = path.resolve(__dirname, "..");
+const packageName = require(path.join(root, "package.json")).name;
+const port = Number(process.env.PORT || 1880);
+const userDir = path.resolve(process.env.NODE_RED_USER_DIR || path.join(root, ".node-red-dev"));
+const base = `http://127.0.0.1:${port}`;
+const { sampleDelivery, SAMPLE_EVENTS } = require(path.join(root, "dist", "nodes", "samples.js"));
+const { eventWanted } = require(path.join(root, "dist", "nodes", "providers", "meshagent.js"));
+
+/** Secrets the demo flows are deployed with; the printed curl commands sign with them. */
+const DEMO_SECRETS = { "wms-webhook": "demo-wms-mac-secret", "meshagent-webhook": "demo-meshagent-secret" };
+const PROVIDER_OF = { "mentra-webhook": "mentra", "wms-webhook": "wms", "synthesis-webhook": "synthesis", "meshagent-webhook": "meshagent" };
+
+function prepareUserDir() {
+    fs.mkdirSync(path.join(userDir, "node_modules"), { recursive: true });
+    const link = path.join(userDir, "node_modules", packageName);
+    fs.rmSync(link, { recursive: true, force: true });
+    fs.symlinkSync(root, link, "dir");
+    const settings = path.join(userDir, "settings.js");
+    if (!fs.existsSync(settings)) {
+        fs.writeFileSync(
+            settings,
+            [
+                "// Settings of the local development Node-RED started by `npm start`.",
+                "module.exports = {",
+                '    uiHost: "127.0.0.1",',
+                '    flowFile: "flows.json",',
+                '    credentialSecret: "verified-webhooks-local-development",',
+                "};",
+                "",
+            ].join("\n"),
+        );
+    }
+}
+
+function call(method, urlPath, body) {
+    return new Promise((resolve, reject) => {
+        const req = http.request(
+            `${base}${urlPath}`,
+            { method, headers: { "content-type": "application/json", "Node-RED-API-Version": "v2" } },
+            (res) => {
+                const chunks = [];
+                res.on("data", (chunk) => chunks.push(chunk));
+                res.on("end", () => resolve({ status: res.statusCode, text: Buffer.concat(chunks).toString() }));
+            },
+        );
+        req.on("error", reject);
+        if (body !== undefined) req.write(JSON.stringify(body));
+        req.end();
+    });
+}
+
+async function waitForNodeRed(child) {
+    for (let attempt = 0; attempt < 300; attempt++) {
+        if (child.exitCode !== null) throw new Error("Node-RED exited");
+        try {
+            const response = await call("GET", "/flows");
+            if (response.status === 200) return JSON.parse(response.text);
+        } catch {
+            // not listening yet
+        }
+        await new Promise((resolve) => setTimeout(resolve, 200));
+    }
+    throw new Error("Node-RED did not start");
+}
+
+function exampleFlows() {
+    const folder = path.join(root, "examples");
+    return fs
+        .readdirSync(folder)
+        .filter((file) => file.endsWith(".json"))
+        .sort()
+        .flatMap((file) => JSON.parse(fs.readFileSync(path.join(folder, file), "utf8")))
+        .map((node) => (DEMO_SECRETS[node.type] ? { ...node, credentials: { secret: DEMO_SECRETS[node.type] } } : node));
+}
+
+const shellQuote = (text) => `'${text.replace(/'/g, "'\\''")}'`;
+
+async function curlFor(node) {
+    const provider = PROVIDER_OF[node.type];
+    // A sample the node emits: MeshAgent nodes may filter events.
+    const eventName = Object.keys(SAMPLE_EVENTS[provider]).find(
+        (name) => provider !== "meshagent" || eventWanted(name, String(node.events || "*").split(/[\s,]+/).filter(Boolean)),
+    );
+    const { body, headers } = await sampleDelivery(provider, eventName, DEMO_SECRETS[node.type]);
+    // Mentra's cloud posts to `<public URL>/webhook`.
+    const url = `${base}${node.path}${provider === "mentra" ? "/webhook" : ""}`;
+    const headerArgs = Object.entries(headers).map(([name, value]) => `-H ${shellQuote(`${name}: ${value}`)}`);
+    return { url, curl: ["curl -i -X POST", shellQuote(url), ...headerArgs, "--data-binary", shellQuote(body)].join(" ") };
+}
+
+async function main() {
+    prepareUserDir();
+    const redJs = path.join(path.dirname(require.resolve("node-red/package.json")), "red.js");
+    const child = spawn(process.execPath, [redJs, "--userDir", userDir, "--port", String(port)], { stdio: "inherit" });
+    for (const signal of ["SIGINT", "SIGTERM"]) process.on(signal, () => child.kill(signal));
+    child.on("exit", (code) => process.exit(code ?? 0));
+
+    let { flows } = await waitForNodeRed(child);
+    if (!flows.some((node) => PROVIDER_OF[node.type])) {
+        const response = await call("POST", "/flows", { flows: [...flows, ...exampleFlows()] });
+        if (response.status !== 200) throw new Error(`deploying the examples failed: ${response.text}`);
+        ({ flows } = JSON.parse((await call("GET", "/flows")).text));
+    }
+
+    const lines = ["", `Node-RED with ${packageName}: ${base}/`, ""];
+    for (const node of flows.filter((candidate) => PROVIDER_OF[candidate.type] && !candidate.d)) {
+        const { url, curl } = await curlFor(node);
+        lines.push(`${node.name || node.type} (${node.type}): ${url}`, `  ${curl}`, "");
+    }
+    lines.push("WMS and MeshAgent demo nodes use the secrets in scripts/start.js; Ctrl-C stops Node-RED.", "");
+    console.log(lines.join("\n"));
+}
+
+main().catch((error) => {
+    console.error(error.message);
+    process.exit(1);
+});
