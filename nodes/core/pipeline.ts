@@ -180,6 +180,7 @@ export class Receiver<Event, Options, Keys> {
             const { verified } = await this.provider.verify(delivery, await this.keys, this.options);
             this.accept(delivery, { receivedAt, deliveryId, verified }, request);
         } catch (error) {
+            if (res.headersSent) return; // answered and emitted already: nothing left to reject
             const rejection =
                 error instanceof Rejection ? error : new Rejection(500, "internal error while receiving the webhook");
             this.reject(rejection, request, receivedAt, deliveryId);

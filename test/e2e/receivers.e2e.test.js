@@ -341,6 +341,18 @@ describe("end to end in a real Node-RED with default settings", function () {
             }
         });
 
+        it("answers a content type that is not JSON 415", async () => {
+            for (const [path, { body, headers }] of Object.entries(await signedSamples())) {
+                for (const type of ["multipart/form-data; boundary=x", "application/xml", "application/json; charset=utf-16"]) {
+                    const response = await nodeRed.post(path, body, { ...headers, "content-type": type });
+                    assert.equal(response.status, 415, `${type} to ${path}`);
+                    expectOneLineReason(response);
+                }
+            }
+            await collector.waitFor("wms:2", 3);
+            assert.equal((await collector.settle("wms:1")).length, 0);
+        });
+
         it("answers any other method 405 with Allow: POST", async () => {
             for (const path of ["/wms", "/meshagent", "/mentra", "/synthesis"]) {
                 for (const method of ["GET", "PUT", "DELETE"]) {
