@@ -21,6 +21,8 @@ export function toPythonJson(value: unknown): string {
 export interface SignedDelivery {
     readonly body: string;
     readonly headers: Record<string, string>;
+    /** What the provider appends to the URL it was given ("/<token>", Mentra's "/webhook"). */
+    readonly pathSuffix: string;
 }
 
 export type ProviderName = "mentra" | "wms" | "synthesis" | "meshagent";
@@ -136,17 +138,24 @@ export async function signDelivery(provider: ProviderName, event: unknown, secre
         case "meshagent": {
             const body = toPythonJson(event);
             if (secret !== undefined) headers[MESHAGENT_SIGNATURE_HEADER] = await meshagentSignature(body, secret);
-            return { body, headers };
+            return { body, headers, pathSuffix: "" };
         }
         case "wms": {
             const body = JSON.stringify(event);
             if (secret !== undefined) headers[WMS_MAC_HEADER] = wmsSignature(body, secret);
-            return { body, headers };
+            return { body, headers, pathSuffix: "" };
         }
-        default:
-            // Mentra and SynthesisVR sign nothing; a token, if any, travels in the URL.
-            return { body: JSON.stringify(event), headers };
+        default: {
+            // Mentra and SynthesisVR sign nothing: the token is part of the URL the user gave them,
+            // and Mentra's cloud posts to `<public URL>/webhook`.
+            const token = secret === undefined ? "" : `/${encodeURIComponent(secret)}`;
+            return { body: JSON.stringify(event), headers, pathSuffix: provider === "mentra" ? `${token}/webhook` : token };
+        }
     }
+}
+
+export function isProviderName(name: string): name is ProviderName {
+    return (PROVIDER_NAMES as readonly string[]).includes(name);
 }
 
 /** A sample delivery of `eventName` (default: the provider's first), signed with `secret`. */

@@ -1,7 +1,9 @@
-/* Shared editor behaviour of the verified-webhooks receiver nodes. */
+/* Editor behaviour shared by the verified-webhooks receiver nodes. Each node's .html file
+ * holds its template and calls VerifiedWebhooks.register with what differs. */
 (function () {
     "use strict";
     if (window.VerifiedWebhooks) return; // every node's editor file loads this script
+
     var PALETTE_COLOUR = "#C7E9C0";
 
     function pathOf(value) {
@@ -9,50 +11,88 @@
         return segments.length ? "/" + segments.join("/") : "";
     }
 
+    function validPath(value) {
+        var path = pathOf(value);
+        return path !== "" && !/[?#\s]/.test(path);
+    }
+
     /** The URL to paste into the provider's console: editor address + httpNodeRoot + path. */
     function webhookUrl(path) {
-        var root = (RED.settings.httpNodeRoot || "/").replace(/\/$/, "");
         var here = document.location;
         var adminRoot = (RED.settings.httpAdminRoot || "/").replace(/\/$/, "");
-        var base = here.protocol + "//" + here.host;
-        // The editor may sit behind a proxy prefix: keep whatever precedes httpAdminRoot.
+        var nodeRoot = (RED.settings.httpNodeRoot || "/").replace(/\/$/, "");
+        // Behind a reverse proxy the editor may sit below a prefix: keep what precedes httpAdminRoot.
         var prefix = here.pathname.replace(/\/$/, "");
         if (adminRoot && prefix.slice(-adminRoot.length) === adminRoot) prefix = prefix.slice(0, -adminRoot.length);
-        return base + prefix + root + pathOf(path);
+        return here.protocol + "//" + here.host + prefix + nodeRoot + pathOf(path);
     }
 
-    function otherNodesOnPath(node, path) {
-        var clashes = [];
+    function nodesOnPath(node, path) {
+        var others = [];
         RED.nodes.eachNode(function (other) {
-            if (other.id !== node.id && /-webhook$/.test(other.type) && pathOf(other.path) === path && !other.d) {
-                clashes.push(other);
-            }
+            if (other.id !== node.id && /-webhook$/.test(other.type) && !other.d && pathOf(other.path) === path) others.push(other);
         });
-        return clashes;
+        return others;
     }
 
-    // Rows every receiver's dialog shares, inserted where its template says
-    // <div class="verified-webhooks-common"></div>; provider rows follow.
+    var samples; // provider → sample event names, from the runtime
+    function loadSamples(done) {
+        if (samples) return done(samples);
+        $.getJSON("verified-webhooks/samples", function (data) {
+            samples = data;
+            done(samples);
+        });
+    }
+
+    function sendTestEvent(node, eventName) {
+        if (node.changed || !node._def) {
+            RED.notify(node._("webhook.test.undeployed"), "warning");
+            return;
+        }
+        $.ajax({
+            url: "verified-webhooks/" + node.id + "/test",
+            type: "POST",
+            data: JSON.stringify({ event: eventName || "" }),
+            contentType: "application/json; charset=utf-8",
+            success: function (result) {
+                var ok = result.status >= 200 && result.status < 300;
+                var message = node._(ok ? "webhook.test.sent" : "webhook.test.refused", {
+                    event: result.event,
+                    status: result.status,
+                    body: RED.utils.sanitize(String(result.body).slice(0, 200)),
+                });
+                RED.notify(message, { type: ok ? "success" : "warning", timeout: ok ? 3000 : 6000 });
+            },
+            error: function (xhr) {
+                var reason = xhr.status === 404 ? node._("webhook.test.undeployed") : (xhr.responseJSON && xhr.responseJSON.error) || xhr.status;
+                RED.notify(node._("webhook.test.failed", { reason: RED.utils.sanitize(String(reason)) }), "error");
+            },
+        });
+    }
+
+    // Rows every receiver's dialog shares, put where its template holds these placeholders.
     var COMMON_ROWS = [
         '<div class="form-row">',
         '  <label for="node-input-name"><i class="fa fa-tag"></i> <span data-i18n="webhook.label.name"></span></label>',
-        '  <input type="text" id="node-input-name">',
+        '  <input type="text" id="node-input-name" data-i18n="[placeholder]webhook.label.name">',
         "</div>",
         '<div class="form-row">',
         '  <label for="node-input-path"><i class="fa fa-globe"></i> <span data-i18n="webhook.label.path"></span></label>',
-        '  <input type="text" id="node-input-path" placeholder="/webhook">',
+        '  <input type="text" id="node-input-path">',
         "</div>",
-        '<div class="form-row form-tips" id="node-input-path-warning" style="display:none" data-i18n="webhook.label.pathInUse"></div>',
+        '<div class="form-row form-tips verified-webhooks-path-warning" style="display:none"><i class="fa fa-exclamation-triangle"></i> <span data-i18n="webhook.tip.pathInUse"></span></div>',
         '<div class="form-row">',
         '  <label for="node-input-webhook-url"><i class="fa fa-link"></i> <span data-i18n="webhook.label.url"></span></label>',
-        '  <input type="text" id="node-input-webhook-url" readonly style="width: calc(70% - 40px)">',
-        '  <button type="button" class="red-ui-button" id="node-input-copy-url"><i class="fa fa-copy"></i></button>',
+        '  <input type="text" id="node-input-webhook-url" readonly style="width: calc(70% - 38px)">',
+        '  <button type="button" class="red-ui-button" id="node-input-copy-url" data-i18n="[title]webhook.label.copy"><i class="fa fa-copy"></i></button>',
         "</div>",
+        '<div class="form-row form-tips" data-i18n="[html]__TYPE__.tip.url"></div>',
         '<div class="form-row">',
         '  <label for="node-input-secret"><i class="fa fa-key"></i> <span data-i18n="webhook.label.secret"></span></label>',
-        '  <textarea id="node-input-secret" rows="2" autocomplete="off" spellcheck="false" style="width:70%; -webkit-text-security:disc; font-family:monospace"></textarea>',
+        '  <textarea id="node-input-secret" rows="2" autocomplete="off" spellcheck="false" data-i18n="[placeholder]__TYPE__.placeholder.secret"' +
+            ' style="width:70%; resize:vertical; font-family:monospace; -webkit-text-security:disc"></textarea>',
         "</div>",
-        '<div class="form-row form-tips" data-i18n="[html]webhook.label.secretHint"></div>',
+        '<div class="form-row form-tips" data-i18n="[html]webhook.tip.secret"></div>',
     ].join("\n");
     var LIMIT_ROWS = [
         '<div class="form-row">',
@@ -63,33 +103,41 @@
         '  <label for="node-input-dedupSeconds"><i class="fa fa-clone"></i> <span data-i18n="webhook.label.dedupSeconds"></span></label>',
         '  <input type="text" id="node-input-dedupSeconds" style="width:100px"> <span data-i18n="webhook.label.seconds"></span>',
         "</div>",
+        '<div class="form-row form-tips" data-i18n="webhook.tip.dedup"></div>',
+        "<hr>",
+        '<div class="form-row">',
+        '  <label for="node-input-test-event"><i class="fa fa-paper-plane"></i> <span data-i18n="webhook.label.test"></span></label>',
+        '  <select id="node-input-test-event" style="width: calc(70% - 160px)"></select>',
+        '  <button type="button" class="red-ui-button" id="node-input-send-test" style="width:150px"><i class="fa fa-paper-plane"></i> <span data-i18n="webhook.label.send"></span></button>',
+        "</div>",
+        '<div class="form-row form-tips" data-i18n="webhook.tip.test"></div>',
     ].join("\n");
 
     function completeTemplate(type) {
         var template = $('script[data-template-name="' + type + '"]');
         template.text(
-            template.text()
+            template
+                .text()
                 .replace('<div class="verified-webhooks-common"></div>', COMMON_ROWS)
-                .replace('<div class="verified-webhooks-limits"></div>', LIMIT_ROWS),
+                .replace('<div class="verified-webhooks-limits"></div>', LIMIT_ROWS)
+                .replace(/__TYPE__/g, type),
         );
     }
 
     /**
-     * Registers a receiver node type. `spec` gives its colour-free differences: icon,
-     * provider-specific defaults and whether a secret is required.
+     * Registers a receiver node type. `spec`: provider (its samples), paletteLabel, icon,
+     * path (default), secretRequired, and extra defaults.
      */
     function register(type, spec) {
         var defaults = {
             name: { value: "" },
-            path: {
-                value: spec.path,
-                required: true,
-                validate: function (value) { return pathOf(value) !== ""; },
-            },
-            maxBodyKiB: { value: 1024, validate: RED.validators.number(true) },
-            dedupSeconds: { value: 600, validate: RED.validators.number(true) },
+            path: { value: spec.path, required: true, validate: validPath },
+            maxBodyKiB: { value: 1024, required: true, validate: RED.validators.number() },
+            dedupSeconds: { value: 600, required: true, validate: RED.validators.number() },
         };
-        Object.keys(spec.defaults || {}).forEach(function (key) { defaults[key] = spec.defaults[key]; });
+        Object.keys(spec.defaults || {}).forEach(function (key) {
+            defaults[key] = spec.defaults[key];
+        });
 
         completeTemplate(type);
         RED.nodes.registerType(type, {
@@ -104,21 +152,42 @@
             outputLabels: function (index) {
                 return this._(index === 0 ? "webhook.outputs.events" : "webhook.outputs.rejected");
             },
-            label: function () { return this.name || spec.paletteLabel + " " + pathOf(this.path); },
-            labelStyle: function () { return this.name ? "node_label_italic" : ""; },
+            label: function () {
+                return this.name || spec.paletteLabel + " " + pathOf(this.path);
+            },
+            labelStyle: function () {
+                return this.name ? "node_label_italic" : "";
+            },
+            button: {
+                enabled: function () {
+                    return !this.changed;
+                },
+                onclick: function () {
+                    sendTestEvent(this);
+                },
+            },
             oneditprepare: function () {
                 var node = this;
                 var pathInput = $("#node-input-path");
-                var showUrl = function () {
+                var refresh = function () {
                     var path = pathOf(pathInput.val());
                     $("#node-input-webhook-url").val(path ? webhookUrl(path) : "");
-                    var clashes = path ? otherNodesOnPath(node, path) : [];
-                    $("#node-input-path-warning").toggle(clashes.length > 0);
+                    $(".verified-webhooks-path-warning").toggle(path !== "" && nodesOnPath(node, path).length > 0);
                 };
-                pathInput.on("change keyup", showUrl);
-                showUrl();
+                pathInput.attr("placeholder", spec.path).on("change keyup input", refresh);
+                refresh();
                 $("#node-input-copy-url").on("click", function () {
                     RED.clipboard.copyText($("#node-input-webhook-url").val(), $(this), "clipboard.copyMessageValue");
+                });
+
+                var select = $("#node-input-test-event");
+                loadSamples(function (all) {
+                    (all[spec.provider] || []).forEach(function (name) {
+                        $("<option>").val(name).text(name).appendTo(select);
+                    });
+                });
+                $("#node-input-send-test").on("click", function () {
+                    sendTestEvent(node, select.val());
                 });
                 if (spec.oneditprepare) spec.oneditprepare.call(this);
             },

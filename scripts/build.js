@@ -13,6 +13,8 @@ const nodesOut = path.join(dist, "nodes");
 fs.rmSync(dist, { recursive: true, force: true });
 execFileSync(process.execPath, [require.resolve("typescript/bin/tsc"), "-p", root], { stdio: "inherit" });
 
+fs.chmodSync(path.join(dist, "bin", "verified-webhooks.js"), 0o755);
+
 const nodeTypes = Object.keys(require(path.join(root, "package.json"))["node-red"].nodes);
 for (const type of nodeTypes) {
     fs.copyFileSync(path.join(root, "nodes", `${type}.html`), path.join(nodesOut, `${type}.html`));

@@ -8,6 +8,7 @@ import { DEFAULT_SETTINGS, Receiver, type EventMessage, type ReceiverSettings, t
 import type { AnyProvider } from "./provider.js";
 import { normalisePath, routeTableFor, type HttpSettings } from "./route-table.js";
 import { parseSecrets } from "./secrets.js";
+import { attachTestEventSender, registerTestEventRoutes, testEventSender } from "./test-events.js";
 
 export interface ReceiverNodeDef extends NodeDef {
     path?: string;
@@ -88,7 +89,9 @@ export function registerReceiverNode(RED: NodeAPI, type: string, provider: AnyPr
             },
             scheduleStatus,
         );
-        const claim = routeTableFor(RED.httpNode, settings, RED.events as never).claim(path, {
+        const routes = routeTableFor(RED.httpNode, settings, RED.events as never);
+        attachTestEventSender(node, testEventSender(RED, provider.name, path, () => routes.mountPath(), secrets[0]));
+        const claim = routes.claim(path, {
             acceptsExtraPath: (segments) => provider.acceptsExtraPath?.(segments) ?? false,
             handle: (request) => void receiver.handle(request),
             activated: showStatus,
@@ -105,5 +108,6 @@ export function registerReceiverNode(RED: NodeAPI, type: string, provider: AnyPr
         });
     }
 
+    registerTestEventRoutes(RED);
     RED.nodes.registerType(type, ReceiverNode as never, { credentials: { secret: { type: "password" } } } as never);
 }

@@ -201,11 +201,15 @@ export class RouteTable {
         return found && { ...found, query: queryStart === -1 ? "" : url.slice(queryStart + 1) };
     }
 
+    /** Where httpNode is mounted ("" for "/"); fixed once requests arrive. */
+    mountPath(): string {
+        this.mountPrefix ??= normalisePath(this.httpNode.path()) ?? "";
+        return this.mountPrefix;
+    }
+
     /** Runs first in the root app: claim our requests' bodies before any parser reads them. */
     private readonly mark: Middleware = (req, _res, next) => {
-        // httpNode is mounted by the time requests arrive; its path is fixed from then on.
-        this.mountPrefix ??= normalisePath(this.httpNode.path()) ?? "";
-        const match = this.match(req.url, this.mountPrefix);
+        const match = this.match(req.url, this.mountPath());
         if (match) {
             const marked = req as MarkedRequest;
             marked[MATCH] = match;

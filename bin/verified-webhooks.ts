@@ -1,0 +1,90 @@
+#!/usr/bin/env node
+/**
+ * verified-webhooks: sends a correctly signed sample delivery, exactly as the provider
+ * would, to a webhook URL (a receiver node of this package, or anything else).
+ */
+import { parseArgs } from "node:util";
+import { isProviderName, PROVIDER_NAMES, SAMPLE_EVENTS, sampleDelivery } from "../nodes/samples.js";
+
+const USAGE = `Usage:
+  verified-webhooks send <provider> <url> [--secret <secret>] [--event <name>] [--curl]
+  verified-webhooks events [<provider>]
+
+  <provider>  ${PROVIDER_NAMES.join(" | ")}
+  <url>       the URL you give the provider (for Mentra, the app's Public URL:
+              the cloud appends /webhook, and so does this tool)
+  --secret    wms: the MAC secret; meshagent: the webhook secret;
+              mentra, synthesis: the token, appended to the URL as its last segment
+  --event     which sample to send (default: the provider's first; see "events")
+  --curl      print the equivalent curl command instead of sending
+
+Exit status: 0 when the receiver answered 2xx, 1 otherwise, 2 for a usage error.`;
+
+const shellQuote = (text: string) => `'${text.replace(/'/g, "'\\''")}'`;
+
+function usage(message?: string): never {
+    if (message) console.error(`verified-webhooks: ${message}\n`);
+    console.error(USAGE);
+    process.exit(2);
+}
+
+async function send(positionals: string[], values: { secret?: string; event?: string; curl?: boolean }): Promise<number> {
+    const [provider, url] = positionals;
+    if (!provider || !isProviderName(provider)) usage(`unknown provider ${provider ?? "(none)"}`);
+    if (!url || !/^https?:\/\//.test(url)) usage("a http:// or https:// URL is required");
+    let delivery;
+    try {
+        delivery = await sampleDelivery(provider, values.event, values.secret);
+    } catch (error) {
+        usage((error as Error).message);
+    }
+    const target = new URL(url);
+    target.pathname = `${target.pathname.replace(/\/$/, "")}${delivery.pathSuffix}`;
+    if (values.curl) {
+        const headers = Object.entries(delivery.headers).map(([name, value]) => `-H ${shellQuote(`${name}: ${value}`)}`);
+        console.log(["curl -i -X POST", shellQuote(target.href), ...headers, "--data-binary", shellQuote(delivery.body)].join(" "));
+        return 0;
+    }
+    const response = await fetch(target, { method: "POST", headers: delivery.headers, body: delivery.body });
+    console.log(`${response.status} ${(await response.text()).trim()}`);
+    return response.ok ? 0 : 1;
+}
+
+function events(positionals: string[]): number {
+    const providers = positionals.length ? positionals : [...PROVIDER_NAMES];
+    for (const provider of providers) {
+        if (!isProviderName(provider)) usage(`unknown provider ${provider}`);
+        console.log(`${provider}: ${Object.keys(SAMPLE_EVENTS[provider]).join(", ")}`);
+    }
+    return 0;
+}
+
+async function main(): Promise<number> {
+    let parsed;
+    try {
+        parsed = parseArgs({
+            allowPositionals: true,
+            options: {
+                secret: { type: "string", short: "s" },
+                event: { type: "string", short: "e" },
+                curl: { type: "boolean" },
+                help: { type: "boolean", short: "h" },
+            },
+        });
+    } catch (error) {
+        usage((error as Error).message);
+    }
+    const [command, ...rest] = parsed.positionals;
+    if (parsed.values.help || !command) usage();
+    if (command === "send") return send(rest, parsed.values);
+    if (command === "events") return events(rest);
+    usage(`unknown command ${command}`);
+}
+
+main().then(
+    (code) => process.exit(code),
+    (error: Error) => {
+        console.error(`verified-webhooks: ${error.message}`);
+        process.exit(1);
+    },
+);

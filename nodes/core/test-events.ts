@@ -1,0 +1,96 @@
+/**
+ * "Send test event": the editor asks a deployed receiver node to send itself a correctly
+ * signed sample through its real HTTP endpoint, exactly as the provider would, so a user
+ * can try a flow without a face scan or smart glasses.
+ */
+import http from "node:http";
+import https from "node:https";
+import type { AddressInfo } from "node:net";
+import type { NodeAPI } from "node-red";
+import { isProviderName, SAMPLE_EVENTS, sampleDelivery } from "../samples.js";
+
+export interface TestEventResult {
+    event: string;
+    status: number;
+    body: string;
+}
+
+/** What a receiver node offers the admin route. */
+export type TestEventSender = (eventName: string | undefined) => Promise<TestEventResult>;
+
+const SENDERS = Symbol("verified-webhooks.test-event-sender");
+type WithSender = { [SENDERS]?: TestEventSender };
+
+export function attachTestEventSender(node: object, sender: TestEventSender): void {
+    (node as WithSender)[SENDERS] = sender;
+}
+
+/** Where this Node-RED listens, as seen from itself. */
+function loopbackOrigin(RED: NodeAPI): string {
+    const server = RED.server as unknown as { address(): AddressInfo | string | null };
+    const address = server.address();
+    if (!address || typeof address === "string") throw new Error("Node-RED's HTTP server is not listening");
+    const anyAddress = address.address === "::" || address.address === "0.0.0.0" || address.address === "";
+    const host = anyAddress ? "127.0.0.1" : address.family === "IPv6" ? `[${address.address}]` : address.address;
+    const secure = Boolean((RED.settings as unknown as { https?: unknown }).https);
+    return `${secure ? "https" : "http"}://${host}:${address.port}`;
+}
+
+function post(url: URL, headers: Record<string, string>, body: string): Promise<{ status: number; body: string }> {
+    const transport = url.protocol === "https:" ? https : http;
+    return new Promise((resolve, reject) => {
+        // Loopback to ourselves: a self-signed certificate is expected, not a threat.
+        const req = transport.request(url, { method: "POST", headers, rejectUnauthorized: false, timeout: 10_000 }, (res) => {
+            const chunks: Buffer[] = [];
+            res.on("data", (chunk: Buffer) => chunks.push(chunk));
+            res.on("end", () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString("utf8") }));
+        });
+        req.on("timeout", () => req.destroy(new Error("no answer within 10 seconds")));
+        req.on("error", reject);
+        req.end(body);
+    });
+}
+
+/** A sender for a node of `provider` listening at `path` (below `mountPath`). */
+export function testEventSender(
+    RED: NodeAPI,
+    provider: string,
+    nodePath: string,
+    mountPath: () => string,
+    secret: string | undefined,
+): TestEventSender {
+    return async (eventName) => {
+        if (!isProviderName(provider)) throw new Error(`no samples for ${provider}`);
+        const event = eventName ?? Object.keys(SAMPLE_EVENTS[provider])[0]!;
+        const delivery = await sampleDelivery(provider, event, secret);
+        const url = new URL(`${mountPath()}${nodePath}${delivery.pathSuffix}`, loopbackOrigin(RED));
+        const answer = await post(url, delivery.headers, delivery.body);
+        return { event, ...answer };
+    };
+}
+
+const registered = new WeakSet<object>();
+
+/** The admin routes behind the editor's "send test event" button; once per runtime. */
+export function registerTestEventRoutes(RED: NodeAPI): void {
+    if (registered.has(RED.httpAdmin)) return;
+    registered.add(RED.httpAdmin);
+
+    RED.httpAdmin.get("/verified-webhooks/samples", RED.auth.needsPermission("verified-webhooks.read"), (_req, res) => {
+        res.json(Object.fromEntries(Object.entries(SAMPLE_EVENTS).map(([provider, events]) => [provider, Object.keys(events)])));
+    });
+
+    RED.httpAdmin.post("/verified-webhooks/:id/test", RED.auth.needsPermission("verified-webhooks.write"), (req, res) => {
+        const node = RED.nodes.getNode(req.params.id ?? "") as (object & WithSender) | null;
+        const sender = node?.[SENDERS];
+        if (!sender) {
+            res.status(404).json({ error: "no deployed webhook node with this id" });
+            return;
+        }
+        const event = typeof req.body?.event === "string" && req.body.event ? req.body.event : undefined;
+        sender(event).then(
+            (result) => res.json(result),
+            (error: Error) => res.status(400).json({ error: error.message }),
+        );
+    });
+}
