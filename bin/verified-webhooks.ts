@@ -4,7 +4,7 @@
  * would, to a webhook URL (a receiver node of this package, or anything else).
  */
 import { parseArgs } from "node:util";
-import { isProviderName, PROVIDER_NAMES, SAMPLE_EVENTS, sampleDelivery } from "../nodes/samples.js";
+import { curlCommand, deliveryUrl, isProviderName, PROVIDER_NAMES, SAMPLE_EVENTS, sampleDelivery } from "../nodes/samples.js";
 
 const USAGE = `Usage:
   verified-webhooks send <provider> <url> [--secret <secret>] [--event <name>] [--curl]
@@ -19,8 +19,6 @@ const USAGE = `Usage:
   --curl      print the equivalent curl command instead of sending
 
 Exit status: 0 when the receiver answered 2xx, 1 otherwise, 2 for a usage error.`;
-
-const shellQuote = (text: string) => `'${text.replace(/'/g, "'\\''")}'`;
 
 function usage(message?: string): never {
     if (message) console.error(`verified-webhooks: ${message}\n`);
@@ -38,14 +36,11 @@ async function send(positionals: string[], values: { secret?: string; event?: st
     } catch (error) {
         usage((error as Error).message);
     }
-    const target = new URL(url);
-    target.pathname = `${target.pathname.replace(/\/$/, "")}${delivery.pathSuffix}`;
     if (values.curl) {
-        const headers = Object.entries(delivery.headers).map(([name, value]) => `-H ${shellQuote(`${name}: ${value}`)}`);
-        console.log(["curl -i -X POST", shellQuote(target.href), ...headers, "--data-binary", shellQuote(delivery.body)].join(" "));
+        console.log(curlCommand(url, delivery));
         return 0;
     }
-    const response = await fetch(target, { method: "POST", headers: delivery.headers, body: delivery.body });
+    const response = await fetch(deliveryUrl(url, delivery), { method: "POST", headers: delivery.headers, body: delivery.body });
     console.log(`${response.status} ${(await response.text()).trim()}`);
     return response.ok ? 0 : 1;
 }

@@ -165,3 +165,18 @@ export function sampleDelivery(provider: ProviderName, eventName?: string, secre
     if (!make) throw new Error(`unknown ${provider} event ${eventName}: one of ${Object.keys(samples).join(", ")}`);
     return signDelivery(provider, make(), secret);
 }
+
+const shellQuote = (text: string) => `'${text.replace(/'/g, "'\\''")}'`;
+
+/** The URL the provider posts to, given the URL the user configured with it. */
+export function deliveryUrl(configuredUrl: string, delivery: SignedDelivery): string {
+    const target = new URL(configuredUrl);
+    target.pathname = `${target.pathname.replace(/\/$/, "")}${delivery.pathSuffix}`;
+    return target.href;
+}
+
+/** A curl command that sends `delivery` byte for byte. */
+export function curlCommand(configuredUrl: string, delivery: SignedDelivery): string {
+    const headers = Object.entries(delivery.headers).map(([name, value]) => `-H ${shellQuote(`${name}: ${value}`)}`);
+    return ["curl -i -X POST", shellQuote(deliveryUrl(configuredUrl, delivery)), ...headers, "--data-binary", shellQuote(delivery.body)].join(" ");
+}

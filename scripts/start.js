@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // `npm start`: a local Node-RED (the devDependency) at http://127.0.0.1:1880 with this
-// package installed and the example flows deployed, then each webhook URL with a curl
-// command that sends a correctly signed sample.
+// package installed and the example flows deployed, then each webhook URL with the
+// command-line signer's command (and the equivalent curl) that sends a signed sample.
 "use strict";
 const { spawn } = require("node:child_process");
 const fs = require("node:fs");
@@ -13,7 +13,7 @@ const packageName = require(path.join(root, "package.json")).name;
 const port = Number(process.env.PORT || 1880);
 const userDir = path.resolve(process.env.NODE_RED_USER_DIR || path.join(root, ".node-red-dev"));
 const base = `http://127.0.0.1:${port}`;
-const { sampleDelivery, SAMPLE_EVENTS } = require(path.join(root, "dist", "nodes", "samples.js"));
+const { sampleDelivery, curlCommand, SAMPLE_EVENTS } = require(path.join(root, "dist", "nodes", "samples.js"));
 const { eventWanted } = require(path.join(root, "dist", "nodes", "providers", "meshagent.js"));
 
 /** Secrets the demo flows are deployed with; the printed curl commands sign with them. */
@@ -83,19 +83,17 @@ function exampleFlows() {
         .map((node) => (DEMO_SECRETS[node.type] ? { ...node, credentials: { secret: DEMO_SECRETS[node.type] } } : node));
 }
 
-const shellQuote = (text) => `'${text.replace(/'/g, "'\\''")}'`;
-
-async function curlFor(node) {
+/** The command-line signer's command for a node, and the equivalent curl. */
+async function commandsFor(node) {
     const provider = PROVIDER_OF[node.type];
     // A sample the node emits: MeshAgent nodes may filter events.
     const eventName = Object.keys(SAMPLE_EVENTS[provider]).find(
         (name) => provider !== "meshagent" || eventWanted(name, String(node.events || "*").split(/[\s,]+/).filter(Boolean)),
     );
-    const { body, headers } = await sampleDelivery(provider, eventName, DEMO_SECRETS[node.type]);
-    // Mentra's cloud posts to `<public URL>/webhook`.
-    const url = `${base}${node.path}${provider === "mentra" ? "/webhook" : ""}`;
-    const headerArgs = Object.entries(headers).map(([name, value]) => `-H ${shellQuote(`${name}: ${value}`)}`);
-    return { url, curl: ["curl -i -X POST", shellQuote(url), ...headerArgs, "--data-binary", shellQuote(body)].join(" ") };
+    const secret = DEMO_SECRETS[node.type];
+    const url = `${base}${node.path}`;
+    const send = ["npx verified-webhooks send", provider, url, ...(secret ? ["--secret", secret] : []), "--event", eventName].join(" ");
+    return { url, send, curl: curlCommand(url, await sampleDelivery(provider, eventName, secret)) };
 }
 
 async function main() {
@@ -114,8 +112,8 @@ async function main() {
 
     const lines = ["", `Node-RED with ${packageName}: ${base}/`, ""];
     for (const node of flows.filter((candidate) => PROVIDER_OF[candidate.type] && !candidate.d)) {
-        const { url, curl } = await curlFor(node);
-        lines.push(`${node.name || node.type} (${node.type}): ${url}`, `  ${curl}`, "");
+        const { url, send, curl } = await commandsFor(node);
+        lines.push(`${node.name || node.type} (${node.type}): ${url}`, `  ${send}`, `  ${curl}`, "");
     }
     lines.push("WMS and MeshAgent demo nodes use the secrets in scripts/start.js; Ctrl-C stops Node-RED.", "");
     console.log(lines.join("\n"));

@@ -52,9 +52,19 @@ describe("quick start (npm start)", function () {
         assert.doesNotMatch(output, /\[error\]/);
     });
 
+    it("each printed command-line signer command is accepted (200) as printed", () => {
+        const commands = output.split("\n").filter((line) => line.trim().startsWith("npx verified-webhooks send "));
+        assert.equal(commands.length, output.split("\n").filter((line) => line.trim().startsWith("curl ")).length);
+        for (const command of commands) {
+            const answer = execFileSync("bash", ["-c", command.trim()], { encoding: "utf8", cwd: PACKAGE_ROOT });
+            assert.match(answer, /^200 /, command);
+        }
+    });
+
     it("each printed curl is accepted (200) as printed", () => {
         const curls = output.split("\n").filter((line) => line.trim().startsWith("curl "));
         for (const curl of curls) {
+            // Each curl sends a sample of its own; the signer above sent others (or the same bytes: still 200).
             const answer = execFileSync("bash", ["-c", `${curl.trim()} --silent --output /dev/null --write-out '%{http_code}'`], { encoding: "utf8" });
             assert.equal(answer, "200", curl);
         }

@@ -1,0 +1,202 @@
+"use strict";
+// "Send test event": the admin route behind the editor's button, in a real Node-RED, and
+// the command-line signer that shares its samples.
+const assert = require("node:assert/strict");
+const http = require("node:http");
+const { execFile } = require("node:child_process");
+const path = require("node:path");
+const bcrypt = require("bcryptjs");
+const { NodeRedProcess, Collector, request, PACKAGE_ROOT } = require("../support/node-red-process");
+const { dist } = require("../support/fixtures");
+const { SAMPLE_EVENTS } = dist("samples.js");
+const { wmsSignature } = dist("providers/wms.js");
+
+const CLI = path.join(PACKAGE_ROOT, "dist", "bin", "verified-webhooks.js");
+const RECEIVERS = [
+    { id: "mentra", type: "mentra-webhook", path: "/mentra", provider: "mentra", credentials: { secret: "mentra-token" } },
+    { id: "wms", type: "wms-webhook", path: "/wms", provider: "wms", credentials: { secret: "wms-secret\nolder-secret" } },
+    { id: "synthesis", type: "synthesis-webhook", path: "/synthesis", provider: "synthesis", credentials: { secret: "synthesis-token" } },
+    { id: "meshagent", type: "meshagent-webhook", path: "/meshagent", provider: "meshagent", credentials: { secret: "mesh-secret" } },
+];
+
+async function deployReceivers(nodeRed, collector) {
+    const tab = "tab-test-events";
+    const nodes = [{ id: tab, type: "tab", label: "test events" }];
+    RECEIVERS.forEach(({ provider, ...receiver }, index) => {
+        const [tapNodes, wires] = collector.tap(receiver.id, tab, 400, index * 100);
+        nodes.push({ z: tab, wires, ...receiver }, ...tapNodes);
+    });
+    await nodeRed.deploy(nodes);
+}
+
+function runCli(args) {
+    return new Promise((resolve) => {
+        execFile(process.execPath, [CLI, ...args], { encoding: "utf8" }, (error, stdout, stderr) => {
+            resolve({ code: error ? error.code : 0, stdout, stderr });
+        });
+    });
+}
+
+describe("send test event, from the editor's admin route", function () {
+    this.timeout(60000);
+    let nodeRed;
+    let collector;
+
+    before(async () => {
+        collector = await new Collector().start();
+        nodeRed = await new NodeRedProcess().start();
+        await deployReceivers(nodeRed, collector);
+    });
+    after(async () => {
+        await nodeRed?.stop();
+        await collector?.stop();
+    });
+    beforeEach(() => collector.clear());
+
+    const sendTest = (id, event) =>
+        request(nodeRed.adminUrl(`/verified-webhooks/${id}/test`), {
+            method: "POST",
+            headers: { "content-type": "application/json" },
+            body: JSON.stringify(event === undefined ? {} : { event }),
+        });
+
+    it("lists the sample events of every provider", async () => {
+        const { status, json } = await request(nodeRed.adminUrl("/verified-webhooks/samples"));
+        assert.equal(status, 200);
+        assert.deepEqual(json.wms, Object.keys(SAMPLE_EVENTS.wms));
+        assert.deepEqual(Object.keys(json).sort(), ["mentra", "meshagent", "synthesis", "wms"]);
+    });
+
+    it("sends every sample, signed with the node's secret, through each node's real endpoint", async () => {
+        for (const { id, provider } of RECEIVERS) {
+            const names = Object.keys(SAMPLE_EVENTS[provider]);
+            for (const event of names) {
+                const response = await sendTest(id, event);
+                assert.equal(response.status, 200, `${id} ${event}: ${response.text}`);
+                assert.equal(response.json.event, event);
+                assert.equal(response.json.status, 200, `${id} ${event}: ${response.json.body}`);
+            }
+            const events = await collector.waitFor(`${id}:1`, names.length);
+            // Samples of one provider may repeat an identity (WMS sequence numbers): at least the first arrives.
+            assert.equal(events[0].topic, names[0]);
+            assert.ok(events.every((msg) => msg.webhook.verified === true), `${id} verified with its secret`);
+            assert.equal((await collector.settle(`${id}:2`, 50)).length, 0);
+        }
+    });
+
+    it("sends the provider's first sample when no event is named", async () => {
+        const response = await sendTest("wms");
+        assert.equal(response.json.event, "MEASUREMENT_CREATED");
+    });
+
+    it("refuses an unknown event (400) and a node that is not a deployed receiver (404)", async () => {
+        assert.equal((await sendTest("wms", "NOT_AN_EVENT")).status, 400);
+        assert.equal((await sendTest("no-such-node", "MEASUREMENT_CREATED")).status, 404);
+        assert.equal((await sendTest("wms-fn1", "MEASUREMENT_CREATED")).status, 404);
+    });
+});
+
+describe("send test event under adminAuth", function () {
+    this.timeout(60000);
+    let nodeRed;
+
+    before(async () => {
+        const hash = bcrypt.hashSync("password", 8);
+        nodeRed = await new NodeRedProcess({
+            settings: `module.exports = { flowFile: "flows.json", adminAuth: { type: "credentials", users: [
+                { username: "admin", password: ${JSON.stringify(hash)}, permissions: "*" },
+                { username: "viewer", password: ${JSON.stringify(hash)}, permissions: "read" } ] } };`,
+        }).start();
+    });
+    after(async () => nodeRed?.stop());
+
+    async function tokenFor(username, scope) {
+        const response = await request(nodeRed.adminUrl("/auth/token"), {
+            method: "POST",
+            headers: { "content-type": "application/json" },
+            body: JSON.stringify({ client_id: "node-red-admin", grant_type: "password", scope, username, password: "password" }),
+        });
+        assert.equal(response.status, 200, response.text);
+        return response.json.access_token;
+    }
+
+    it("is guarded by Node-RED's permissions", async () => {
+        const admin = { authorization: `Bearer ${await tokenFor("admin", "*")}`, "content-type": "application/json" };
+        const deployed = await request(nodeRed.adminUrl("/flows"), {
+            method: "POST",
+            headers: { ...admin, "Node-RED-API-Version": "v2" },
+            body: JSON.stringify({ flows: [{ id: "wms", type: "wms-webhook", path: "/wms", wires: [[], []], credentials: { secret: "s" } }] }),
+        });
+        assert.equal(deployed.status, 200);
+        await new Promise((resolve) => setTimeout(resolve, 500));
+        const url = nodeRed.adminUrl("/verified-webhooks/wms/test");
+        const body = JSON.stringify({ event: "MEASUREMENT_CREATED" });
+        assert.equal((await request(url, { method: "POST", headers: { "content-type": "application/json" }, body })).status, 401);
+        const viewer = { authorization: `Bearer ${await tokenFor("viewer", "read")}`, "content-type": "application/json" };
+        assert.equal((await request(url, { method: "POST", headers: viewer, body })).status, 401, "read permission is not enough");
+        assert.equal((await request(nodeRed.adminUrl("/verified-webhooks/samples"), { headers: viewer })).status, 200);
+        const sent = await request(url, { method: "POST", headers: admin, body });
+        assert.equal(sent.status, 200, sent.text);
+        assert.equal(sent.json.status, 200);
+    });
+});
+
+describe("the command-line signer", function () {
+    let server;
+    let received;
+    let answer;
+
+    before(async () => {
+        server = http.createServer((req, res) => {
+            const chunks = [];
+            req.on("data", (chunk) => chunks.push(chunk));
+            req.on("end", () => {
+                received = { method: req.method, url: req.url, headers: req.headers, body: Buffer.concat(chunks).toString("utf8") };
+                res.writeHead(answer, { "content-type": "application/json" });
+                res.end('{"ok":true}');
+            });
+        });
+        await new Promise((resolve) => server.listen(0, "127.0.0.1", resolve));
+    });
+    after(() => new Promise((resolve) => server.close(resolve)));
+    beforeEach(() => {
+        answer = 200;
+        received = undefined;
+    });
+    const url = (suffix) => `http://127.0.0.1:${server.address().port}${suffix}`;
+
+    it("signs a WMS sample over its exact bytes", async () => {
+        const result = await runCli(["send", "wms", url("/wms"), "--secret", "mac", "--event", "CONSTRAINT_VIOLATION"]);
+        assert.equal(result.code, 0, result.stderr);
+        assert.equal(result.stdout.trim(), '200 {"ok":true}');
+        assert.equal(received.url, "/wms");
+        assert.equal(received.headers["x-wms-content-mac"], wmsSignature(received.body, "mac"));
+        assert.equal(JSON.parse(received.body).event, "CONSTRAINT_VIOLATION");
+    });
+
+    it("sends MeshAgent bodies in Python json.dumps format", async () => {
+        assert.equal((await runCli(["send", "meshagent", url("/m"), "--secret", "k"])).code, 0);
+        assert.match(received.body, /^\{"event": "room\.started", "data": \{"room_name": "caf\\u00e9-standup"/);
+        assert.match(received.headers["meshagent-signature"], /^Bearer eyJ/);
+    });
+
+    it("posts Mentra to <public URL>/webhook with the token before it, and SynthesisVR arrays", async () => {
+        await runCli(["send", "mentra", url("/mentra"), "--secret", "tok"]);
+        assert.equal(received.url, "/mentra/tok/webhook");
+        assert.equal(JSON.parse(received.body).type, "session_request");
+        await runCli(["send", "synthesis", url("/s"), "-e", "delete"]);
+        assert.equal(received.url, "/s");
+        assert.equal(JSON.parse(received.body)[0].action, "delete");
+    });
+
+    it("exits 1 when the receiver refuses, 2 on a usage error", async () => {
+        answer = 401;
+        assert.equal((await runCli(["send", "wms", url("/wms"), "--secret", "x"])).code, 1);
+        const usage = await runCli(["send", "stripe", url("/x")]);
+        assert.equal(usage.code, 2);
+        assert.match(usage.stderr, /unknown provider stripe/);
+        assert.equal((await runCli(["send", "wms", url("/x"), "--event", "NOPE"])).code, 2);
+        assert.equal((await runCli(["send", "wms", "not-a-url"])).code, 2);
+        assert.match((await runCli(["events", "synthesis"])).stdout, /^synthesis: create, delete/);
+    });
+});
