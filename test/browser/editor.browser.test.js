@@ -1,0 +1,246 @@
+"use strict";
+// The editor in a real browser (Debian's Chromium, driven by playwright-core) against a
+// real Node-RED: what a new user does, click by click. Screenshots: test-results/screenshots.
+const assert = require("node:assert/strict");
+const { execFile } = require("node:child_process");
+const fs = require("node:fs");
+const path = require("node:path");
+const { NodeRedProcess, PACKAGE_ROOT } = require("../support/node-red-process");
+const { launchBrowser, screenshot } = require("../support/browser");
+
+const CLI = path.join(PACKAGE_ROOT, "dist", "bin", "verified-webhooks.js");
+// Node-RED's defaults, less the first-run tour and the update-notification prompt.
+const SETTINGS = 'module.exports = { flowFile: "flows.json", telemetry: { enabled: false }, editorTheme: { tours: false } };';
+
+const PROVIDERS = [
+    { type: "mentra-webhook", provider: "mentra", label: "Mentra", topic: "session_request" },
+    { type: "wms-webhook", provider: "wms", label: "WMS", topic: "MEASUREMENT_CREATED", secret: "ui-wms-secret" },
+    { type: "synthesis-webhook", provider: "synthesis", label: "SynthesisVR", topic: "create" },
+    { type: "meshagent-webhook", provider: "meshagent", label: "MeshAgent", topic: "room.started", secret: "ui-mesh-secret" },
+];
+
+function runCli(args) {
+    return new Promise((resolve) => {
+        execFile(process.execPath, [CLI, ...args], { encoding: "utf8" }, (error, stdout, stderr) => resolve({ code: error ? error.code : 0, stdout, stderr }));
+    });
+}
+
+describe("the editor in a real browser", function () {
+    this.timeout(180000);
+    let nodeRed;
+    let browser;
+    let page;
+    const pageErrors = [];
+
+    before(async () => {
+        nodeRed = await new NodeRedProcess({ settings: SETTINGS }).start();
+        browser = await launchBrowser();
+        page = await (await browser.newContext({ viewport: { width: 1400, height: 900 }, locale: "en-US" })).newPage();
+        page.on("pageerror", (error) => pageErrors.push(error.message));
+        await page.goto(nodeRed.adminUrl("/"));
+        await page.waitForSelector('.red-ui-palette-node[data-palette-type="wms-webhook"]', { timeout: 30000 });
+    });
+
+    after(async () => {
+        await browser?.close();
+        await nodeRed?.stop();
+    });
+
+    afterEach(async function () {
+        if (this.currentTest.state === "failed" && page) {
+            await screenshot(page, `failed-${this.currentTest.title.replace(/\W+/g, "-")}`);
+            await page.keyboard.press("Escape"); // close whatever dialog was left open
+        }
+    });
+
+    /** Drags a node type from the palette onto the workspace at (x, y); returns its id. */
+    async function dragFromPalette(type, x, y) {
+        const filter = page.locator('input[placeholder="filter nodes"]');
+        await filter.fill("");
+        await filter.pressSequentially(type.replace(/-webhook$/, ""), { delay: 10 });
+        const source = page.locator(`.red-ui-palette-node[data-palette-type="${type}"]`).first();
+        // The palette re-lays itself out as it filters: let it settle before grabbing a node.
+        await page.waitForTimeout(400);
+        await source.scrollIntoViewIfNeeded();
+        const box = await source.boundingBox();
+        const before = await page.evaluate((t) => RED.nodes.filterNodes({ type: t }).map((node) => node.id), type);
+        await page.mouse.move(box.x + box.width / 2, box.y + box.height / 2);
+        await page.mouse.down();
+        for (let step = 1; step <= 15; step++) {
+            await page.mouse.move(box.x + ((x - box.x) * step) / 15, box.y + ((y - box.y) * step) / 15);
+        }
+        await page.mouse.up();
+        await filter.fill("");
+        const ids = await page.evaluate((t) => RED.nodes.filterNodes({ type: t }).map((node) => node.id), type);
+        const added = ids.filter((id) => !before.includes(id));
+        assert.equal(added.length, 1, `dragged one ${type}`);
+        return added[0];
+    }
+
+    /** Draws a wire from output `port` of one node to the input of another, with the mouse. */
+    async function wire(fromId, toId, port = 0) {
+        const from = await page.locator(`[id="${fromId}"] .red-ui-flow-port-output`).nth(port).boundingBox();
+        const to = await page.locator(`[id="${toId}"] .red-ui-flow-port-input`).first().boundingBox();
+        await page.mouse.move(from.x + from.width / 2, from.y + from.height / 2);
+        await page.mouse.down();
+        for (let step = 1; step <= 10; step++) {
+            await page.mouse.move(from.x + ((to.x - from.x) * step) / 10 + 3, from.y + ((to.y - from.y) * step) / 10 + 3);
+        }
+        await page.mouse.up();
+    }
+
+    async function openDialog(id) {
+        await page.locator(`[id="${id}"] .red-ui-flow-node`).first().dblclick();
+        await page.waitForSelector("#node-input-path", { state: "visible" });
+    }
+
+    async function deploy() {
+        await page.click("#red-ui-header-button-deploy");
+        await page.waitForSelector(".red-ui-notification:has-text('Successfully deployed')", { timeout: 15000 });
+        // Let the runtime start the flows before anything is sent to them.
+        await page.waitForTimeout(500);
+    }
+
+    async function showDebugSidebar() {
+        await page.click("#red-ui-tab-debug-link-button");
+        await page.waitForSelector(".red-ui-debug-content", { state: "visible" });
+    }
+
+    const debugMessages = () => page.locator(".red-ui-debug-content .red-ui-debug-msg");
+
+    it("drags each receiver from the palette, configures and wires it, deploys, and shows a signed event in the debug sidebar", async () => {
+        const placed = [];
+        for (const [index, spec] of PROVIDERS.entries()) {
+            const y = 150 + index * 100;
+            const receiver = await dragFromPalette(spec.type, 330, y);
+            const debug = await dragFromPalette("debug", 680, y);
+            await wire(receiver, debug, 0);
+            await openDialog(receiver);
+            await page.fill("#node-input-path", `/ui/${spec.provider}`);
+            assert.match(await page.inputValue("#node-input-webhook-url"), new RegExp(`^http://127\\.0\\.0\\.1:${nodeRed.port}/ui/${spec.provider}$`));
+            if (spec.secret) await page.fill("#node-input-secret", spec.secret);
+            await page.click("#node-dialog-ok");
+            placed.push({ ...spec, receiver, debug });
+        }
+        const links = await page.evaluate(() => {
+            const found = [];
+            RED.nodes.eachLink((link) => found.push([link.source.id, link.sourcePort, link.target.id]));
+            return found;
+        });
+        for (const { receiver, debug } of placed) assert.ok(links.some(([s, p, t]) => s === receiver && p === 0 && t === debug), "wired");
+        await screenshot(page, "01-four-receivers-wired");
+        await deploy();
+
+        for (const spec of placed) {
+            const args = ["send", spec.provider, nodeRed.nodeUrl(`/ui/${spec.provider}`), "--event", spec.topic];
+            if (spec.secret) args.push("--secret", spec.secret);
+            const result = await runCli(args);
+            assert.equal(result.code, 0, `${spec.provider}: ${result.stdout}${result.stderr}`);
+        }
+        await showDebugSidebar();
+        for (const spec of placed) {
+            await debugMessages().filter({ hasText: spec.topic }).first().waitFor({ timeout: 10000 });
+        }
+        await screenshot(page, "02-debug-sidebar-events");
+        const statuses = await page.locator(".red-ui-flow-node-status-label").allTextContents();
+        assert.ok(statuses.some((text) => /\/ui\/wms · 1 ok · 0 rejected/.test(text)), statuses.join(" | "));
+        this.placed = placed;
+    });
+
+    it("sends a test event from the node's dialog and from the button on the node", async () => {
+        const receiver = await page.evaluate(() => RED.nodes.filterNodes({ type: "wms-webhook" })[0].id);
+        await openDialog(receiver);
+        await page.waitForSelector("#node-input-test-event option[value='CONSTRAINT_VIOLATION']", { state: "attached" });
+        await page.selectOption("#node-input-test-event", "CONSTRAINT_VIOLATION");
+        await page.click("#node-input-send-test");
+        await page.waitForSelector(".red-ui-notification:has-text('Test event CONSTRAINT_VIOLATION sent: 200')");
+        await screenshot(page, "03-test-event-from-dialog");
+        await page.click("#node-dialog-cancel");
+        await showDebugSidebar();
+        await debugMessages().filter({ hasText: "CONSTRAINT_VIOLATION" }).first().waitFor({ timeout: 10000 });
+
+        // Mentra's sample carries a fresh timestamp, so it is a new event (SynthesisVR's would be a duplicate).
+        const mentra = await page.evaluate(() => RED.nodes.filterNodes({ type: "mentra-webhook" })[0].id);
+        const before = await debugMessages().filter({ hasText: "session_request" }).count();
+        await page.locator(`[id="${mentra}"] .red-ui-flow-node-button`).click();
+        await page.waitForSelector(".red-ui-notification:has-text('Test event session_request sent: 200')");
+        await page.waitForFunction(
+            ({ count }) => [...document.querySelectorAll(".red-ui-debug-content .red-ui-debug-msg")].filter((el) => el.textContent.includes("session_request")).length > count,
+            { count: before },
+        );
+        await screenshot(page, "04-test-event-from-node-button");
+    });
+
+    it("imports each example from Import > Examples and deploys it", async () => {
+        const examples = fs.readdirSync(path.join(PACKAGE_ROOT, "examples")).map((file) => file.replace(/\.json$/, "")).sort();
+        assert.equal(examples.length, 5);
+        for (const example of examples) {
+            await page.click("#red-ui-header-button-sidemenu");
+            await page.click("#menu-item-import");
+            await page.click("#red-ui-clipboard-dialog-import-tabs a:has-text('Examples')");
+            const tree = page.locator("#red-ui-clipboard-dialog .red-ui-treeList-label");
+            await tree.filter({ hasText: /^node-red-contrib-verified-webhooks$/ }).first().click();
+            await tree.filter({ hasText: example }).first().click();
+            await page.click("#red-ui-clipboard-dialog-ok");
+            await page.waitForSelector("#red-ui-clipboard-dialog", { state: "hidden" });
+            // Imported nodes follow the mouse until placed; examples with a tab open as a new flow.
+            await page.mouse.click(600, 600);
+        }
+        const imported = await page.evaluate(() => {
+            const receivers = [];
+            RED.nodes.eachNode((node) => {
+                if (/-webhook$/.test(node.type) && !/^\/ui\//.test(node.path)) receivers.push({ id: node.id, type: node.type, z: node.z });
+            });
+            return receivers;
+        });
+        assert.deepEqual([...new Set(imported.map((node) => node.type))].sort(), PROVIDERS.map((spec) => spec.type).sort(), "the examples use every node type");
+
+        // The examples leave the secrets of the signed providers to the user, as a user would fill them in.
+        for (const node of imported.filter((candidate) => /^(wms|meshagent)-webhook$/.test(candidate.type))) {
+            await page.evaluate((z) => RED.workspaces.show(z), node.z);
+            await openDialog(node.id);
+            await page.fill("#node-input-secret", "example-secret");
+            await page.click("#node-dialog-ok");
+        }
+        await screenshot(page, "05-examples-imported");
+        await deploy();
+        await page.waitForTimeout(500);
+        assert.doesNotMatch(nodeRed.log, /\[error\]|\[warn\] \[/, "every example deploys cleanly");
+        const result = await runCli(["send", "wms", nodeRed.nodeUrl("/wms"), "--secret", "example-secret"]);
+        assert.equal(result.code, 0, result.stdout);
+        assert.equal(pageErrors.length, 0, pageErrors.join("\n"));
+    });
+
+    for (const [locale, outputs] of [["en-US", "Outputs"], ["de-DE", "Ausgaben"], ["ja-JP", "出力"]]) {
+        it(`shows each node's help in the sidebar in ${locale}`, async () => {
+            const localized = await (await browser.newContext({ viewport: { width: 1400, height: 900 }, locale })).newPage();
+            try {
+                await localized.goto(nodeRed.adminUrl("/"));
+                await localized.waitForSelector('.red-ui-palette-node[data-palette-type="wms-webhook"]', { timeout: 30000 });
+                await localized.click("#red-ui-tab-help-link-button");
+                const tree = localized.locator(".red-ui-treeList-label");
+                await tree.filter({ hasText: /^node-red-contrib-verified-webhooks$/ }).first().click();
+                for (const { label, type } of PROVIDERS) {
+                    await tree.filter({ hasText: new RegExp(`^${label}$`) }).first().click();
+                    // The help of this node type, in this language, with its Outputs section.
+                    await localized.waitForFunction(
+                        ({ heading, type }) => {
+                            const headings = [...document.querySelectorAll(".red-ui-help h3, .red-ui-sidebar-help-stack h3, h3")].filter((el) => el.offsetParent);
+                            const text = document.body.innerText;
+                            return headings.some((el) => el.textContent.trim() === heading) && text.includes("deliveryId") && (type !== "wms-webhook" || text.includes("X-WMS-Content-MAC"));
+                        },
+                        { heading: outputs, type },
+                    );
+                    const helpText = await localized.evaluate(() => [...document.querySelectorAll("h3")].filter((el) => el.offsetParent).map((el) => el.textContent.trim()));
+                    assert.ok(helpText.length >= 4, `${type}: ${helpText.join(", ")}`);
+                }
+                await screenshot(localized, `06-help-${locale}`);
+            } catch (error) {
+                await screenshot(localized, `failed-help-${locale}`);
+                throw error;
+            } finally {
+                await localized.close();
+            }
+        });
+    }
+});
