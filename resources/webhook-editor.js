@@ -104,6 +104,15 @@
         '  <input type="text" id="node-input-dedupSeconds" style="width:100px"> <span data-i18n="webhook.label.seconds"></span>',
         "</div>",
         '<div class="form-row form-tips" data-i18n="webhook.tip.dedup"></div>',
+        '<div class="form-row">',
+        '  <label for="node-input-bodyTimeoutSeconds"><i class="fa fa-clock-o"></i> <span data-i18n="webhook.label.bodyTimeout"></span></label>',
+        '  <input type="text" id="node-input-bodyTimeoutSeconds" style="width:100px"> <span data-i18n="webhook.label.seconds"></span>',
+        "</div>",
+        '<div class="form-row">',
+        '  <label for="node-input-maxConcurrent"><i class="fa fa-tachometer"></i> <span data-i18n="webhook.label.maxConcurrent"></span></label>',
+        '  <input type="text" id="node-input-maxConcurrent" style="width:100px"> <span data-i18n="webhook.label.deliveries"></span>',
+        "</div>",
+        '<div class="form-row form-tips" data-i18n="webhook.tip.limits"></div>',
         "<hr>",
         '<div class="form-row">',
         '  <label for="node-input-test-event"><i class="fa fa-paper-plane"></i> <span data-i18n="webhook.label.test"></span></label>',
@@ -134,6 +143,8 @@
             path: { value: spec.path, required: true, validate: validPath },
             maxBodyKiB: { value: 1024, required: true, validate: RED.validators.number() },
             dedupSeconds: { value: 600, required: true, validate: RED.validators.number() },
+            bodyTimeoutSeconds: { value: 10, required: true, validate: RED.validators.number() },
+            maxConcurrent: { value: 256, required: true, validate: RED.validators.number() },
         };
         Object.keys(spec.defaults || {}).forEach(function (key) {
             defaults[key] = spec.defaults[key];

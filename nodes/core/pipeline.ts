@@ -14,10 +14,16 @@ import { SeenWindow, SequenceTracker, type StateLimits } from "./state.js";
 export interface ReceiverSettings extends StateLimits {
     /** Bodies larger than this are refused with 413. */
     readonly maxBodyBytes: number;
+    /** A body that has not fully arrived this long after the request is cut off (408). */
+    readonly bodyTimeoutMs: number;
+    /** Deliveries handled at once; past this, 429 with Retry-After. */
+    readonly maxConcurrent: number;
 }
 
 export const DEFAULT_SETTINGS: ReceiverSettings = {
     maxBodyBytes: 1024 * 1024,
+    bodyTimeoutMs: 10_000,
+    maxConcurrent: 256,
     windowMs: 10 * 60 * 1000,
     maxEntries: 100_000,
 };
@@ -85,23 +91,31 @@ function checkContentType(header: string | undefined): void {
     }
 }
 
-async function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
+async function readBody(req: IncomingMessage, limit: number, timeoutMs: number): Promise<Buffer> {
     const declared = req.headers["content-length"];
     if (declared !== undefined && Number(declared) > limit) {
+        // Refused before a byte of the body is read.
         throw new Rejection(413, `body of ${declared} bytes exceeds the limit of ${limit} bytes`);
     }
     if (req.readableEnded) {
         // Something before this node consumed the stream: the raw bytes are gone, nothing can be verified.
         throw new Rejection(500, "the request body was consumed before the webhook node could read it");
     }
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_resolve, reject) => {
+        timer = setTimeout(() => reject(new Rejection(408, `body not received within ${timeoutMs / 1000} seconds`)), timeoutMs);
+    });
     try {
-        return await getRawBody(req, { length: declared, limit });
+        return await Promise.race([getRawBody(req, { length: declared, limit }), timeout]);
     } catch (error) {
+        if (error instanceof Rejection) throw error;
         const type = (error as { type?: string }).type;
         if (type === "entity.too.large") throw new Rejection(413, `body exceeds the limit of ${limit} bytes`);
         if (type === "request.size.invalid") throw new Rejection(400, "body length does not match Content-Length");
         if (type === "request.aborted") throw new Rejection(400, "request aborted before the body was complete");
         throw new Rejection(400, "could not read the request body");
+    } finally {
+        clearTimeout(timer);
     }
 }
 
@@ -138,6 +152,7 @@ export class Receiver<Event, Options, Keys> {
     private readonly seen: SeenWindow;
     private readonly sequences: SequenceTracker;
     private closed = false;
+    private inFlight = 0;
 
     constructor(
         private readonly provider: AnyProvider,
@@ -162,14 +177,16 @@ export class Receiver<Event, Options, Keys> {
         const receivedAt = new Date().toISOString();
         const deliveryId = randomUUID();
         const { req, res } = request;
+        this.inFlight++;
         try {
             if (req.method !== "POST") {
                 res.setHeader("Allow", "POST");
                 throw new Rejection(405, `method ${String(req.method).slice(0, 20)} not allowed: use POST`);
             }
             if (this.closed) throw new Rejection(503, "receiver is restarting: retry");
+            if (this.inFlight > this.settings.maxConcurrent) throw new Rejection(429, "too many deliveries at once: retry");
             checkContentType(req.headers["content-type"]);
-            const body = await readBody(req, this.settings.maxBodyBytes);
+            const body = await readBody(req, this.settings.maxBodyBytes, this.settings.bodyTimeoutMs);
             const delivery: Delivery = {
                 body,
                 headers: req.headers,
@@ -184,6 +201,8 @@ export class Receiver<Event, Options, Keys> {
             const rejection =
                 error instanceof Rejection ? error : new Rejection(500, "internal error while receiving the webhook");
             this.reject(rejection, request, receivedAt, deliveryId);
+        } finally {
+            this.inFlight--;
         }
     }
 
@@ -271,8 +290,8 @@ export class Receiver<Event, Options, Keys> {
         const { res } = request;
         // Node.js would read and discard the unread rest of an oversized body to keep the
         // connection alive; closing it costs the sender nothing and spares us the bytes.
-        if (rejection.status === 413) res.setHeader("Connection", "close");
-        if (rejection.status === 503) res.setHeader("Retry-After", "1");
+        if (rejection.status === 413 || rejection.status === 408) res.setHeader("Connection", "close");
+        if (rejection.status === 503 || rejection.status === 429) res.setHeader("Retry-After", "1");
         this.respond(res, rejection.status, this.provider.errorBody(rejection.reason));
         this.counts.rejected++;
         this.onCount();

@@ -16,6 +16,10 @@ export interface ReceiverNodeDef extends NodeDef {
     maxBodyKiB?: number | string;
     /** De-duplication window in seconds. */
     dedupSeconds?: number | string;
+    /** Seconds a body may take to arrive. */
+    bodyTimeoutSeconds?: number | string;
+    /** Deliveries handled at once. */
+    maxConcurrent?: number | string;
     [option: string]: unknown;
 }
 
@@ -35,6 +39,8 @@ export function receiverSettings(config: ReceiverNodeDef): ReceiverSettings {
     return {
         maxBodyBytes: Math.floor(positiveNumber(config.maxBodyKiB, DEFAULT_SETTINGS.maxBodyBytes / 1024) * 1024),
         windowMs: Math.floor(positiveNumber(config.dedupSeconds, DEFAULT_SETTINGS.windowMs / 1000) * 1000),
+        bodyTimeoutMs: Math.floor(positiveNumber(config.bodyTimeoutSeconds, DEFAULT_SETTINGS.bodyTimeoutMs / 1000) * 1000),
+        maxConcurrent: Math.floor(positiveNumber(config.maxConcurrent, DEFAULT_SETTINGS.maxConcurrent)),
         maxEntries: DEFAULT_SETTINGS.maxEntries,
     };
 }
