@@ -31,7 +31,8 @@ function countingFlow() {
             type: "function",
             z: tab,
             outputs: 0,
-            func: `const key = ${JSON.stringify(`${receiver.id}:${output}`)};\n${check}\nflow.set(key, (flow.get(key) || 0) + 1);\nreturn null;`,
+            // Also looks for prototype pollution inside Node-RED's own process.
+            func: `const key = ${JSON.stringify(`${receiver.id}:${output}`)};\n${check}\nif (({}).polluted !== undefined) flow.set("polluted", true);\nflow.set(key, (flow.get(key) || 0) + 1);\nreturn null;`,
             wires: [],
         });
         nodes.push(
