@@ -9,7 +9,7 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 import getRawBody from "raw-body";
 import type { z } from "zod";
 import { Rejection, type AnyProvider, type Delivery, type DeliverySummary } from "./provider.js";
-import { SeenWindow, SequenceTracker, type StateLimits } from "./state.js";
+import { MemoryState, skippedPositions, type DeliveryState, type Identity, type Reservation, type StateLimits } from "./state.js";
 
 export interface ReceiverSettings extends StateLimits {
     /** Bodies larger than this are refused with 413. */
@@ -146,11 +146,18 @@ interface Candidate {
     readonly value: unknown;
 }
 
+export interface ReceiverContext {
+    /** Where de-duplication state lives: this process (default) or a shared store. */
+    readonly state?: DeliveryState;
+    /** Names this receiver's identities in a shared store: the same endpoint on every instance. */
+    readonly scope: string;
+    readonly onCount?: () => void;
+}
+
 export class Receiver<Event, Options, Keys> {
     readonly counts: ReceiverCounts = { accepted: 0, rejected: 0 };
     private readonly keys: Promise<Keys>;
-    private readonly seen: SeenWindow;
-    private readonly sequences: SequenceTracker;
+    private readonly state: DeliveryState;
     private closed = false;
     private inFlight = 0;
 
@@ -160,12 +167,11 @@ export class Receiver<Event, Options, Keys> {
         secrets: readonly string[],
         private readonly settings: ReceiverSettings,
         private readonly outputs: ReceiverOutputs,
-        private readonly onCount: () => void = () => {},
+        private readonly context: ReceiverContext = { scope: provider.name },
     ) {
         this.keys = Promise.resolve(provider.prepareKeys(secrets));
         this.keys.catch(() => {}); // reported on the first request that needs them
-        this.seen = new SeenWindow(settings);
-        this.sequences = new SequenceTracker(settings);
+        this.state = context.state ?? new MemoryState(settings);
     }
 
     /** From now on deliveries are answered 503, so the sender retries instead of losing them. */
@@ -195,7 +201,7 @@ export class Receiver<Event, Options, Keys> {
                 query: request.query,
             };
             const { verified } = await this.provider.verify(delivery, await this.keys, this.options);
-            this.accept(delivery, { receivedAt, deliveryId, verified }, request);
+            await this.accept(delivery, { receivedAt, deliveryId, verified }, request);
         } catch (error) {
             if (res.headersSent) return; // answered and emitted already: nothing left to reject
             const rejection =
@@ -206,47 +212,74 @@ export class Receiver<Event, Options, Keys> {
         }
     }
 
-    /** Parse, validate, de-duplicate, acknowledge, emit: synchronous, so nothing interleaves. */
-    private accept(
+    /** Parse, validate, de-duplicate, acknowledge, emit. */
+    private async accept(
         delivery: Delivery,
         info: { receivedAt: string; deliveryId: string; verified: boolean },
         request: RoutedRequest,
-    ): void {
+    ): Promise<void> {
         const document = parseJson(delivery.body);
         const isBatch = this.provider.batches && Array.isArray(document);
         const candidates: Candidate[] = isBatch
             ? (document as unknown[]).map((value, index) => ({ index, value }))
             : [{ index: undefined, value: document }];
 
-        const valid: { event: unknown; index: number | undefined }[] = [];
+        const valid: unknown[] = [];
         const invalid: { rejection: Rejection; index: number | undefined }[] = [];
         for (const candidate of candidates) {
             try {
-                valid.push({ event: this.validate(candidate.value), index: candidate.index });
+                valid.push(this.validate(candidate.value));
             } catch (error) {
                 if (!(error instanceof Rejection) || !isBatch) throw error;
                 invalid.push({ rejection: error, index: candidate.index });
             }
         }
-        // Checked last, after every await: a closing node must not answer 2xx and then drop.
         if (this.closed) throw new Rejection(503, "receiver is restarting: retry");
+        const wanted = this.provider.wanted ? valid.filter((event) => this.provider.wanted!(event, this.options)) : valid;
+
+        const identities = wanted.map((event) => this.identityOf(event, delivery));
+        const reserving = identities.filter((identity): identity is Identity => identity !== undefined);
+        let reservation: Reservation | undefined;
+        if (reserving.length) {
+            try {
+                reservation = await this.state.reserve(this.context.scope, reserving);
+            } catch {
+                throw new Rejection(503, "de-duplication state unavailable: retry");
+            }
+        }
+        const statuses = reservation?.statuses ?? [];
+        // Another delivery of the same event is being taken in right now (on another instance):
+        // a single event waits for the sender's retry; an element of a batch is left to it.
+        if (this.closed || (!isBatch && statuses.includes("busy"))) {
+            await Promise.resolve(reservation?.release()).catch(() => {});
+            throw new Rejection(503, this.closed ? "receiver is restarting: retry" : "the same event is being received: retry");
+        }
 
         const events: EventMessage[] = [];
         let duplicates = 0;
-        for (const { event } of valid) {
-            if (this.provider.wanted && !this.provider.wanted(event, this.options)) continue;
+        let reserved = 0;
+        wanted.forEach((event, position) => {
+            const identity = identities[position];
             const webhook: WebhookInfo = {
                 provider: this.provider.name,
                 receivedAt: info.receivedAt,
                 verified: info.verified,
                 deliveryId: info.deliveryId,
             };
-            if (!this.isFirstDelivery(event, delivery, webhook)) {
-                duplicates++;
-                continue;
+            if (identity) {
+                const status = statuses[reserved];
+                const previousHighest = reservation?.previousHighest[reserved];
+                reserved++;
+                if (status !== "new") {
+                    duplicates++;
+                    return;
+                }
+                if (identity.stream) Object.assign(webhook, skippedPositions(previousHighest ?? -1, identity.stream.position));
+            } else if (this.provider.streamPosition) {
+                Object.assign(webhook, { missing: [], missingCount: 0 });
             }
             events.push({ payload: event, topic: this.provider.eventName(event), webhook });
-        }
+        });
         if (this.provider.batches) {
             events.forEach((message, index) => {
                 message.parts = { id: info.deliveryId, index, count: events.length, type: "array", len: 1 };
@@ -256,8 +289,9 @@ export class Receiver<Event, Options, Keys> {
         const summary: DeliverySummary = { accepted: events.length, duplicates, rejected: invalid.length };
         const answer = this.provider.success(summary);
         this.respond(request.res, answer.status, answer.body);
+        reservation?.commit();
         this.counts.accepted++;
-        this.onCount();
+        this.context.onCount?.();
 
         const rejections = invalid.map(({ rejection, index }) =>
             this.rejectionMessage(rejection, request, info.receivedAt, info.deliveryId, index),
@@ -265,25 +299,21 @@ export class Receiver<Event, Options, Keys> {
         if (events.length || rejections.length) this.outputs.emit(events, rejections);
     }
 
+    /** What makes a second delivery of `event` a duplicate, if anything. */
+    private identityOf(event: unknown, delivery: Delivery): Identity | undefined {
+        const key = this.provider.duplicateKey?.(event, delivery);
+        const position = this.provider.streamPosition?.(event);
+        if (position) {
+            return { key: key ?? `${position.stream}#${position.position}`, stream: { name: position.stream, position: position.position } };
+        }
+        return key === undefined ? undefined : { key };
+    }
+
     private validate(value: unknown): unknown {
         if (!isPlainObject(value)) throw new Rejection(400, "event must be a JSON object");
         const result = this.provider.schema.safeParse(value);
         if (!result.success) throw new Rejection(400, describeSchemaError(result.error));
         return this.provider.prepare ? this.provider.prepare(result.data, this.options) : result.data;
-    }
-
-    /** Records the event's identity; false when it was delivered before. */
-    private isFirstDelivery(event: unknown, delivery: Delivery, webhook: WebhookInfo): boolean {
-        const key = this.provider.duplicateKey?.(event, delivery);
-        if (key !== undefined && !this.seen.claim(key)) return false;
-        const position = this.provider.streamPosition?.(event);
-        if (position) {
-            const observation = this.sequences.observe(position.stream, position.position);
-            if (observation.duplicate) return false;
-            webhook.missing = observation.missing;
-            webhook.missingCount = observation.missingCount;
-        }
-        return true;
     }
 
     private reject(rejection: Rejection, request: RoutedRequest, receivedAt: string, deliveryId: string): void {
@@ -294,7 +324,7 @@ export class Receiver<Event, Options, Keys> {
         if (rejection.status === 503 || rejection.status === 429) res.setHeader("Retry-After", "1");
         this.respond(res, rejection.status, this.provider.errorBody(rejection.reason));
         this.counts.rejected++;
-        this.onCount();
+        this.context.onCount?.();
         this.outputs.emit([], [this.rejectionMessage(rejection, request, receivedAt, deliveryId, undefined)]);
     }
 

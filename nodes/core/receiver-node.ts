@@ -93,7 +93,7 @@ export function registerReceiverNode(RED: NodeAPI, type: string, provider: AnyPr
                     // Node-RED's types allow one message per output; an array sends each in turn.
                     node.send([events.length ? events : null, rejections.length ? rejections : null] as never),
             },
-            scheduleStatus,
+            { scope: `${provider.name}:${path}`, onCount: scheduleStatus },
         );
         const routes = routeTableFor(RED.httpNode, settings, RED.events as never);
         attachTestEventSender(node, testEventSender(RED, provider.name, path, () => routes.mountPath(), secrets[0]));

@@ -1,101 +1,137 @@
 /**
- * De-duplication state kept in memory, bounded in time (the window) and in entries
- * (oldest dropped first), whatever the traffic.
+ * De-duplication state. A delivery reserves the identities of its events at once: each is
+ * new (reserved for this delivery), busy (another delivery, maybe on another Node-RED,
+ * holds it right now) or seen (delivered before, within the window). After the answer the
+ * reservation is committed; if the delivery is not acknowledged after all, it is released,
+ * so the sender's retry is not mistaken for a duplicate.
+ *
+ * The in-memory store is bounded in time (the window) and in entries (oldest dropped first),
+ * whatever the traffic. A shared store (Redis) implements the same contract.
  */
 
 export interface StateLimits {
-    /** How long a delivery's identity (or an idle stream) is remembered, in ms. */
+    /** How long a delivery's identity (or a stream's highest position) is remembered, in ms. */
     readonly windowMs: number;
-    /** The most identities (or streams) remembered at once. */
+    /** The most identities (and streams) remembered at once. */
     readonly maxEntries: number;
 }
 
-/**
- * Identities seen within the window. A Map iterates in insertion order, and every entry
- * lives the same time, so the oldest entries are always at the front.
- */
-export class SeenWindow {
-    private readonly expiries = new Map<string, number>();
+export interface Identity {
+    /** Identifies the event within the receiver's scope. */
+    readonly key: string;
+    /** For an ordered stream (WMS sequences): the stream and the event's position in it. */
+    readonly stream?: { readonly name: string; readonly position: number };
+}
 
-    constructor(private readonly limits: StateLimits, private readonly now: () => number = Date.now) {}
+export type IdentityStatus = "new" | "busy" | "seen";
+
+export interface Reservation {
+    readonly statuses: readonly IdentityStatus[];
+    /** Per identity with a stream: the highest position seen before this delivery (-1: none). */
+    readonly previousHighest: readonly (number | undefined)[];
+    /** The delivery was acknowledged: keep its identities for the window. */
+    commit(): void;
+    /** The delivery was not acknowledged: forget what it reserved. */
+    release(): void | Promise<void>;
+}
+
+export interface DeliveryState {
+    reserve(scope: string, identities: readonly Identity[]): Reservation | Promise<Reservation>;
+}
+
+/** Bounded key → expiry map: a Map iterates in insertion order and every entry lives the same time. */
+class ExpiringKeys<Value> {
+    private readonly entries = new Map<string, { value: Value; expiry: number }>();
+
+    constructor(private readonly limits: StateLimits) {}
 
     get size(): number {
-        return this.expiries.size;
+        return this.entries.size;
     }
 
-    /** Records `key`; false when it was already seen within the window. */
-    claim(key: string): boolean {
-        const now = this.now();
+    get(key: string, now: number): Value | undefined {
+        const entry = this.entries.get(key);
+        return entry && entry.expiry > now ? entry.value : undefined;
+    }
+
+    set(key: string, value: Value, now: number): void {
         this.evict(now);
-        const expiry = this.expiries.get(key);
-        if (expiry !== undefined && expiry > now) return false;
-        this.expiries.delete(key);
-        this.expiries.set(key, now + this.limits.windowMs);
-        return true;
+        this.entries.delete(key); // re-inserted last: most recent
+        this.entries.set(key, { value, expiry: now + this.limits.windowMs });
+    }
+
+    delete(key: string): void {
+        this.entries.delete(key);
     }
 
     private evict(now: number): void {
-        for (const [key, expiry] of this.expiries) {
-            if (expiry > now && this.expiries.size < this.limits.maxEntries) break;
-            this.expiries.delete(key);
+        for (const [key, entry] of this.entries) {
+            if (entry.expiry > now && this.entries.size < this.limits.maxEntries) break;
+            this.entries.delete(key);
         }
     }
 }
 
-export type StreamObservation =
-    | { readonly duplicate: true }
-    | { readonly duplicate: false; readonly missing: number[]; readonly missingCount: number };
+/**
+ * State of one Node-RED process. Synchronous: a reservation is made and decided within one
+ * turn of the event loop, so no other delivery can interleave.
+ */
+export class MemoryState implements DeliveryState {
+    private readonly seen: ExpiringKeys<true>;
+    private readonly highest: ExpiringKeys<number>;
 
-interface StreamState {
-    highest: number;
-    /** Positions skipped so far and not yet seen; capped, so a huge jump cannot exhaust memory. */
-    missing: Set<number>;
-    expiry: number;
+    constructor(limits: StateLimits, private readonly now: () => number = Date.now) {
+        this.seen = new ExpiringKeys(limits);
+        this.highest = new ExpiringKeys(limits);
+    }
+
+    get size(): number {
+        return this.seen.size + this.highest.size;
+    }
+
+    reserve(scope: string, identities: readonly Identity[]): Reservation {
+        const now = this.now();
+        const reserved: string[] = [];
+        const statuses: IdentityStatus[] = [];
+        const previousHighest: (number | undefined)[] = [];
+        for (const { key, stream } of identities) {
+            const scoped = `${scope}\n${key}`;
+            if (this.seen.get(scoped, now)) {
+                statuses.push("seen");
+                previousHighest.push(undefined);
+                continue;
+            }
+            this.seen.set(scoped, true, now);
+            reserved.push(scoped);
+            statuses.push("new");
+            if (stream) {
+                const streamKey = `${scope}\n${stream.name}`;
+                const previous = this.highest.get(streamKey, now) ?? -1;
+                this.highest.set(streamKey, Math.max(previous, stream.position), now);
+                previousHighest.push(previous);
+            } else {
+                previousHighest.push(undefined);
+            }
+        }
+        return {
+            statuses,
+            previousHighest,
+            commit: () => {},
+            release: () => reserved.forEach((key) => this.seen.delete(key)),
+        };
+    }
 }
 
-/** The most skipped positions listed per message and remembered per stream. */
+/** The most skipped positions listed in one message. */
 export const MAX_MISSING_LISTED = 1000;
 
-/**
- * Positions seen per stream (WMS: sequence numbers per session). A position seen before
- * is a duplicate; a jump reports the skipped positions; a late one fills its gap.
- */
-export class SequenceTracker {
-    private readonly streams = new Map<string, StreamState>();
-
-    constructor(private readonly limits: StateLimits, private readonly now: () => number = Date.now) {}
-
-    get size(): number {
-        return this.streams.size;
+/** Positions skipped between the highest seen before and this one (none for a late event). */
+export function skippedPositions(previousHighest: number, position: number): { missing: number[]; missingCount: number } {
+    if (position <= previousHighest + 1) return { missing: [], missingCount: 0 };
+    const missingCount = position - previousHighest - 1;
+    const missing: number[] = [];
+    for (let skipped = previousHighest + 1; skipped < position && missing.length < MAX_MISSING_LISTED; skipped++) {
+        missing.push(skipped);
     }
-
-    observe(stream: string, position: number): StreamObservation {
-        const now = this.now();
-        const state = this.streams.get(stream);
-        if (state) this.streams.delete(stream); // re-inserted below: most recently used last
-        this.evict(now);
-        const current = state && state.expiry > now ? state : { highest: -1, missing: new Set<number>(), expiry: 0 };
-        current.expiry = now + this.limits.windowMs;
-        this.streams.set(stream, current);
-
-        if (position > current.highest) {
-            const missingCount = position - current.highest - 1;
-            const missing: number[] = [];
-            for (let skipped = current.highest + 1; skipped < position && missing.length < MAX_MISSING_LISTED; skipped++) {
-                missing.push(skipped);
-                if (current.missing.size < MAX_MISSING_LISTED) current.missing.add(skipped);
-            }
-            current.highest = position;
-            return { duplicate: false, missing, missingCount };
-        }
-        if (current.missing.delete(position)) return { duplicate: false, missing: [], missingCount: 0 };
-        return { duplicate: true };
-    }
-
-    private evict(now: number): void {
-        for (const [stream, state] of this.streams) {
-            if (state.expiry > now && this.streams.size < this.limits.maxEntries) break;
-            this.streams.delete(stream);
-        }
-    }
+    return { missing, missingCount };
 }

@@ -1,7 +1,7 @@
 "use strict";
 const assert = require("node:assert/strict");
 const { dist } = require("../support/fixtures");
-const { SeenWindow, SequenceTracker, MAX_MISSING_LISTED } = dist("core/state.js");
+const { MemoryState, skippedPositions, MAX_MISSING_LISTED } = dist("core/state.js");
 const { parseSecrets, matchesAnyDigest, tokenDigests, parseList } = dist("core/secrets.js");
 const { normalisePath } = dist("core/route-table.js");
 const { receiverSettings } = dist("core/receiver-node.js");
@@ -11,63 +11,57 @@ function clock(start = 1_000_000) {
     return [time, () => time.now];
 }
 
-describe("SeenWindow", () => {
+describe("MemoryState", () => {
+    const limits = { windowMs: 1000, maxEntries: 10 };
+    const statuses = (state, ...keys) => state.reserve("scope", keys.map((key) => ({ key }))).statuses;
+
     it("remembers an identity for the window, then forgets it", () => {
         const [time, now] = clock();
-        const seen = new SeenWindow({ windowMs: 1000, maxEntries: 10 }, now);
-        assert.equal(seen.claim("a"), true);
-        assert.equal(seen.claim("a"), false);
+        const state = new MemoryState(limits, now);
+        assert.deepEqual(statuses(state, "a"), ["new"]);
+        assert.deepEqual(statuses(state, "a", "b", "b"), ["seen", "new", "seen"], "within one delivery too");
         time.now += 999;
-        assert.equal(seen.claim("a"), false);
+        assert.deepEqual(statuses(state, "a"), ["seen"]);
         time.now += 2;
-        assert.equal(seen.claim("a"), true);
+        assert.deepEqual(statuses(state, "a"), ["new"]);
+    });
+
+    it("keeps scopes apart, and forgets a released reservation", () => {
+        const state = new MemoryState(limits);
+        state.reserve("one", [{ key: "a" }]);
+        assert.deepEqual(state.reserve("two", [{ key: "a" }]).statuses, ["new"]);
+        const reservation = state.reserve("one", [{ key: "b" }]);
+        reservation.release();
+        assert.deepEqual(state.reserve("one", [{ key: "b" }]).statuses, ["new"], "a retry after a release is new");
     });
 
     it("never holds more than maxEntries, dropping the oldest", () => {
-        const [, now] = clock();
-        const seen = new SeenWindow({ windowMs: 60_000, maxEntries: 100 }, now);
-        for (let i = 0; i < 10_000; i++) seen.claim(`key-${i}`);
-        assert.equal(seen.size, 100);
-        assert.equal(seen.claim("key-9999"), false, "recent identities are kept");
-        assert.equal(seen.claim("key-0"), true, "the oldest were dropped");
-    });
-});
-
-describe("SequenceTracker", () => {
-    const limits = { windowMs: 60_000, maxEntries: 1000 };
-
-    it("reports gaps, repeats and late arrivals per stream", () => {
-        const tracker = new SequenceTracker(limits);
-        assert.deepEqual(tracker.observe("s1", 0), { duplicate: false, missing: [], missingCount: 0 });
-        assert.deepEqual(tracker.observe("s1", 1), { duplicate: false, missing: [], missingCount: 0 });
-        assert.deepEqual(tracker.observe("s1", 1), { duplicate: true });
-        assert.deepEqual(tracker.observe("s1", 4), { duplicate: false, missing: [2, 3], missingCount: 2 });
-        assert.deepEqual(tracker.observe("s1", 3), { duplicate: false, missing: [], missingCount: 0 }, "a late event is emitted");
-        assert.deepEqual(tracker.observe("s1", 3), { duplicate: true });
-        assert.deepEqual(tracker.observe("s1", 0), { duplicate: true });
-        assert.deepEqual(tracker.observe("s2", 0), { duplicate: false, missing: [], missingCount: 0 }, "streams are separate");
+        const state = new MemoryState({ windowMs: 60_000, maxEntries: 100 });
+        for (let i = 0; i < 10_000; i++) state.reserve("scope", [{ key: `key-${i}` }]);
+        assert.ok(state.size <= 100, `size ${state.size}`);
+        assert.deepEqual(statuses(state, "key-9999"), ["seen"], "recent identities are kept");
+        assert.deepEqual(statuses(state, "key-0"), ["new"], "the oldest were dropped");
     });
 
-    it("reports what was missed before the first event seen", () => {
-        const tracker = new SequenceTracker(limits);
-        assert.deepEqual(tracker.observe("s", 2), { duplicate: false, missing: [0, 1], missingCount: 2 });
+    it("tracks the highest position per stream, for gaps, repeats and late arrivals", () => {
+        const state = new MemoryState({ windowMs: 60_000, maxEntries: 1000 });
+        const observe = (name, position) => {
+            const { statuses: [status], previousHighest: [previous] } = state.reserve("wms", [{ key: `${name}#${position}`, stream: { name, position } }]);
+            return status === "new" ? skippedPositions(previous, position) : status;
+        };
+        assert.deepEqual(observe("s1", 0), { missing: [], missingCount: 0 });
+        assert.deepEqual(observe("s1", 1), { missing: [], missingCount: 0 });
+        assert.equal(observe("s1", 1), "seen");
+        assert.deepEqual(observe("s1", 4), { missing: [2, 3], missingCount: 2 });
+        assert.deepEqual(observe("s1", 3), { missing: [], missingCount: 0 }, "a late event is emitted");
+        assert.equal(observe("s1", 3), "seen");
+        assert.deepEqual(observe("s2", 2), { missing: [0, 1], missingCount: 2 }, "streams are separate; what was missed before the first is reported");
     });
 
-    it("bounds a huge jump and the number of streams", () => {
-        const tracker = new SequenceTracker({ windowMs: 60_000, maxEntries: 50 });
-        const jump = tracker.observe("s", 1_000_000_000);
+    it("lists at most MAX_MISSING_LISTED skipped positions of a huge jump", () => {
+        const jump = skippedPositions(-1, 1_000_000_000);
         assert.equal(jump.missing.length, MAX_MISSING_LISTED);
         assert.equal(jump.missingCount, 1_000_000_000);
-        for (let i = 0; i < 500; i++) tracker.observe(`stream-${i}`, 0);
-        assert.equal(tracker.size, 50);
-    });
-
-    it("forgets an idle stream after the window", () => {
-        const [time, now] = clock();
-        const tracker = new SequenceTracker({ windowMs: 1000, maxEntries: 10 }, now);
-        tracker.observe("s", 0);
-        time.now += 1001;
-        assert.equal(tracker.observe("s", 0).duplicate, false);
     });
 });
 
