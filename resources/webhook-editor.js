@@ -113,6 +113,11 @@
         '  <input type="text" id="node-input-maxConcurrent" style="width:100px"> <span data-i18n="webhook.label.deliveries"></span>',
         "</div>",
         '<div class="form-row form-tips" data-i18n="webhook.tip.limits"></div>',
+        '<div class="form-row">',
+        '  <label for="node-input-state"><i class="fa fa-database"></i> <span data-i18n="webhook.label.state"></span></label>',
+        '  <input type="text" id="node-input-state">',
+        "</div>",
+        '<div class="form-row form-tips" data-i18n="webhook.tip.state"></div>',
         "<hr>",
         '<div class="form-row">',
         '  <label for="node-input-test-event"><i class="fa fa-paper-plane"></i> <span data-i18n="webhook.label.test"></span></label>',
@@ -145,6 +150,7 @@
             dedupSeconds: { value: 600, required: true, validate: RED.validators.number() },
             bodyTimeoutSeconds: { value: 10, required: true, validate: RED.validators.number() },
             maxConcurrent: { value: 256, required: true, validate: RED.validators.number() },
+            state: { value: "", type: "webhook-state", required: false },
         };
         Object.keys(spec.defaults || {}).forEach(function (key) {
             defaults[key] = spec.defaults[key];

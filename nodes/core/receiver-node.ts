@@ -8,6 +8,7 @@ import { DEFAULT_SETTINGS, Receiver, type EventMessage, type ReceiverSettings, t
 import type { AnyProvider } from "./provider.js";
 import { normalisePath, routeTableFor, type HttpSettings } from "./route-table.js";
 import { parseSecrets } from "./secrets.js";
+import type { DeliveryState, SharedStateNode } from "./state.js";
 import { attachTestEventSender, registerTestEventRoutes, testEventSender } from "./test-events.js";
 
 export interface ReceiverNodeDef extends NodeDef {
@@ -20,6 +21,8 @@ export interface ReceiverNodeDef extends NodeDef {
     bodyTimeoutSeconds?: number | string;
     /** Deliveries handled at once. */
     maxConcurrent?: number | string;
+    /** The id of a webhook-state config node: de-duplication state shared through Redis. */
+    state?: string;
     [option: string]: unknown;
 }
 
@@ -83,6 +86,13 @@ export function registerReceiverNode(RED: NodeAPI, type: string, provider: AnyPr
             statusTimer ??= setTimeout(showStatus, STATUS_INTERVAL_MS);
         };
 
+        let state: DeliveryState | undefined;
+        if (config.state) {
+            const shared = RED.nodes.getNode(String(config.state)) as (Node & Partial<SharedStateNode>) | null;
+            if (!shared?.stateFor) return fail("no-state");
+            state = shared.stateFor(receiverSettings(config).windowMs);
+        }
+
         const receiver = new Receiver(
             provider,
             provider.options(config),
@@ -93,7 +103,7 @@ export function registerReceiverNode(RED: NodeAPI, type: string, provider: AnyPr
                     // Node-RED's types allow one message per output; an array sends each in turn.
                     node.send([events.length ? events : null, rejections.length ? rejections : null] as never),
             },
-            { scope: `${provider.name}:${path}`, onCount: scheduleStatus },
+            { scope: `${provider.name}:${path}`, state, onCount: scheduleStatus },
         );
         const routes = routeTableFor(RED.httpNode, settings, RED.events as never);
         attachTestEventSender(node, testEventSender(RED, provider.name, path, () => routes.mountPath(), secrets[0]));

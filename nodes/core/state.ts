@@ -39,6 +39,11 @@ export interface DeliveryState {
     reserve(scope: string, identities: readonly Identity[]): Reservation | Promise<Reservation>;
 }
 
+/** What a receiver node asks of the shared-state config node it selects. */
+export interface SharedStateNode {
+    stateFor(windowMs: number): DeliveryState;
+}
+
 /** Bounded key → expiry map: a Map iterates in insertion order and every entry lives the same time. */
 class ExpiringKeys<Value> {
     private readonly entries = new Map<string, { value: Value; expiry: number }>();

@@ -1,0 +1,48 @@
+/**
+ * webhook-state: a config node that receiver nodes select to share de-duplication state
+ * through Redis, so that several Node-RED instances behind a load balancer emit each
+ * delivery once. Without it, a receiver keeps its state in memory.
+ */
+import type { Node, NodeAPI, NodeDef } from "node-red";
+import { createClient } from "redis";
+import { RedisState } from "./core/redis-state.js";
+import type { SharedStateNode } from "./core/state.js";
+
+interface StateNodeDef extends NodeDef {
+    url?: string;
+    keyPrefix?: string;
+}
+
+export = (RED: NodeAPI): void => {
+    function WebhookStateNode(this: Node<{ password?: string }> & SharedStateNode, config: StateNodeDef) {
+        RED.nodes.createNode(this, config);
+        const node = this;
+        const client = createClient({
+            url: config.url || "redis://127.0.0.1:6379",
+            password: node.credentials?.password || undefined,
+            // Fail fast while Redis is away: the delivery is answered 503 and the provider retries.
+            disableOfflineQueue: true,
+            socket: { connectTimeout: 2000, reconnectStrategy: (retries: number) => Math.min(100 * 2 ** retries, 2000) },
+        });
+        let unavailable = false;
+        client.on("error", (error: Error) => {
+            if (unavailable) return; // one warning per outage, not one per reconnect attempt
+            unavailable = true;
+            node.warn(RED._("webhook-state.errors.unavailable", { message: error.message }));
+        });
+        client.on("ready", () => {
+            if (unavailable) node.log(RED._("webhook-state.status.back"));
+            unavailable = false;
+        });
+        client.connect().catch(() => {}); // reconnects on its own; errors are reported above
+
+        const keyPrefix = config.keyPrefix || "verified-webhooks:";
+        node.stateFor = (windowMs) =>
+            new RedisState(client as never, { keyPrefix, windowMs, pendingMs: 5000, timeoutMs: 2000 });
+        node.on("close", (done: () => void) => {
+            client.close().catch(() => client.destroy()).finally(done);
+        });
+    }
+
+    RED.nodes.registerType("webhook-state", WebhookStateNode as never, { credentials: { password: { type: "password" } } } as never);
+};
