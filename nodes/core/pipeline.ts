@@ -51,9 +51,16 @@ export interface RejectionMessage {
 }
 
 export interface ReceiverOutputs {
-    /** Called once per delivery that produced messages, after the HTTP answer was sent. */
-    emit(events: EventMessage[], rejections: RejectionMessage[]): void;
+    /**
+     * Hands a delivery's messages to the flow. Returns a check, run just before they reach
+     * the next nodes, telling whether they still will: false when a deploy stopped one of
+     * those nodes in between (the flow engine would then drop the messages).
+     */
+    emit(events: EventMessage[], rejections: RejectionMessage[]): () => boolean;
 }
+
+/** Resolves at the next turn of the event loop's check phase. */
+const nextTurn = () => new Promise<void>((resolve) => setImmediate(resolve));
 
 export interface RoutedRequest {
     readonly req: IncomingMessage;
@@ -203,7 +210,6 @@ export class Receiver<Event, Options, Keys> {
             const { verified } = await this.provider.verify(delivery, await this.keys, this.options);
             await this.accept(delivery, { receivedAt, deliveryId, verified }, request);
         } catch (error) {
-            if (res.headersSent) return; // answered and emitted already: nothing left to reject
             const rejection =
                 error instanceof Rejection ? error : new Rejection(500, "internal error while receiving the webhook");
             this.reject(rejection, request, receivedAt, deliveryId);
@@ -286,17 +292,28 @@ export class Receiver<Event, Options, Keys> {
             });
         }
 
+        const rejections = invalid.map(({ rejection, index }) =>
+            this.rejectionMessage(rejection, request, info.receivedAt, info.deliveryId, index),
+        );
+        if (events.length || rejections.length) {
+            // The answer waits one turn: scheduled before the messages are handed over, it runs
+            // just before the flow engine delivers them, so a slow flow never delays it, and a
+            // deploy that stopped their next nodes in between is noticed: 503, so the sender
+            // retries, rather than 200 for messages that will be dropped.
+            const turn = nextTurn();
+            const willArrive = this.outputs.emit(events, rejections);
+            await turn;
+            if (!willArrive()) {
+                await Promise.resolve(reservation?.release()).catch(() => {});
+                throw new Rejection(503, "receiver is restarting: retry");
+            }
+        }
         const summary: DeliverySummary = { accepted: events.length, duplicates, rejected: invalid.length };
         const answer = this.provider.success(summary);
         this.respond(request.res, answer.status, answer.body);
         reservation?.commit();
         this.counts.accepted++;
         this.context.onCount?.();
-
-        const rejections = invalid.map(({ rejection, index }) =>
-            this.rejectionMessage(rejection, request, info.receivedAt, info.deliveryId, index),
-        );
-        if (events.length || rejections.length) this.outputs.emit(events, rejections);
     }
 
     /** What makes a second delivery of `event` a duplicate, if anything. */
@@ -317,6 +334,7 @@ export class Receiver<Event, Options, Keys> {
     }
 
     private reject(rejection: Rejection, request: RoutedRequest, receivedAt: string, deliveryId: string): void {
+        if (request.res.headersSent) return;
         const { res } = request;
         // Node.js would read and discard the unread rest of an oversized body to keep the
         // connection alive; closing it costs the sender nothing and spares us the bytes.

@@ -99,9 +99,15 @@ export function registerReceiverNode(RED: NodeAPI, type: string, provider: AnyPr
             secrets,
             receiverSettings(config),
             {
-                emit: (events: EventMessage[], rejections: RejectionMessage[]) =>
+                emit: (events: EventMessage[], rejections: RejectionMessage[]) => {
+                    // The node instances the messages go to: a deploy that stops one removes it from the runtime.
+                    const wires = (node as unknown as { wires?: string[][] }).wires ?? [];
+                    const used = [events.length ? wires[0] : [], rejections.length ? wires[1] : []].flat().filter(Boolean) as string[];
+                    const targets = used.map((id) => [id, RED.nodes.getNode(id)] as const);
                     // Node-RED's types allow one message per output; an array sends each in turn.
-                    node.send([events.length ? events : null, rejections.length ? rejections : null] as never),
+                    node.send([events.length ? events : null, rejections.length ? rejections : null] as never);
+                    return () => targets.every(([id, instance]) => instance !== null && RED.nodes.getNode(id) === instance);
+                },
             },
             { scope: `${provider.name}:${path}`, state, onCount: scheduleStatus },
         );
