@@ -7,6 +7,7 @@ const fs = require("node:fs");
 const path = require("node:path");
 const { NodeRedProcess, PACKAGE_ROOT } = require("../support/node-red-process");
 const { launchBrowser, screenshot } = require("../support/browser");
+const { watchSecret } = require("../support/leak-watch");
 
 const CLI = path.join(PACKAGE_ROOT, "dist", "bin", "verified-webhooks.js");
 // Node-RED's defaults, less the first-run tour and the update-notification prompt.
@@ -33,6 +34,7 @@ describe("the editor in a real browser", function () {
     const pageErrors = [];
 
     before(async () => {
+        watchSecret(...PROVIDERS.filter((spec) => spec.secret).map((spec) => spec.secret), "example-secret");
         nodeRed = await new NodeRedProcess({ settings: SETTINGS }).start();
         browser = await launchBrowser();
         page = await (await browser.newContext({ viewport: { width: 1400, height: 900 }, locale: "en-US" })).newPage();

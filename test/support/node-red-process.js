@@ -9,6 +9,9 @@ const net = require("node:net");
 const os = require("node:os");
 const path = require("node:path");
 
+const WebSocket = require("ws");
+const { capture, watchSecret } = require("./leak-watch");
+
 const PACKAGE_ROOT = path.resolve(__dirname, "..", "..");
 const PACKAGE_NAME = require(path.join(PACKAGE_ROOT, "package.json")).name;
 
@@ -63,7 +66,9 @@ class Collector {
             req.on("end", () => {
                 const label = decodeURIComponent(req.url.slice(1));
                 const list = this.received.get(label) ?? [];
-                list.push(JSON.parse(Buffer.concat(chunks).toString("utf8")));
+                const text = Buffer.concat(chunks).toString("utf8");
+                if (label.endsWith(":2")) capture(`output 2 (${label})`, text);
+                list.push(JSON.parse(text));
                 this.received.set(label, list);
                 res.end("ok");
                 this.waiters = this.waiters.filter((waiter) => !waiter());
@@ -186,7 +191,28 @@ class NodeRedProcess {
         this.child.stderr.on("data", capture);
         this.exited = new Promise((resolve) => this.child.on("exit", resolve));
         await this.waitUntilReady();
+        this.watchStatuses();
         return this;
+    }
+
+    /** Every node status Node-RED shows, as the editor receives it. */
+    watchStatuses() {
+        const url = this.adminUrl("/comms").replace(/^http/, "ws");
+        this.comms = new WebSocket(url);
+        this.comms.on("open", () => this.comms.send(JSON.stringify({ subscribe: "status/#" })));
+        this.comms.on("message", (data) => {
+            let frames;
+            try {
+                frames = [].concat(JSON.parse(data.toString()));
+            } catch {
+                return;
+            }
+            // A frame batches several topics (the debug sidebar's messages too): keep the statuses.
+            for (const { topic, data: status } of frames) {
+                if (typeof topic === "string" && topic.startsWith("status/") && status?.text) capture("node status", status.text);
+            }
+        });
+        this.comms.on("error", () => {}); // e.g. refused under adminAuth: statuses are then not watched
     }
 
     get log() {
@@ -216,6 +242,7 @@ class NodeRedProcess {
 
     /** Deploys `flows` (nodes may carry `credentials`) and waits until they have started. */
     async deploy(flows, type = "full") {
+        for (const node of flows) if (node.credentials?.secret) watchSecret(node.credentials.secret);
         const before = (this.log.match(/Started (modified )?(flows|nodes)/g) ?? []).length;
         const response = await request(this.adminUrl("/flows"), {
             method: "POST",
@@ -245,6 +272,8 @@ class NodeRedProcess {
 
     async stop() {
         if (!this.child) return;
+        this.comms?.terminate();
+        capture("Node-RED log", this.log);
         if (this.child.exitCode === null) {
             this.child.kill("SIGINT");
             const timer = setTimeout(() => this.child.kill("SIGKILL"), 5000);
