@@ -74,10 +74,12 @@ export const mentraEventSchema = z.discriminatedUnion(
         mentraSessionRecoverySchema,
     ],
     {
-        error: (issue) =>
-            issue.code === "invalid_union" && issue.input && typeof issue.input === "object"
-                ? `unknown webhook type: ${JSON.stringify(String((issue.input as { type?: unknown }).type)).slice(0, 80)}`
-                : undefined,
+        error: (issue) => {
+            if (issue.code !== "invalid_union" || !issue.input || typeof issue.input !== "object") return undefined;
+            // The input is hostile: name the type only when it is a string.
+            const type = (issue.input as { type?: unknown }).type;
+            return `unknown webhook type: ${typeof type === "string" ? JSON.stringify(type).slice(0, 80) : `(${typeof type})`}`;
+        },
     },
 );
 

@@ -32,7 +32,7 @@ export const meshagentFileMovedSchema = z.looseObject({
 });
 
 /** The `data` schema of each documented event; other events need only an object. */
-const DATA_SCHEMAS = {
+const DATA_SCHEMA_OF = {
     "room.started": meshagentRoomStartedSchema,
     "room.ended": meshagentRoomEndedSchema,
     "room.call": meshagentRoomCallSchema,
@@ -40,9 +40,11 @@ const DATA_SCHEMAS = {
     "storage.file.deleted": meshagentFileChangedSchema,
     "storage.file.moved": meshagentFileMovedSchema,
 } as const;
-type DataSchemas = typeof DATA_SCHEMAS;
+type DataSchemas = typeof DATA_SCHEMA_OF;
+// A Map: event names come from the request, and "constructor" or "__proto__" must not reach Object.prototype.
+const DATA_SCHEMAS = new Map<string, z.ZodType>(Object.entries(DATA_SCHEMA_OF));
 export type MeshAgentEventName = keyof DataSchemas;
-export const MESHAGENT_EVENT_NAMES = Object.keys(DATA_SCHEMAS) as MeshAgentEventName[];
+export const MESHAGENT_EVENT_NAMES = Object.keys(DATA_SCHEMA_OF) as MeshAgentEventName[];
 
 export type KnownMeshAgentEvent = {
     [Name in MeshAgentEventName]: { event: Name; data: z.infer<DataSchemas[Name]> };
@@ -60,7 +62,7 @@ const envelopeSchema = z.looseObject({
 });
 
 export const meshagentEventSchema = envelopeSchema.transform((envelope, context) => {
-    const dataSchema = (DATA_SCHEMAS as Record<string, z.ZodType | undefined>)[envelope.event];
+    const dataSchema = DATA_SCHEMAS.get(envelope.event);
     if (!dataSchema) return envelope as MeshAgentEvent;
     const result = dataSchema.safeParse(envelope.data);
     if (!result.success) {

@@ -72,6 +72,8 @@ const oddString = fc.oneof(
     fc.string({ maxLength: 20 }),
 );
 const jsonValue = fc.jsonValue({ maxDepth: 3 });
+/** Names and objects that break code which looks keys up or turns values into strings. */
+const hostileValue = fc.constantFrom("__proto__", "constructor", "toString", "hasOwnProperty", { toString: 1 }, { valueOf: null, toString: null }, { __proto__: null, x: 1 });
 const deepNesting = fc.integer({ min: 100, max: 20000 }).map((depth) => "[".repeat(depth) + "]".repeat(depth));
 const hugeString = fc.integer({ min: 50_000, max: 1_100_000 }).map((length) => JSON.stringify({ padding: "x".repeat(length) }));
 
@@ -79,7 +81,7 @@ const hugeString = fc.integer({ min: 50_000, max: 1_100_000 }).map((length) => J
 function mutated(event) {
     const keys = Object.keys(Array.isArray(event) ? event[0] : event);
     return fc
-        .record({ key: fc.constantFrom(...keys), value: fc.oneof(jsonValue, oddString), remove: fc.boolean() })
+        .record({ key: fc.constantFrom(...keys), value: fc.oneof(jsonValue, oddString, hostileValue), remove: fc.boolean() })
         .map(({ key, value, remove }) => {
             const copy = structuredClone(event);
             const target = Array.isArray(copy) ? copy[0] : copy;

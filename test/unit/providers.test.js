@@ -96,6 +96,14 @@ describe("Mentra provider", () => {
         for (const event of documented) assert.equal(mentra.eventName(prepare(event)), event.type);
     });
 
+    it("describes a hostile type without evaluating it", () => {
+        for (const type of [{ toString: 1 }, { valueOf: null, toString: null }, ["a"], 42, null]) {
+            const result = mentra.schema.safeParse({ ...mentraSession(), type });
+            assert.ok(!result.success);
+            assert.match(result.error.issues[0].message, /^unknown webhook type: \((object|number)\)$/);
+        }
+    });
+
     it("refuses an unknown type with a reason naming it", () => {
         const result = mentra.schema.safeParse({ ...mentraSession(), type: "tool_call" });
         assert.ok(!result.success);
@@ -250,6 +258,14 @@ sys.stdout.write(json.dumps({"body": body, "jwt": (header + b"." + claims + b"."
         assert.deepEqual(missing.error.issues[0].path, ["data", "path"]);
         assert.ok(!meshagent.schema.safeParse({ event: "room.ended", data: [] }).success);
         assert.ok(!meshagent.schema.safeParse({ data: {} }).success);
+    });
+
+    it("treats event names such as constructor and __proto__ as events added later", () => {
+        for (const event of ["constructor", "__proto__", "toString", "hasOwnProperty"]) {
+            const result = meshagent.schema.safeParse({ event, data: { a: 1 } });
+            assert.ok(result.success, event);
+            assert.equal(result.data.event, event);
+        }
     });
 
     it("filters events by name, family or wildcard", () => {
