@@ -29,9 +29,7 @@ local owner, pending, window = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3])
 local result = {}
 for i = 1, #KEYS / 2 do
   local id, highest, position = KEYS[2 * i - 1], KEYS[2 * i], ARGV[3 + i]
-  local value = redis.call('GET', id)
-  if not value then
-    redis.call('SET', id, 'p:' .. owner, 'PX', pending)
+  if redis.call('SET', id, 'p:' .. owner, 'NX', 'PX', pending) then
     local previous = -2
     if position ~= '-' then
       previous = tonumber(redis.call('GET', highest) or '-1')
@@ -39,7 +37,7 @@ for i = 1, #KEYS / 2 do
     end
     table.insert(result, 0)
     table.insert(result, previous)
-  elseif string.sub(value, 1, 2) == 'p:' then
+  elseif string.sub(redis.call('GET', id) or 'd', 1, 2) == 'p:' then
     table.insert(result, 1)
     table.insert(result, -2)
   else
