@@ -2,12 +2,14 @@
  * Where webhook requests enter Node-RED. One table per Node-RED runtime maps each node's
  * path to the node that owns it; two pieces of express middleware consult it:
  *
- * - a marker at the very top of the root app's stack. In a default Node-RED the editor's
- *   admin app is mounted at "/" and parses JSON bodies before any RED.httpNode route runs,
- *   which would consume the raw bytes a signature is computed over. The marker flags our
- *   requests as parsed (`req._body`), so every body parser on the way leaves them alone.
- * - one dispatcher on RED.httpNode, so Node-RED's httpNodeAuth still guards our routes and
- *   its httpNodeMiddleware and httpNodeCors settings run for them as for an `http in` node.
+ * - a handler at the very top of the root app's stack. In a default Node-RED the editor's
+ *   admin app is mounted at "/": every request would pass its whole stack first, and its
+ *   JSON parser would consume the raw bytes a signature is computed over. Our requests are
+ *   handled there, with httpNodeAuth (a function), httpNodeMiddleware and httpNodeCors
+ *   applied as Node-RED applies them to an `http in` node.
+ * - one dispatcher on RED.httpNode, for when that is not possible (httpNodeAuth as
+ *   {user, pass}, checked inside Node-RED's stack; an app that does not mount httpNode):
+ *   requests are then only marked as parsed at the top, so no body parser reads them.
  *
  * A Map lookup replaces a per-node express route: no linear scan of the router stack, and
  * nothing to splice out of it on redeploy.
@@ -113,22 +115,36 @@ export interface RuntimeEvents {
 }
 
 export interface HttpSettings {
+    httpNodeAuth?: unknown;
     httpNodeMiddleware?: unknown;
     httpNodeCors?: unknown;
+}
+
+function middlewareList(value: unknown): Middleware[] {
+    if (typeof value === "function") return [value as Middleware];
+    return Array.isArray(value) ? (value as Middleware[]) : [];
 }
 
 export class RouteTable {
     private readonly claims = new Map<string, Claim[]>();
     private readonly chain: Middleware[] = [];
+    /** Auth, user middleware and CORS, for requests handled at the top of the root app. */
+    private readonly rootChain: Middleware[];
+    /** Whether requests can be handled at the top of the root app, skipping the editor's stack. */
+    private readonly shortcut: boolean;
     private mountPrefix: string | undefined;
     private markerInstalled = false;
 
     constructor(private readonly httpNode: ExpressApp, settings: HttpSettings, events?: RuntimeEvents) {
         // Same order as Node-RED's own `http in` node: user middleware, then CORS.
-        const userMiddleware = settings.httpNodeMiddleware;
-        if (typeof userMiddleware === "function") this.chain.push(userMiddleware as Middleware);
-        else if (Array.isArray(userMiddleware)) this.chain.push(...(userMiddleware as Middleware[]));
+        this.chain.push(...middlewareList(settings.httpNodeMiddleware));
         if (settings.httpNodeCors) this.chain.push(corsMiddleware(settings.httpNodeCors as corsMiddleware.CorsOptions) as Middleware);
+        // Node-RED mounts httpNodeAuth in front of httpNode. A function (or list) we can run
+        // ourselves; its {user, pass} form is checked inside Node-RED's stack, so requests
+        // then take the long way through it.
+        const auth = settings.httpNodeAuth;
+        this.shortcut = !auth || typeof auth === "function" || Array.isArray(auth);
+        this.rootChain = [...middlewareList(auth), ...this.chain];
 
         httpNode.use(this.dispatch);
         events?.on("flows:started", () => this.dropClosed());
@@ -207,25 +223,34 @@ export class RouteTable {
         return this.mountPrefix;
     }
 
-    /** Runs first in the root app: claim our requests' bodies before any parser reads them. */
-    private readonly mark: Middleware = (req, _res, next) => {
+    /**
+     * Runs first in the root app. In a default Node-RED every request would otherwise pass
+     * the editor's whole admin stack (CORS, body parsers, authentication, its routes) before
+     * RED.httpNode: ours are handled here, with Node-RED's httpNode settings applied. Where
+     * that is not possible they are only marked as parsed, so no parser on the way consumes
+     * the raw bytes a signature is computed over.
+     */
+    private readonly mark: Middleware = (req, res, next) => {
         const match = this.match(req.url, this.mountPath());
-        if (match) {
-            const marked = req as MarkedRequest;
-            marked[MATCH] = match;
-            marked._body = true;
-        }
+        if (!match) return next();
+        if (this.shortcut) return this.route(this.rootChain, match, req, res, next);
+        const marked = req as MarkedRequest;
+        marked[MATCH] = match;
+        marked._body = true;
         next();
     };
+
+    private route(chain: readonly Middleware[], match: Match, req: IncomingMessage, res: ServerResponse, next: Next): void {
+        const handle = () => match.claim.owner.handle({ req, res, path: match.path, extraPath: match.extraPath, query: match.query });
+        if (chain.length === 0) return handle();
+        runChain(chain, req, res, (error) => (error === undefined ? handle() : next(error)));
+    }
 
     /** Inside RED.httpNode (req.url is relative to httpNodeRoot here). */
     private readonly dispatch: Middleware = (req, res, next) => {
         const match = (req as MarkedRequest)[MATCH] ?? this.match(req.url, "");
         if (!match) return next();
-        const route = () =>
-            match.claim.owner.handle({ req, res, path: match.path, extraPath: match.extraPath, query: match.query });
-        if (this.chain.length === 0) return route();
-        runChain(this.chain, req, res, (error) => (error === undefined ? route() : next(error)));
+        this.route(this.chain, match, req, res, next);
     };
 }
 

@@ -148,6 +148,22 @@ describe("end to end: Node-RED's HTTP settings", function () {
         }
     });
 
+    it("honours httpNodeAuth given as a function, with the editor at /", async () => {
+        await startWith(`{
+            flowFile: "flows.json",
+            httpNodeAuth: function (req, res, next) {
+                if (req.headers["x-hook-key"] === "let-me-in") return next();
+                res.statusCode = 401;
+                res.end("not allowed");
+            },
+        }`);
+        const [[path, { body, headers }]] = await samples();
+        const refused = await nodeRed.post(path, body, headers);
+        assert.deepEqual([refused.status, refused.text], [401, "not allowed"]);
+        assert.equal((await nodeRed.post(path, body, { ...headers, "x-hook-key": "let-me-in" })).status, 200);
+        await collector.waitFor("wms:1", 1);
+    });
+
     it("honours httpNodeAuth, httpNodeMiddleware and httpNodeCors", async () => {
         const hash = bcrypt.hashSync("hook-password", 8);
         // The editor moves to /admin: at "/" its own CORS handler answers every preflight first.
