@@ -59,6 +59,15 @@ export interface ReceiverOutputs {
     emit(events: EventMessage[], rejections: RejectionMessage[]): () => boolean;
 }
 
+/** Answers that never change (most providers' success) are serialised once. */
+const serialised = new WeakMap<object, string>();
+function serialise(body: unknown): string {
+    if (typeof body !== "object" || body === null) return JSON.stringify(body);
+    let text = serialised.get(body);
+    if (text === undefined) serialised.set(body, (text = JSON.stringify(body)));
+    return text;
+}
+
 /** Resolves at the next turn of the event loop's check phase. */
 const nextTurn = () => new Promise<void>((resolve) => setImmediate(resolve));
 
@@ -108,22 +117,21 @@ async function readBody(req: IncomingMessage, limit: number, timeoutMs: number):
         // Something before this node consumed the stream: the raw bytes are gone, nothing can be verified.
         throw new Rejection(500, "the request body was consumed before the webhook node could read it");
     }
-    let timer: NodeJS.Timeout | undefined;
-    const timeout = new Promise<never>((_resolve, reject) => {
-        timer = setTimeout(() => reject(new Rejection(408, `body not received within ${timeoutMs / 1000} seconds`)), timeoutMs);
+    return new Promise((resolve, reject) => {
+        const timer = setTimeout(() => {
+            reject(new Rejection(408, `body not received within ${timeoutMs / 1000} seconds`));
+            req.pause();
+        }, timeoutMs);
+        getRawBody(req, { length: declared, limit }, (error, body) => {
+            clearTimeout(timer);
+            if (!error) return resolve(body);
+            const type = (error as { type?: string }).type;
+            if (type === "entity.too.large") return reject(new Rejection(413, `body exceeds the limit of ${limit} bytes`));
+            if (type === "request.size.invalid") return reject(new Rejection(400, "body length does not match Content-Length"));
+            if (type === "request.aborted") return reject(new Rejection(400, "request aborted before the body was complete"));
+            reject(new Rejection(400, "could not read the request body"));
+        });
     });
-    try {
-        return await Promise.race([getRawBody(req, { length: declared, limit }), timeout]);
-    } catch (error) {
-        if (error instanceof Rejection) throw error;
-        const type = (error as { type?: string }).type;
-        if (type === "entity.too.large") throw new Rejection(413, `body exceeds the limit of ${limit} bytes`);
-        if (type === "request.size.invalid") throw new Rejection(400, "body length does not match Content-Length");
-        if (type === "request.aborted") throw new Rejection(400, "request aborted before the body was complete");
-        throw new Rejection(400, "could not read the request body");
-    } finally {
-        clearTimeout(timer);
-    }
 }
 
 function parseJson(body: Buffer): unknown {
@@ -367,12 +375,8 @@ export class Receiver<Event, Options, Keys> {
 
     private respond(res: ServerResponse, status: number, body: unknown): void {
         if (res.headersSent) return;
-        const text = JSON.stringify(body);
-        res.writeHead(status, {
-            "Content-Type": "application/json; charset=utf-8",
-            "Content-Length": Buffer.byteLength(text),
-            "Cache-Control": "no-store",
-        });
+        const text = serialise(body);
+        res.writeHead(status, { "Content-Type": "application/json; charset=utf-8", "Content-Length": Buffer.byteLength(text) });
         res.end(text);
     }
 }

@@ -195,6 +195,11 @@ export class RouteTable {
     }
 
     private find(pathname: string): Omit<Match, "query"> | undefined {
+        // The common case: exactly a node's path, with nothing to decode.
+        const exact = this.claims.get(pathname)?.[0];
+        if (exact && !exact.closed && !pathname.includes("%")) {
+            return { claim: exact, path: pathname.split("/").filter(Boolean), extraPath: [] };
+        }
         const path = decodeSegments(pathname);
         if (!path) return undefined;
         for (let extra = 0; extra <= MAX_EXTRA_SEGMENTS && extra < path.length; extra++) {

@@ -94,25 +94,24 @@ export class MemoryState implements DeliveryState {
         return this.seen.size + this.highest.size;
     }
 
-    reserve(scope: string, identities: readonly Identity[]): Reservation {
+    /** A memory store belongs to one receiver: the scope names nothing here. */
+    reserve(_scope: string, identities: readonly Identity[]): Reservation {
         const now = this.now();
         const reserved: string[] = [];
         const statuses: IdentityStatus[] = [];
         const previousHighest: (number | undefined)[] = [];
         for (const { key, stream } of identities) {
-            const scoped = `${scope}\n${key}`;
-            if (this.seen.get(scoped, now)) {
+            if (this.seen.get(key, now)) {
                 statuses.push("seen");
                 previousHighest.push(undefined);
                 continue;
             }
-            this.seen.set(scoped, true, now);
-            reserved.push(scoped);
+            this.seen.set(key, true, now);
+            reserved.push(key);
             statuses.push("new");
             if (stream) {
-                const streamKey = `${scope}\n${stream.name}`;
-                const previous = this.highest.get(streamKey, now) ?? -1;
-                this.highest.set(streamKey, Math.max(previous, stream.position), now);
+                const previous = this.highest.get(stream.name, now) ?? -1;
+                this.highest.set(stream.name, Math.max(previous, stream.position), now);
                 previousHighest.push(previous);
             } else {
                 previousHighest.push(undefined);

@@ -122,6 +122,9 @@ function checkWebsocketUrl(field: string, value: string, allowedHosts: readonly 
     }
 }
 
+/** The same answer every time: serialised once by the pipeline. */
+const MENTRA_SUCCESS = { status: 200, body: { status: "success" } } as const;
+
 export const mentra: Provider<MentraEvent, MentraOptions, Buffer[]> = {
     name: "mentra",
     secretRequired: false,
@@ -150,6 +153,6 @@ export const mentra: Provider<MentraEvent, MentraOptions, Buffer[]> = {
     // The cloud's retry repeats the same bytes; a new session_request has a new timestamp.
     duplicateKey: (_event, delivery) => createHash("sha256").update(delivery.body).digest("base64"),
 
-    success: () => ({ status: 200, body: { status: "success" } }),
+    success: () => MENTRA_SUCCESS,
     errorBody: (reason) => ({ status: "error", message: reason }),
 };

@@ -158,6 +158,7 @@ class NodeRedProcess {
      * @param {string} [options.settings] contents of a settings.js; default: Node-RED's own defaults
      * @param {string} [options.nodeBinary] the node executable (Node-RED 5 needs Node 22)
      * @param {string} [options.nodeRedDir] the node-red package to run
+     * @param {string[]} [options.nodeArgs] options for the node executable (e.g. --cpu-prof)
      * @param {string} [options.packageDir] the package to install (a directory)
      * @param {string} [options.adminRoot] httpAdminRoot the settings set, for URLs
      * @param {string} [options.nodeRoot] httpNodeRoot the settings set, for URLs
@@ -183,7 +184,7 @@ class NodeRedProcess {
         const nodeRedDir = this.options.nodeRedDir ?? path.dirname(require.resolve("node-red/package.json"));
         this.child = spawn(
             this.options.nodeBinary ?? process.execPath,
-            [path.join(nodeRedDir, "red.js"), "--userDir", this.userDir, "--port", String(this.port)],
+            [...(this.options.nodeArgs ?? []), path.join(nodeRedDir, "red.js"), "--userDir", this.userDir, "--port", String(this.port)],
             { stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, NODE_RED_ENABLE_PROJECTS: "" } },
         );
         const capture = (chunk) => this.logs.push(chunk.toString("utf8"));
