@@ -129,19 +129,19 @@ async function measure(name, start, deliveries) {
 
 /** A SynthesisVR batch of 1,000: time to the 200 answer, and split messages per second downstream. */
 async function batchFigure() {
-    const counter = `const now = Date.now();
-const stats = flow.get("stats") || { count: 0, first: now, last: now };
+    // The counting node mutates one object held in flow context: as little work per message as a counter can do.
+    const counter = `const stats = flow.get("stats");
+const now = Date.now();
 if (stats.count === 0) stats.first = now;
 stats.count++;
 stats.last = now;
-flow.set("stats", stats);
 return null;`;
     const { nodeRed, stop } = await startNodeRed([
         { id: "tab", type: "tab", label: "batch" },
         { id: "receiver", type: "synthesis-webhook", z: "tab", path: "/batch", wires: [["count"], []] },
-        { id: "count", type: "function", z: "tab", func: counter, outputs: 0, wires: [] },
+        { id: "count", type: "function", z: "tab", func: counter, initialize: 'flow.set("stats", { count: 0 });', outputs: 0, wires: [] },
         { id: "stats-in", type: "http in", z: "tab", url: "/batch-stats", method: "get", wires: [["stats-fn"]] },
-        { id: "stats-fn", type: "function", z: "tab", func: 'msg.payload = flow.get("stats") || {};\nflow.set("stats", { count: 0 });\nreturn msg;', outputs: 1, wires: [["stats-out"]] },
+        { id: "stats-fn", type: "function", z: "tab", func: 'const stats = flow.get("stats");\nmsg.payload = { ...stats };\nif (msg.req.query.reset) stats.count = 0;\nreturn msg;', outputs: 1, wires: [["stats-out"]] },
         { id: "stats-out", type: "http response", z: "tab", wires: [] },
     ]);
     try {
@@ -150,7 +150,7 @@ return null;`;
         // Warm up, then measure: the answer time of single batches, and the split rate over ten.
         for (let round = 0; round < 5; round++) await nodeRed.post("/batch", batch(`warm${round}`));
         await sleep(500);
-        await request(nodeRed.nodeUrl("/batch-stats"));
+        await request(nodeRed.nodeUrl("/batch-stats?reset=1"));
         const answers = [];
         for (let round = 0; round < 10; round++) {
             const body = batch(`run${round}`);
@@ -164,7 +164,6 @@ return null;`;
             await sleep(100);
             stats = (await request(nodeRed.nodeUrl("/batch-stats"))).json;
             if (stats.count >= 10000) break;
-            // Not all there yet: put the count back by not resetting (read again below).
         }
         answers.sort((x, y) => x - y);
         const elapsed = Math.max(1, stats.last - stats.first);

@@ -104,8 +104,10 @@ export function registerReceiverNode(RED: NodeAPI, type: string, provider: AnyPr
                     const wires = (node as unknown as { wires?: string[][] }).wires ?? [];
                     const used = [events.length ? wires[0] : [], rejections.length ? wires[1] : []].flat().filter(Boolean) as string[];
                     const targets = used.map((id) => [id, RED.nodes.getNode(id)] as const);
-                    // Node-RED's types allow one message per output; an array sends each in turn.
-                    node.send([events.length ? events : null, rejections.length ? rejections : null] as never);
+                    // One send per message: within one call Node-RED deep-clones every message after
+                    // the first (in case one object is sent twice); each of ours is a new object.
+                    for (const event of events) node.send([event, null] as never);
+                    for (const rejection of rejections) node.send([null, rejection] as never);
                     return () => targets.every(([id, instance]) => instance !== null && RED.nodes.getNode(id) === instance);
                 },
             },

@@ -44,9 +44,22 @@ export interface SharedStateNode {
     stateFor(windowMs: number): DeliveryState;
 }
 
-/** Bounded key → expiry map: a Map iterates in insertion order and every entry lives the same time. */
+interface Entry<Value> {
+    readonly key: string;
+    readonly value: Value;
+    readonly expiry: number;
+}
+
+/**
+ * Keys that expire, bounded in number. Lookups go through a Map; eviction order through a
+ * FIFO of entries beside it. (Evicting by iterating the Map from its front would walk the
+ * holes V8 leaves behind deleted entries: quadratic once the bound is reached.) Every entry
+ * lives the same time, so the oldest is always at the head of the FIFO.
+ */
 class ExpiringKeys<Value> {
-    private readonly entries = new Map<string, { value: Value; expiry: number }>();
+    private readonly entries = new Map<string, Entry<Value>>();
+    private queue: Entry<Value>[] = [];
+    private head = 0;
 
     constructor(private readonly limits: StateLimits) {}
 
@@ -60,19 +73,31 @@ class ExpiringKeys<Value> {
     }
 
     set(key: string, value: Value, now: number): void {
+        const entry = { key, value, expiry: now + this.limits.windowMs };
+        this.entries.set(key, entry);
+        this.queue.push(entry);
         this.evict(now);
-        this.entries.delete(key); // re-inserted last: most recent
-        this.entries.set(key, { value, expiry: now + this.limits.windowMs });
     }
 
     delete(key: string): void {
-        this.entries.delete(key);
+        this.entries.delete(key); // its FIFO entry is skipped when it reaches the head
     }
 
     private evict(now: number): void {
-        for (const [key, entry] of this.entries) {
-            if (entry.expiry > now && this.entries.size < this.limits.maxEntries) break;
-            this.entries.delete(key);
+        const { queue, entries } = this;
+        while (this.head < queue.length) {
+            const oldest = queue[this.head]!;
+            if (oldest.expiry > now && entries.size <= this.limits.maxEntries) break;
+            this.head++;
+            if (entries.get(oldest.key) === oldest) entries.delete(oldest.key);
+        }
+        // Drop what was consumed, and superseded entries (a key set again) once they pile up.
+        if (this.head > 1024 && this.head * 2 > queue.length) {
+            this.queue = queue.slice(this.head);
+            this.head = 0;
+        } else if (queue.length - this.head > 2 * this.limits.maxEntries + 1024) {
+            this.queue = [...entries.values()].sort((a, b) => a.expiry - b.expiry);
+            this.head = 0;
         }
     }
 }
