@@ -93,8 +93,11 @@ const ACCEPTED_MEDIA_TYPES = new Set([
     "application/octet-stream",
 ]);
 
+/** A sender repeats the same Content-Type: remember the last one found acceptable. */
+let lastAcceptedContentType: string | undefined;
+
 function checkContentType(header: string | undefined): void {
-    if (header === undefined || header === "") return;
+    if (header === undefined || header === "" || header === lastAcceptedContentType) return;
     const [mediaType = "", ...parameters] = header.toLowerCase().split(";").map((part) => part.trim());
     if (!ACCEPTED_MEDIA_TYPES.has(mediaType) && !/^application\/[a-z0-9.+-]+\+json$/.test(mediaType)) {
         throw new Rejection(415, `content type ${mediaType.slice(0, 60) || "(empty)"} is not JSON`);
@@ -105,6 +108,19 @@ function checkContentType(header: string | undefined): void {
             throw new Rejection(415, "JSON must be encoded as UTF-8");
         }
     }
+    lastAcceptedContentType = header;
+}
+
+/** ISO time of receipt; formatted once per millisecond under load. */
+let lastTime = 0;
+let lastIso = "";
+function receivedNow(): string {
+    const now = Date.now();
+    if (now !== lastTime) {
+        lastTime = now;
+        lastIso = new Date(now).toISOString();
+    }
+    return lastIso;
 }
 
 async function readBody(req: IncomingMessage, limit: number, timeoutMs: number): Promise<Buffer> {
@@ -195,7 +211,7 @@ export class Receiver<Event, Options, Keys> {
     }
 
     async handle(request: RoutedRequest): Promise<void> {
-        const receivedAt = new Date().toISOString();
+        const receivedAt = receivedNow();
         const deliveryId = randomUUID();
         const { req, res } = request;
         this.inFlight++;

@@ -45,6 +45,8 @@ export interface RouteClaim {
 
 interface Claim extends RouteClaim {
     owner: RouteOwner;
+    /** The claimed path's segments, shared by every request to exactly that path. */
+    readonly segments: readonly string[];
     closed: boolean;
     /** After release, requests are still routed here (and answered 503) until this time. */
     lingerUntil: number;
@@ -52,8 +54,8 @@ interface Claim extends RouteClaim {
 
 interface Match {
     claim: Claim;
-    path: string[];
-    extraPath: string[];
+    path: readonly string[];
+    extraPath: readonly string[];
     query: string;
 }
 
@@ -173,6 +175,7 @@ export class RouteTable {
         const table = this;
         const claim: Claim = {
             owner,
+            segments: path.split("/").filter(Boolean),
             closed: false,
             lingerUntil: 0,
             get active() {
@@ -197,9 +200,7 @@ export class RouteTable {
     private find(pathname: string): Omit<Match, "query"> | undefined {
         // The common case: exactly a node's path, with nothing to decode.
         const exact = this.claims.get(pathname)?.[0];
-        if (exact && !exact.closed && !pathname.includes("%")) {
-            return { claim: exact, path: pathname.split("/").filter(Boolean), extraPath: [] };
-        }
+        if (exact && !exact.closed && !pathname.includes("%")) return { claim: exact, path: exact.segments, extraPath: [] };
         const path = decodeSegments(pathname);
         if (!path) return undefined;
         for (let extra = 0; extra <= MAX_EXTRA_SEGMENTS && extra < path.length; extra++) {

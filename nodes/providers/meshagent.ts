@@ -11,7 +11,9 @@ import { parseList } from "../core/secrets.js";
 // jose ships as ES modules only; import() loads it from CommonJS on every supported Node.
 type Jose = typeof import("jose");
 let josePromise: Promise<Jose> | undefined;
-const loadJose = (): Promise<Jose> => (josePromise ??= import("jose"));
+let joseLoaded: Jose | undefined;
+const loadJose = (): Promise<Jose> =>
+    (josePromise ??= import("jose").then((module) => (joseLoaded = module)));
 
 export const meshagentRoomStartedSchema = z.looseObject({ room_name: z.string(), room_url: z.string().optional() });
 export const meshagentRoomEndedSchema = z.looseObject({ room_name: z.string() });
@@ -113,16 +115,20 @@ export const meshagent: Provider<MeshAgentEvent, MeshAgentOptions, Buffer[]> = {
     secretRequired: true,
 
     options: (raw: RawOptions) => ({ events: parseList(raw.events, ["*"]) }),
-    // The secret's UTF-8 bytes as they are: MeshAgent does not base64-decode it.
-    prepareKeys: (secrets) => secrets.map((secret) => Buffer.from(secret, "utf8")),
-    async verify(delivery, keys) {
+    // The secret's UTF-8 bytes as they are: MeshAgent does not base64-decode it. jose is loaded
+    // here, once, so that verify() runs without waiting on every request.
+    prepareKeys: async (secrets) => {
+        await loadJose();
+        return secrets.map((secret) => Buffer.from(secret, "utf8"));
+    },
+    verify(delivery, keys) {
         const header = delivery.headers[MESHAGENT_SIGNATURE_HEADER];
         if (header === undefined) throw new Rejection(401, "missing Meshagent-Signature header");
         const match = typeof header === "string" ? /^Bearer +([A-Za-z0-9_-]+)\.([A-Za-z0-9_-]*)\.([A-Za-z0-9_-]*)$/i.exec(header) : null;
         if (!match) throw new Rejection(401, "malformed Meshagent-Signature header (expected Bearer <jwt>)");
         const [, protectedHeader, payload, signature] = match as unknown as [string, string, string, string];
         const token = `${protectedHeader}.${payload}.${signature}`;
-        const jose = await loadJose();
+        const jose = joseLoaded!; // loaded by prepareKeys, which the pipeline awaits first
         let claims: Record<string, unknown>;
         try {
             const { alg, crit, b64 } = jose.decodeProtectedHeader(token);

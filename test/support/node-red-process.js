@@ -159,6 +159,7 @@ class NodeRedProcess {
      * @param {string} [options.nodeBinary] the node executable (Node-RED 5 needs Node 22)
      * @param {string} [options.nodeRedDir] the node-red package to run
      * @param {string[]} [options.nodeArgs] options for the node executable (e.g. --cpu-prof)
+     * @param {Record<string, string>} [options.extraModules] other node modules to install: name → directory
      * @param {string} [options.packageDir] the package to install (a directory)
      * @param {string} [options.adminRoot] httpAdminRoot the settings set, for URLs
      * @param {string} [options.nodeRoot] httpNodeRoot the settings set, for URLs
@@ -175,6 +176,7 @@ class NodeRedProcess {
         const modules = path.join(this.userDir, "node_modules");
         fs.mkdirSync(modules);
         fs.symlinkSync(this.options.packageDir ?? PACKAGE_ROOT, path.join(modules, PACKAGE_NAME), "dir");
+        for (const [name, dir] of Object.entries(this.options.extraModules ?? {})) fs.symlinkSync(dir, path.join(modules, name), "dir");
         fs.writeFileSync(
             path.join(this.userDir, "package.json"),
             JSON.stringify({ name: "node-red-project", private: true, dependencies: { [PACKAGE_NAME]: "*" } }),
