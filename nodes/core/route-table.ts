@@ -27,8 +27,8 @@ interface ExpressApp {
     use(handler: Middleware): unknown;
     path(): string;
     parent?: ExpressApp;
-    _router?: { stack: { handle: unknown }[] };
-    router?: { stack: { handle: unknown }[] };
+    _router?: { stack: { handle: unknown; name?: string }[] };
+    router?: { stack: { handle: unknown; name?: string }[] };
 }
 
 export interface RouteOwner {
@@ -90,12 +90,19 @@ function rootOf(app: ExpressApp): ExpressApp {
     return app.parent ? rootOf(app.parent) : app;
 }
 
-function moveToTop(app: ExpressApp, handler: Middleware): void {
+/**
+ * Moves `handler` to the top of the app's stack: above everything, or just below Express's
+ * own `expressInit` when `afterExpressInit` (user middleware may use Express's req/res API).
+ */
+function moveToTop(app: ExpressApp, handler: Middleware, afterExpressInit: boolean): void {
     app.use(handler);
-    const stack = (app._router ?? app.router)?.stack;
+    const stack = (app._router ?? app.router)?.stack as { handle: unknown; name?: string }[] | undefined;
     if (!stack) return;
     const index = stack.findIndex((layer) => layer.handle === handler);
-    if (index > 0) stack.unshift(...stack.splice(index, 1));
+    if (index < 0) return;
+    const [layer] = stack.splice(index, 1);
+    const init = afterExpressInit ? stack.findIndex((candidate) => candidate.name === "expressInit") : -1;
+    stack.splice(init + 1, 0, layer!);
 }
 
 function runChain(chain: readonly Middleware[], req: IncomingMessage, res: ServerResponse, done: Next): void {
@@ -164,7 +171,8 @@ export class RouteTable {
         if (this.markerInstalled) return;
         const root = rootOf(this.httpNode);
         if (root === this.httpNode) return; // not mounted (yet): nothing parses bodies before us
-        moveToTop(root, this.mark);
+        // Our own pipeline needs only Node's req/res: with no middleware to run, skip even Express's.
+        moveToTop(root, this.mark, this.rootChain.length > 0 || !this.shortcut);
         this.markerInstalled = true;
     }
 

@@ -152,9 +152,8 @@ describe("end to end: Node-RED's HTTP settings", function () {
         await startWith(`{
             flowFile: "flows.json",
             httpNodeAuth: function (req, res, next) {
-                if (req.headers["x-hook-key"] === "let-me-in") return next();
-                res.statusCode = 401;
-                res.end("not allowed");
+                if (req.get("x-hook-key") === "let-me-in") return next();
+                res.status(401).send("not allowed");
             },
         }`);
         const [[path, { body, headers }]] = await samples();
@@ -171,7 +170,8 @@ describe("end to end: Node-RED's HTTP settings", function () {
             flowFile: "flows.json",
             httpAdminRoot: "/admin",
             httpNodeAuth: { user: "hooks", pass: ${JSON.stringify(hash)} },
-            httpNodeMiddleware: function (req, res, next) { res.setHeader("X-Node-Middleware", "ran"); next(); },
+            // Written against Express's API, as users write it.
+            httpNodeMiddleware: function (req, res, next) { res.set("X-Node-Middleware", req.get("x-probe") ? "ran:" + req.query.q : "ran"); next(); },
             httpNodeCors: { origin: "https://console.example", methods: "POST" },
         }`, { adminRoot: "/admin" });
         const [[path, { body, headers }]] = await samples();
@@ -182,6 +182,8 @@ describe("end to end: Node-RED's HTTP settings", function () {
         const response = await nodeRed.post(path, body, { ...headers, authorization, origin: "https://console.example" });
         assert.equal(response.status, 200);
         assert.equal(response.headers["x-node-middleware"], "ran");
+        const probed = await request(nodeRed.nodeUrl(`${path}?q=7`), { method: "POST", headers: { ...headers, authorization, "x-probe": "1" }, body });
+        assert.equal(probed.headers["x-node-middleware"], "ran:7", "Express's req/res API is there for user middleware");
         assert.equal(response.headers["access-control-allow-origin"], "https://console.example");
         const preflight = await request(nodeRed.nodeUrl(path), {
             method: "OPTIONS",
