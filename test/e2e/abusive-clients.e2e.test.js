@@ -2,7 +2,7 @@
 // Slow and abusive clients against a real Node-RED, through raw sockets.
 const assert = require("node:assert/strict");
 const net = require("node:net");
-const { NodeRedProcess, Collector } = require("../support/node-red-process");
+const { startedForSuite } = require("../support/node-red-process");
 const { synthesisBatch } = require("../support/fixtures");
 
 /** Opens a connection, writes `head` (and optionally part of a body), and collects the answer. */
@@ -37,12 +37,12 @@ const head = (path, length, extra = "") =>
 
 describe("end to end: slow and abusive clients", function () {
     this.timeout(60000);
+    const suite = startedForSuite();
     let nodeRed;
     let collector;
 
     before(async () => {
-        collector = await new Collector().start();
-        nodeRed = await new NodeRedProcess().start();
+        ({ nodeRed, collector } = suite);
         const tab = "tab-abuse";
         const [tapNodes, wires] = collector.tap("slow", tab);
         const [tapNodes2, wires2] = collector.tap("capped", tab, 400, 300);
@@ -53,10 +53,6 @@ describe("end to end: slow and abusive clients", function () {
             ...tapNodes,
             ...tapNodes2,
         ]);
-    });
-    after(async () => {
-        await nodeRed?.stop();
-        await collector?.stop();
     });
 
     it("cuts off a body that trickles in (408), with one message on output 2", async () => {

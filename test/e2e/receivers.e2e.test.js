@@ -5,7 +5,7 @@
 const assert = require("node:assert/strict");
 const http = require("node:http");
 const { createHash } = require("node:crypto");
-const { NodeRedProcess, Collector, request } = require("../support/node-red-process");
+const { request, startedForSuite } = require("../support/node-red-process");
 const { WMS_SEED_BODY, wmsBody, mentraSession, synthesisBatch, meshagentEvent, toPythonJson, signDelivery, dist } = require("../support/fixtures");
 const { wmsSignature } = dist("providers/wms.js");
 const { meshagentSignature } = dist("providers/meshagent.js");
@@ -57,19 +57,14 @@ function postChunked(url, chunks, headers = {}) {
 
 describe("end to end in a real Node-RED with default settings", function () {
     this.timeout(60000);
+    const suite = startedForSuite();
     let nodeRed;
     let collector;
 
     before(async () => {
-        collector = await new Collector().start();
-        nodeRed = await new NodeRedProcess().start();
+        ({ nodeRed, collector } = suite);
         await nodeRed.deploy(receiverFlows(collector));
     });
-    after(async () => {
-        await nodeRed?.stop();
-        await collector?.stop();
-    });
-    beforeEach(() => collector.clear());
 
     describe("NuraLogix WMS", () => {
         it("accepts the seed example signed over its raw bytes, despite the editor's JSON parser", async () => {

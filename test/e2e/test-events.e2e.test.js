@@ -6,7 +6,7 @@ const http = require("node:http");
 const { execFile } = require("node:child_process");
 const path = require("node:path");
 const bcrypt = require("bcryptjs");
-const { NodeRedProcess, Collector, request, PACKAGE_ROOT } = require("../support/node-red-process");
+const { NodeRedProcess, request, startedForSuite, PACKAGE_ROOT } = require("../support/node-red-process");
 const { dist } = require("../support/fixtures");
 const { SAMPLE_EVENTS } = dist("samples.js");
 const { wmsSignature } = dist("providers/wms.js");
@@ -39,19 +39,14 @@ function runCli(args) {
 
 describe("send test event, from the editor's admin route", function () {
     this.timeout(60000);
+    const suite = startedForSuite();
     let nodeRed;
     let collector;
 
     before(async () => {
-        collector = await new Collector().start();
-        nodeRed = await new NodeRedProcess().start();
+        ({ nodeRed, collector } = suite);
         await deployReceivers(nodeRed, collector);
     });
-    after(async () => {
-        await nodeRed?.stop();
-        await collector?.stop();
-    });
-    beforeEach(() => collector.clear());
 
     const sendTest = (id, event) =>
         request(nodeRed.adminUrl(`/verified-webhooks/${id}/test`), {

@@ -287,4 +287,23 @@ class NodeRedProcess {
     }
 }
 
-module.exports = { NodeRedProcess, Collector, request, freePort, sleep, PACKAGE_ROOT };
+/**
+ * For a mocha suite: a collector and a Node-RED process (with `options`) started before its
+ * tests and stopped after them, the collector cleared before each test. The returned object's
+ * `nodeRed` and `collector` are set once the suite's first `before` hook has run.
+ */
+function startedForSuite(options = {}) {
+    const context = {};
+    before(async () => {
+        context.collector = await new Collector().start();
+        context.nodeRed = await new NodeRedProcess(options).start();
+    });
+    after(async () => {
+        await context.nodeRed?.stop();
+        await context.collector?.stop();
+    });
+    beforeEach(() => context.collector?.clear());
+    return context;
+}
+
+module.exports = { NodeRedProcess, Collector, request, freePort, sleep, startedForSuite, PACKAGE_ROOT };
