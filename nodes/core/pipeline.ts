@@ -183,6 +183,15 @@ export interface ReceiverContext {
     /** Names this receiver's identities in a shared store: the same endpoint on every instance. */
     readonly scope: string;
     readonly onCount?: () => void;
+    /** An unexpected error (a bug): told where it happened, never its message, which may quote the body. */
+    readonly onInternalError?: (where: string) => void;
+}
+
+/** "TypeError at pipeline.js:123": enough to find a bug, nothing of the request. */
+function whereFrom(error: unknown): string {
+    const name = error instanceof Error ? error.name : typeof error;
+    const frame = error instanceof Error ? /\(?([^\s()]+:\d+):\d+\)?\s*$/m.exec(error.stack?.split("\n")[1] ?? "") : null;
+    return frame ? `${name} at ${frame[1]!.replace(/^.*[\\/]/, "")}` : name;
 }
 
 export class Receiver<Event, Options, Keys> {
@@ -234,6 +243,7 @@ export class Receiver<Event, Options, Keys> {
             const { verified } = await this.provider.verify(delivery, await this.keys, this.options);
             await this.accept(delivery, { receivedAt, deliveryId, verified }, request);
         } catch (error) {
+            if (!(error instanceof Rejection)) this.context.onInternalError?.(whereFrom(error));
             const rejection =
                 error instanceof Rejection ? error : new Rejection(500, "internal error while receiving the webhook");
             this.reject(rejection, request, receivedAt, deliveryId);

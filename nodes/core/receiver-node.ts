@@ -111,7 +111,12 @@ export function registerReceiverNode(RED: NodeAPI, type: string, provider: AnyPr
                     return () => targets.every(([id, instance]) => instance !== null && RED.nodes.getNode(id) === instance);
                 },
             },
-            { scope: `${provider.name}:${path}`, state, onCount: scheduleStatus },
+            {
+                scope: `${provider.name}:${path}`,
+                state,
+                onCount: scheduleStatus,
+                onInternalError: (where) => node.error(RED._("webhook.errors.internal", { where })),
+            },
         );
         const routes = routeTableFor(RED.httpNode, settings, RED.events as never);
         attachTestEventSender(node, testEventSender(RED, provider.name, path, () => routes.mountPath(), secrets[0]));

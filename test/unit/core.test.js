@@ -95,3 +95,22 @@ describe("secrets", () => {
         assert.equal(receiverSettings({ maxBodyKiB: "-1" }).maxBodyBytes, 1024 * 1024);
     });
 });
+
+describe("internal errors", () => {
+    it("are reported by where they happened, never by their message", async () => {
+        const { Readable } = require("node:stream");
+        const { Receiver, DEFAULT_SETTINGS } = dist("core/pipeline.js");
+        const { synthesis } = dist("providers/synthesis.js");
+        const broken = { ...synthesis, eventName: () => { throw new TypeError("secret body content"); } };
+        const reported = [];
+        const receiver = new Receiver(broken, {}, [], DEFAULT_SETTINGS, { emit: () => () => true }, { scope: "x", onInternalError: (where) => reported.push(where) });
+        const body = JSON.stringify([{ uuid: "u", action: "create" }]);
+        const req = Object.assign(Readable.from([Buffer.from(body)]), { method: "POST", headers: { "content-length": String(body.length) }, socket: {} });
+        const res = { headersSent: false, setHeader() {}, writeHead(status) { this.status = status; this.headersSent = true; }, end(text) { this.text = text; } };
+        await receiver.handle({ req, res, path: ["x"], extraPath: [], query: "" });
+        assert.equal(res.status, 500);
+        assert.equal(reported.length, 1);
+        assert.match(reported[0], /^TypeError at core\.test\.js:\d+$/);
+        assert.ok(!reported[0].includes("secret") && !res.text.includes("secret"));
+    });
+});
