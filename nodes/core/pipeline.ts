@@ -8,7 +8,7 @@ import { randomUUID } from "node:crypto";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import getRawBody from "raw-body";
 import type { z } from "zod";
-import { Rejection, type AnyProvider, type Delivery, type DeliverySummary } from "./provider.js";
+import { Rejection, type AnyProvider, type Delivery } from "./provider.js";
 import { MemoryState, skippedPositions, type DeliveryState, type Identity, type Reservation, type StateLimits } from "./state.js";
 
 export interface ReceiverSettings extends StateLimits {
@@ -201,6 +201,9 @@ export class Receiver<Event, Options, Keys> {
     private closed = false;
     private inFlight = 0;
 
+    /** The prepared keys once ready: no await per request after that. */
+    private readyKeys: Keys | undefined;
+
     constructor(
         private readonly provider: AnyProvider,
         private readonly options: Options,
@@ -210,7 +213,7 @@ export class Receiver<Event, Options, Keys> {
         private readonly context: ReceiverContext = { scope: provider.name },
     ) {
         this.keys = Promise.resolve(provider.prepareKeys(secrets));
-        this.keys.catch(() => {}); // reported on the first request that needs them
+        this.keys.then((keys) => (this.readyKeys = keys), () => {}); // a failure is met by the first request
         this.state = context.state ?? new MemoryState(settings);
     }
 
@@ -240,8 +243,12 @@ export class Receiver<Event, Options, Keys> {
                 extraPath: request.extraPath,
                 query: request.query,
             };
-            const { verified } = await this.provider.verify(delivery, await this.keys, this.options);
-            await this.accept(delivery, { receivedAt, deliveryId, verified }, request);
+            // Await only what is asynchronous: each await costs a promise and a turn on a hot path.
+            const keys = this.readyKeys ?? (await this.keys);
+            const verification = this.provider.verify(delivery, keys, this.options);
+            const { verified } = verification instanceof Promise ? await verification : verification;
+            const accepted = this.accept(delivery, { receivedAt, deliveryId, verified }, request);
+            if (accepted) await accepted;
         } catch (error) {
             if (!(error instanceof Rejection)) this.context.onInternalError?.(whereFrom(error));
             const rejection =
@@ -252,12 +259,15 @@ export class Receiver<Event, Options, Keys> {
         }
     }
 
-    /** Parse, validate, de-duplicate, acknowledge, emit. */
-    private async accept(
+    /**
+     * Parse, validate, de-duplicate; then acknowledge and emit. Returns a promise only when
+     * something had to be waited for.
+     */
+    private accept(
         delivery: Delivery,
         info: { receivedAt: string; deliveryId: string; verified: boolean },
         request: RoutedRequest,
-    ): Promise<void> {
+    ): Promise<void> | undefined {
         const document = parseJson(delivery.body);
         const isBatch = this.provider.batches && Array.isArray(document);
         const candidates: Candidate[] = isBatch
@@ -279,20 +289,36 @@ export class Receiver<Event, Options, Keys> {
 
         const identities = wanted.map((event) => this.identityOf(event, delivery));
         const reserving = identities.filter((identity): identity is Identity => identity !== undefined);
-        let reservation: Reservation | undefined;
-        if (reserving.length) {
-            try {
-                reservation = await this.state.reserve(this.context.scope, reserving);
-            } catch {
+        if (reserving.length === 0) return this.deliver(wanted, identities, undefined, invalid, isBatch, info, request);
+        const reserved = this.state.reserve(this.context.scope, reserving);
+        if (!(reserved instanceof Promise)) return this.deliver(wanted, identities, reserved, invalid, isBatch, info, request);
+        return reserved.then(
+            (reservation) => this.deliver(wanted, identities, reservation, invalid, isBatch, info, request),
+            () => {
                 throw new Rejection(503, "de-duplication state unavailable: retry");
-            }
-        }
+            },
+        );
+    }
+
+    /** Acknowledge and emit what was reserved. */
+    private deliver(
+        wanted: unknown[],
+        identities: (Identity | undefined)[],
+        reservation: Reservation | undefined,
+        invalid: { rejection: Rejection; index: number | undefined }[],
+        isBatch: boolean,
+        info: { receivedAt: string; deliveryId: string; verified: boolean },
+        request: RoutedRequest,
+    ): Promise<void> | undefined {
         const statuses = reservation?.statuses ?? [];
         // Another delivery of the same event is being taken in right now (on another instance):
         // a single event waits for the sender's retry; an element of a batch is left to it.
         if (this.closed || (!isBatch && statuses.includes("busy"))) {
-            await Promise.resolve(reservation?.release()).catch(() => {});
-            throw new Rejection(503, this.closed ? "receiver is restarting: retry" : "the same event is being received: retry");
+            const rejection = new Rejection(503, this.closed ? "receiver is restarting: retry" : "the same event is being received: retry");
+            return Promise.resolve(reservation?.release()).then(
+                () => Promise.reject(rejection),
+                () => Promise.reject(rejection),
+            );
         }
 
         const events: EventMessage[] = [];
@@ -329,25 +355,30 @@ export class Receiver<Event, Options, Keys> {
         const rejections = invalid.map(({ rejection, index }) =>
             this.rejectionMessage(rejection, request, info.receivedAt, info.deliveryId, index),
         );
-        if (events.length || rejections.length) {
-            // The answer waits one turn: scheduled before the messages are handed over, it runs
-            // just before the flow engine delivers them, so a slow flow never delays it, and a
-            // deploy that stopped their next nodes in between is noticed: 503, so the sender
-            // retries, rather than 200 for messages that will be dropped.
-            const turn = nextTurn();
-            const willArrive = this.outputs.emit(events, rejections);
-            await turn;
-            if (!willArrive()) {
-                await Promise.resolve(reservation?.release()).catch(() => {});
-                throw new Rejection(503, "receiver is restarting: retry");
-            }
+        const acknowledge = () => {
+            const answer = this.provider.success({ accepted: events.length, duplicates, rejected: invalid.length });
+            this.respond(request.res, answer.status, answer.body);
+            reservation?.commit();
+            this.counts.accepted++;
+            this.context.onCount?.();
+        };
+        if (!events.length && !rejections.length) {
+            acknowledge();
+            return undefined;
         }
-        const summary: DeliverySummary = { accepted: events.length, duplicates, rejected: invalid.length };
-        const answer = this.provider.success(summary);
-        this.respond(request.res, answer.status, answer.body);
-        reservation?.commit();
-        this.counts.accepted++;
-        this.context.onCount?.();
+        // The answer waits one turn: scheduled before the messages are handed over, it runs
+        // just before the flow engine delivers them, so a slow flow never delays it, and a
+        // deploy that stopped their next nodes in between is noticed: 503, so the sender
+        // retries, rather than 200 for messages that will be dropped.
+        const turn = nextTurn();
+        const willArrive = this.outputs.emit(events, rejections);
+        return turn.then(() => {
+            if (willArrive()) return acknowledge();
+            return Promise.resolve(reservation?.release()).then(
+                () => Promise.reject(new Rejection(503, "receiver is restarting: retry")),
+                () => Promise.reject(new Rejection(503, "receiver is restarting: retry")),
+            );
+        });
     }
 
     /** What makes a second delivery of `event` a duplicate, if anything. */
