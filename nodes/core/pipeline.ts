@@ -194,7 +194,7 @@ function whereFrom(error: unknown): string {
     return frame ? `${name} at ${frame[1]!.replace(/^.*[\\/]/, "")}` : name;
 }
 
-export class Receiver<Event, Options, Keys> {
+export class Receiver<Options, Keys> {
     readonly counts: ReceiverCounts = { accepted: 0, rejected: 0 };
     private readonly keys: Promise<Keys>;
     private readonly state: DeliveryState;

@@ -86,18 +86,19 @@ export function registerReceiverNode(RED: NodeAPI, type: string, provider: AnyPr
             statusTimer ??= setTimeout(showStatus, STATUS_INTERVAL_MS);
         };
 
+        const limits = receiverSettings(config);
         let state: DeliveryState | undefined;
         if (config.state) {
             const shared = RED.nodes.getNode(String(config.state)) as (Node & Partial<SharedStateNode>) | null;
             if (!shared?.stateFor) return fail("no-state");
-            state = shared.stateFor(receiverSettings(config).windowMs);
+            state = shared.stateFor(limits.windowMs);
         }
 
         const receiver = new Receiver(
             provider,
             provider.options(config),
             secrets,
-            receiverSettings(config),
+            limits,
             {
                 emit: (events: EventMessage[], rejections: RejectionMessage[]) => {
                     // The node instances the messages go to: a deploy that stops one removes it from the runtime.
