@@ -21,6 +21,27 @@ for (const type of nodeTypes) {
 }
 fs.cpSync(path.join(root, "icons"), path.join(nodesOut, "icons"), { recursive: true });
 
+/**
+ * Help sections every receiver shares live once per language in help-common.html, as
+ * <!-- fragment: name -->…<!-- /fragment -->; a help page asks for one with
+ * <!-- include: name key="value" -->, and {{key}} in the fragment takes the value ("" if none).
+ */
+function withSharedSections(page, folder) {
+    const file = path.join(folder, "help-common.html");
+    const fragments = new Map();
+    if (fs.existsSync(file)) {
+        for (const [, name, text] of fs.readFileSync(file, "utf8").matchAll(/<!-- fragment: ([\w-]+) -->\n([\s\S]*?)\n<!-- \/fragment -->/g)) {
+            fragments.set(name, text);
+        }
+    }
+    return page.replace(/<!-- include: ([\w-]+)((?: [\w-]+="[^"]*")*) -->/g, (_, name, attributes) => {
+        const fragment = fragments.get(name);
+        if (fragment === undefined) throw new Error(`${folder}: no help fragment "${name}"`);
+        const values = Object.fromEntries([...attributes.matchAll(/([\w-]+)="([^"]*)"/g)].map(([, key, value]) => [key, value]));
+        return fragment.replace(/\{\{([\w-]+)\}\}/g, (__, key) => values[key] ?? "");
+    });
+}
+
 // Strings every receiver shares live once in common.json; Node-RED wants one catalogue per
 // node file, so each node's catalogue is the shared one merged with its own.
 const localesIn = path.join(root, "locales");
@@ -34,6 +55,6 @@ for (const language of fs.readdirSync(localesIn)) {
         const catalogue = { ...common, ...readJson(path.join(from, `${type}.json`)) };
         fs.writeFileSync(path.join(to, `${type}.json`), JSON.stringify(catalogue, null, 2));
         const help = path.join(from, `${type}.html`);
-        if (fs.existsSync(help)) fs.copyFileSync(help, path.join(to, `${type}.html`));
+        if (fs.existsSync(help)) fs.writeFileSync(path.join(to, `${type}.html`), withSharedSections(fs.readFileSync(help, "utf8"), from));
     }
 }
