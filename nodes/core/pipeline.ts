@@ -172,10 +172,12 @@ function isPlainObject(value: unknown): value is Record<string, unknown> {
     return typeof value === "object" && value !== null && !Array.isArray(value);
 }
 
-interface Candidate {
-    readonly index: number | undefined;
-    readonly value: unknown;
+/** An element of a batch that failed validation: reported on the second output. */
+interface InvalidElement {
+    readonly rejection: Rejection;
+    readonly index: number;
 }
+const NONE_INVALID: InvalidElement[] = [];
 
 export interface ReceiverContext {
     /** Where de-duplication state lives: this process (default) or a shared store. */
@@ -270,19 +272,21 @@ export class Receiver<Options, Keys> {
     ): Promise<void> | undefined {
         const document = parseJson(delivery.body);
         const isBatch = this.provider.batches && Array.isArray(document);
-        const candidates: Candidate[] = isBatch
-            ? (document as unknown[]).map((value, index) => ({ index, value }))
-            : [{ index: undefined, value: document }];
-
-        const valid: unknown[] = [];
-        const invalid: { rejection: Rejection; index: number | undefined }[] = [];
-        for (const candidate of candidates) {
-            try {
-                valid.push(this.validate(candidate.value));
-            } catch (error) {
-                if (!(error instanceof Rejection) || !isBatch) throw error;
-                invalid.push({ rejection: error, index: candidate.index });
-            }
+        let valid: unknown[];
+        let invalid: InvalidElement[] = NONE_INVALID;
+        if (isBatch) {
+            valid = [];
+            invalid = [];
+            (document as unknown[]).forEach((value, index) => {
+                try {
+                    valid.push(this.validate(value));
+                } catch (error) {
+                    if (!(error instanceof Rejection)) throw error;
+                    invalid.push({ rejection: error, index });
+                }
+            });
+        } else {
+            valid = [this.validate(document)];
         }
         if (this.closed) throw new Rejection(503, "receiver is restarting: retry");
         const wanted = this.provider.wanted ? valid.filter((event) => this.provider.wanted!(event, this.options)) : valid;
@@ -305,7 +309,7 @@ export class Receiver<Options, Keys> {
         wanted: unknown[],
         identities: (Identity | undefined)[],
         reservation: Reservation | undefined,
-        invalid: { rejection: Rejection; index: number | undefined }[],
+        invalid: InvalidElement[],
         isBatch: boolean,
         info: { receivedAt: string; deliveryId: string; verified: boolean },
         request: RoutedRequest,

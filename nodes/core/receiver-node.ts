@@ -102,14 +102,16 @@ export function registerReceiverNode(RED: NodeAPI, type: string, provider: AnyPr
             {
                 emit: (events: EventMessage[], rejections: RejectionMessage[]) => {
                     // The node instances the messages go to: a deploy that stops one removes it from the runtime.
-                    const wires = (node as unknown as { wires?: string[][] }).wires ?? [];
-                    const used = [events.length ? wires[0] : [], rejections.length ? wires[1] : []].flat().filter(Boolean) as string[];
-                    const targets = used.map((id) => [id, RED.nodes.getNode(id)] as const);
+                    const wires = (node as unknown as { wires?: (string[] | undefined)[] }).wires;
+                    const targetIds: string[] = [];
+                    if (events.length && wires?.[0]) targetIds.push(...wires[0]);
+                    if (rejections.length && wires?.[1]) targetIds.push(...wires[1]);
+                    const targets = targetIds.map((id) => RED.nodes.getNode(id));
                     // One send per message: within one call Node-RED deep-clones every message after
                     // the first (in case one object is sent twice); each of ours is a new object.
                     for (const event of events) node.send([event, null] as never);
                     for (const rejection of rejections) node.send([null, rejection] as never);
-                    return () => targets.every(([id, instance]) => instance !== null && RED.nodes.getNode(id) === instance);
+                    return () => targets.every((instance, index) => instance !== null && RED.nodes.getNode(targetIds[index]!) === instance);
                 },
             },
             {

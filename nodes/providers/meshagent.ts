@@ -34,7 +34,7 @@ export const meshagentFileMovedSchema = z.looseObject({
 });
 
 /** The `data` schema of each documented event; other events need only an object. */
-const DATA_SCHEMA_OF = {
+export const MESHAGENT_DATA_SCHEMAS = {
     "room.started": meshagentRoomStartedSchema,
     "room.ended": meshagentRoomEndedSchema,
     "room.call": meshagentRoomCallSchema,
@@ -42,11 +42,11 @@ const DATA_SCHEMA_OF = {
     "storage.file.deleted": meshagentFileChangedSchema,
     "storage.file.moved": meshagentFileMovedSchema,
 } as const;
-type DataSchemas = typeof DATA_SCHEMA_OF;
+type DataSchemas = typeof MESHAGENT_DATA_SCHEMAS;
 // A Map: event names come from the request, and "constructor" or "__proto__" must not reach Object.prototype.
-const DATA_SCHEMAS = new Map<string, z.ZodType>(Object.entries(DATA_SCHEMA_OF));
+const DATA_SCHEMAS = new Map<string, z.ZodType>(Object.entries(MESHAGENT_DATA_SCHEMAS));
 export type MeshAgentEventName = keyof DataSchemas;
-export const MESHAGENT_EVENT_NAMES = Object.keys(DATA_SCHEMA_OF) as MeshAgentEventName[];
+export const MESHAGENT_EVENT_NAMES = Object.keys(MESHAGENT_DATA_SCHEMAS) as MeshAgentEventName[];
 
 export type KnownMeshAgentEvent = {
     [Name in MeshAgentEventName]: { event: Name; data: z.infer<DataSchemas[Name]> };
@@ -58,12 +58,13 @@ export interface OtherMeshAgentEvent {
 }
 export type MeshAgentEvent = KnownMeshAgentEvent | OtherMeshAgentEvent;
 
-const envelopeSchema = z.looseObject({
+/** Every event: a name and an object of data. */
+export const meshagentEnvelopeSchema = z.looseObject({
     event: z.string().min(1),
     data: z.record(z.string(), z.unknown()),
 });
 
-export const meshagentEventSchema = envelopeSchema.transform((envelope, context) => {
+export const meshagentEventSchema = meshagentEnvelopeSchema.transform((envelope, context) => {
     const dataSchema = DATA_SCHEMAS.get(envelope.event);
     if (!dataSchema) return envelope as MeshAgentEvent;
     const result = dataSchema.safeParse(envelope.data);
@@ -107,6 +108,9 @@ function macMatches(signingInput: string, signature: string, keys: readonly Buff
     return matched;
 }
 
+/** The last protected header found acceptable (HS256, no extensions), as sent. */
+let acceptedProtectedHeader: string | undefined;
+
 /** The same answer every time: serialised once by the pipeline. */
 const MESHAGENT_SUCCESS = { status: 200, body: { ok: true } } as const;
 
@@ -131,10 +135,14 @@ export const meshagent: Provider<MeshAgentEvent, MeshAgentOptions, Buffer[]> = {
         const jose = joseLoaded!; // loaded by prepareKeys, which the pipeline awaits first
         let claims: Record<string, unknown>;
         try {
-            const { alg, crit, b64 } = jose.decodeProtectedHeader(token);
-            if (alg !== "HS256") throw new Rejection(401, "signature token must use HS256");
-            // Extensions this receiver does not implement must not be ignored (RFC 7515 §4.1.11).
-            if (crit !== undefined || b64 !== undefined) throw new Rejection(401, "signature token uses unsupported extensions");
+            // A sender signs every token with the same protected header: checked once, not per request.
+            if (protectedHeader !== acceptedProtectedHeader) {
+                const { alg, crit, b64 } = jose.decodeProtectedHeader(token);
+                if (alg !== "HS256") throw new Rejection(401, "signature token must use HS256");
+                // Extensions this receiver does not implement must not be ignored (RFC 7515 §4.1.11).
+                if (crit !== undefined || b64 !== undefined) throw new Rejection(401, "signature token uses unsupported extensions");
+                acceptedProtectedHeader = protectedHeader;
+            }
             claims = jose.decodeJwt(token);
         } catch (error) {
             if (error instanceof Rejection) throw error;
