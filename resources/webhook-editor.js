@@ -1,10 +1,9 @@
 /* Editor behaviour shared by the verified-webhooks receiver nodes. Each node's .html file
- * holds its template and calls VerifiedWebhooks.register with what differs. */
+ * holds its template and its node definition, and takes behaviour from VerifiedWebhooks.receiverEditor. */
 (function () {
     "use strict";
     if (window.VerifiedWebhooks) return; // every node's editor file loads this script
 
-    var PALETTE_COLOUR = "#C7E9C0";
 
     function pathOf(value) {
         var segments = String(value || "").split("/").filter(Boolean);
@@ -139,38 +138,19 @@
     }
 
     /**
-     * Registers a receiver node type. `spec`: provider (its samples), paletteLabel, icon,
-     * path (default), secretRequired, and extra defaults.
+     * What every receiver's definition shares. Each editor file spells out its own
+     * definition (category, colour, defaults, credentials, inputs, outputs, icon) as literals,
+     * the form the Flow Library and `node-red-dev validate` read, and takes its behaviour
+     * from here. `provider` names its samples; `defaultPath` is the path a new node gets.
      */
-    function register(type, spec) {
-        var defaults = {
-            name: { value: "" },
-            path: { value: spec.path, required: true, validate: validPath },
-            maxBodyKiB: { value: 1024, required: true, validate: RED.validators.number() },
-            dedupSeconds: { value: 600, required: true, validate: RED.validators.number() },
-            bodyTimeoutSeconds: { value: 10, required: true, validate: RED.validators.number() },
-            maxConcurrent: { value: 256, required: true, validate: RED.validators.number() },
-            state: { value: "", type: "webhook-state", required: false },
-        };
-        Object.keys(spec.defaults || {}).forEach(function (key) {
-            defaults[key] = spec.defaults[key];
-        });
-
+    function receiverEditor(type, provider, paletteLabel, defaultPath) {
         completeTemplate(type);
-        RED.nodes.registerType(type, {
-            category: "webhooks",
-            color: PALETTE_COLOUR,
-            defaults: defaults,
-            credentials: { secret: { type: "password", required: !!spec.secretRequired } },
-            inputs: 0,
-            outputs: 2,
-            icon: spec.icon,
-            paletteLabel: spec.paletteLabel,
+        return {
             outputLabels: function (index) {
                 return this._(index === 0 ? "webhook.outputs.events" : "webhook.outputs.rejected");
             },
             label: function () {
-                return this.name || spec.paletteLabel + " " + pathOf(this.path);
+                return this.name || paletteLabel + " " + pathOf(this.path);
             },
             labelStyle: function () {
                 return this.name ? "node_label_italic" : "";
@@ -191,7 +171,7 @@
                     $("#node-input-webhook-url").val(path ? webhookUrl(path) : "");
                     $(".verified-webhooks-path-warning").toggle(path !== "" && nodesOnPath(node, path).length > 0);
                 };
-                pathInput.attr("placeholder", spec.path).on("change keyup input", refresh);
+                pathInput.attr("placeholder", defaultPath).on("change keyup input", refresh);
                 refresh();
                 $("#node-input-copy-url").on("click", function () {
                     RED.clipboard.copyText($("#node-input-webhook-url").val(), $(this), "clipboard.copyMessageValue");
@@ -199,17 +179,16 @@
 
                 var select = $("#node-input-test-event");
                 loadSamples(function (all) {
-                    (all[spec.provider] || []).forEach(function (name) {
+                    (all[provider] || []).forEach(function (name) {
                         $("<option>").val(name).text(name).appendTo(select);
                     });
                 });
                 $("#node-input-send-test").on("click", function () {
                     sendTestEvent(node, select.val());
                 });
-                if (spec.oneditprepare) spec.oneditprepare.call(this);
             },
-        });
+        };
     }
 
-    window.VerifiedWebhooks = { register: register, webhookUrl: webhookUrl, pathOf: pathOf };
+    window.VerifiedWebhooks = { receiverEditor: receiverEditor, validPath: validPath, webhookUrl: webhookUrl, pathOf: pathOf };
 })();

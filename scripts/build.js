@@ -58,3 +58,11 @@ for (const language of fs.readdirSync(localesIn)) {
         if (fs.existsSync(help)) fs.writeFileSync(path.join(to, `${type}.html`), withSharedSections(fs.readFileSync(help, "utf8"), from));
     }
 }
+
+// JSON Schema of each provider's msg.payload, from the zod schemas the nodes validate with.
+const schemasOut = path.join(dist, "schemas");
+fs.mkdirSync(schemasOut, { recursive: true });
+const { payloadJsonSchemas } = require(path.join(nodesOut, "providers", "json-schemas.js"));
+for (const [provider, schema] of Object.entries(payloadJsonSchemas())) {
+    fs.writeFileSync(path.join(schemasOut, `${provider}.json`), `${JSON.stringify(schema, null, 2)}\n`);
+}

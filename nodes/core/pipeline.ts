@@ -6,7 +6,6 @@
  */
 import { randomUUID } from "node:crypto";
 import type { IncomingMessage, ServerResponse } from "node:http";
-import getRawBody from "raw-body";
 import type { z } from "zod";
 import { Rejection, type AnyProvider, type Delivery } from "./provider.js";
 import { MemoryState, skippedPositions, type DeliveryState, type Identity, type Reservation, type StateLimits } from "./state.js";
@@ -123,30 +122,49 @@ function receivedNow(): string {
     return lastIso;
 }
 
-async function readBody(req: IncomingMessage, limit: number, timeoutMs: number): Promise<Buffer> {
+/**
+ * The raw bytes of the body, as sent: the signature is computed over them. (Node's HTTP
+ * parser already enforces Content-Length and chunked framing; what is left is the limit,
+ * the deadline and a sender that goes away.)
+ */
+function readBody(req: IncomingMessage, limit: number, timeoutMs: number): Promise<Buffer> {
     const declared = req.headers["content-length"];
     if (declared !== undefined && Number(declared) > limit) {
         // Refused before a byte of the body is read.
-        throw new Rejection(413, `body of ${declared} bytes exceeds the limit of ${limit} bytes`);
+        return Promise.reject(new Rejection(413, `body of ${declared} bytes exceeds the limit of ${limit} bytes`));
     }
     if (req.readableEnded) {
         // Something before this node consumed the stream: the raw bytes are gone, nothing can be verified.
-        throw new Rejection(500, "the request body was consumed before the webhook node could read it");
+        return Promise.reject(new Rejection(500, "the request body was consumed before the webhook node could read it"));
     }
     return new Promise((resolve, reject) => {
-        const timer = setTimeout(() => {
-            reject(new Rejection(408, `body not received within ${timeoutMs / 1000} seconds`));
-            req.pause();
-        }, timeoutMs);
-        getRawBody(req, { length: declared, limit }, (error, body) => {
+        const chunks: Buffer[] = [];
+        let received = 0;
+        const finish = (error: Rejection | undefined) => {
             clearTimeout(timer);
-            if (!error) return resolve(body);
-            const type = (error as { type?: string }).type;
-            if (type === "entity.too.large") return reject(new Rejection(413, `body exceeds the limit of ${limit} bytes`));
-            if (type === "request.size.invalid") return reject(new Rejection(400, "body length does not match Content-Length"));
-            if (type === "request.aborted") return reject(new Rejection(400, "request aborted before the body was complete"));
-            reject(new Rejection(400, "could not read the request body"));
-        });
+            req.off("data", onData);
+            req.off("end", onEnd);
+            req.off("error", onError);
+            req.off("close", onClose);
+            if (error) {
+                req.pause(); // read no more of it: the answer closes the connection
+                return reject(error);
+            }
+            resolve(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, received));
+        };
+        const onData = (chunk: Buffer) => {
+            received += chunk.length;
+            if (received > limit) return finish(new Rejection(413, `body exceeds the limit of ${limit} bytes`));
+            chunks.push(chunk);
+        };
+        const onEnd = () => finish(undefined);
+        const onError = () => finish(new Rejection(400, "could not read the request body"));
+        const onClose = () => finish(new Rejection(400, "request aborted before the body was complete"));
+        const timer = setTimeout(() => finish(new Rejection(408, `body not received within ${timeoutMs / 1000} seconds`)), timeoutMs);
+        req.on("data", onData);
+        req.on("end", onEnd);
+        req.on("error", onError);
+        req.on("close", onClose);
     });
 }
 

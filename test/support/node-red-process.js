@@ -11,6 +11,7 @@ const path = require("node:path");
 
 const WebSocket = require("ws");
 const { capture, watchSecret } = require("./leak-watch");
+const { npm } = require("./runtimes");
 
 const PACKAGE_ROOT = path.resolve(__dirname, "..", "..");
 const PACKAGE_NAME = require(path.join(PACKAGE_ROOT, "package.json")).name;
@@ -160,7 +161,8 @@ class NodeRedProcess {
      * @param {string} [options.nodeRedDir] the node-red package to run
      * @param {string[]} [options.nodeArgs] options for the node executable (e.g. --cpu-prof)
      * @param {Record<string, string>} [options.extraModules] other node modules to install: name → directory
-     * @param {string} [options.packageDir] the package to install (a directory)
+     * @param {string} [options.packageDir] the package to install (a directory, linked)
+     * @param {string} [options.tarball] or: a packed tarball, installed with npm as the palette manager does
      * @param {string} [options.adminRoot] httpAdminRoot the settings set, for URLs
      * @param {string} [options.nodeRoot] httpNodeRoot the settings set, for URLs
      */
@@ -174,13 +176,19 @@ class NodeRedProcess {
     async start() {
         this.userDir = fs.mkdtempSync(path.join(os.tmpdir(), "vw-node-red-"));
         const modules = path.join(this.userDir, "node_modules");
-        fs.mkdirSync(modules);
-        fs.symlinkSync(this.options.packageDir ?? PACKAGE_ROOT, path.join(modules, PACKAGE_NAME), "dir");
+        fs.writeFileSync(path.join(this.userDir, "package.json"), JSON.stringify({ name: "node-red-project", private: true, dependencies: {} }));
+        if (this.options.tarball) {
+            // As the palette manager installs a module: npm install in the user directory.
+            npm(["install", "--omit=dev", "--save", "--save-prefix=~", "--engine-strict", "--prefer-offline", this.options.tarball], this.userDir);
+        } else {
+            fs.mkdirSync(modules);
+            fs.symlinkSync(this.options.packageDir ?? PACKAGE_ROOT, path.join(modules, PACKAGE_NAME), "dir");
+            fs.writeFileSync(
+                path.join(this.userDir, "package.json"),
+                JSON.stringify({ name: "node-red-project", private: true, dependencies: { [PACKAGE_NAME]: "*" } }),
+            );
+        }
         for (const [name, dir] of Object.entries(this.options.extraModules ?? {})) fs.symlinkSync(dir, path.join(modules, name), "dir");
-        fs.writeFileSync(
-            path.join(this.userDir, "package.json"),
-            JSON.stringify({ name: "node-red-project", private: true, dependencies: { [PACKAGE_NAME]: "*" } }),
-        );
         if (this.options.settings) fs.writeFileSync(path.join(this.userDir, "settings.js"), this.options.settings);
         this.port = await freePort();
         const nodeRedDir = this.options.nodeRedDir ?? path.dirname(require.resolve("node-red/package.json"));
