@@ -205,10 +205,10 @@ export class RouteTable {
         return claim;
     }
 
-    private find(pathname: string): Omit<Match, "query"> | undefined {
+    private find(pathname: string, query: string): Match | undefined {
         // The common case: exactly a node's path, with nothing to decode.
         const exact = this.claims.get(pathname)?.[0];
-        if (exact && !exact.closed && !pathname.includes("%")) return { claim: exact, path: exact.segments, extraPath: [] };
+        if (exact && !exact.closed && !pathname.includes("%")) return { claim: exact, path: exact.segments, extraPath: [], query };
         const path = decodeSegments(pathname);
         if (!path) return undefined;
         for (let extra = 0; extra <= MAX_EXTRA_SEGMENTS && extra < path.length; extra++) {
@@ -217,7 +217,7 @@ export class RouteTable {
             if (!claim) continue;
             if (claim.closed && claim.lingerUntil < Date.now()) continue;
             const extraPath = path.slice(path.length - extra);
-            if (extra === 0 || claim.owner.acceptsExtraPath(extraPath)) return { claim, path, extraPath };
+            if (extra === 0 || claim.owner.acceptsExtraPath(extraPath)) return { claim, path, extraPath, query };
         }
         return undefined;
     }
@@ -227,8 +227,7 @@ export class RouteTable {
         const queryStart = url.indexOf("?");
         const pathname = queryStart === -1 ? url : url.slice(0, queryStart);
         if (prefix && !(pathname.startsWith(prefix) && pathname[prefix.length] === "/")) return undefined;
-        const found = this.find(pathname.slice(prefix.length));
-        return found && { ...found, query: queryStart === -1 ? "" : url.slice(queryStart + 1) };
+        return this.find(pathname.slice(prefix.length), queryStart === -1 ? "" : url.slice(queryStart + 1));
     }
 
     /** Where httpNode is mounted ("" for "/"); fixed once requests arrive. */
