@@ -20,26 +20,33 @@ const { eventWanted } = require(path.join(root, "dist", "nodes", "providers", "m
 const DEMO_SECRETS = { "wms-webhook": "demo-wms-mac-secret", "meshagent-webhook": "demo-meshagent-secret" };
 const PROVIDER_OF = { "mentra-webhook": "mentra", "wms-webhook": "wms", "synthesis-webhook": "synthesis", "meshagent-webhook": "meshagent" };
 
+// Older runs wrote "// Settings of the local development Node-RED started by `npm start`."
+const SETTINGS_HEADER = "// Settings of the local ";
+
 function prepareUserDir() {
     fs.mkdirSync(path.join(userDir, "node_modules"), { recursive: true });
     const link = path.join(userDir, "node_modules", packageName);
     fs.rmSync(link, { recursive: true, force: true });
     fs.symlinkSync(root, link, "dir");
+    // The demo opens straight onto the example flows: no update-notification prompt (telemetry
+    // off, so nothing asks for consent) and no first-run tour. Our own settings file is
+    // rewritten, so an older run's is brought up to date; a user's own is left alone.
     const settings = path.join(userDir, "settings.js");
-    if (!fs.existsSync(settings)) {
-        fs.writeFileSync(
-            settings,
-            [
-                "// Settings of the local development Node-RED started by `npm start`.",
-                "module.exports = {",
-                '    uiHost: "127.0.0.1",',
-                '    flowFile: "flows.json",',
-                '    credentialSecret: "verified-webhooks-local-development",',
-                "};",
-                "",
-            ].join("\n"),
-        );
-    }
+    if (fs.existsSync(settings) && !fs.readFileSync(settings, "utf8").startsWith(SETTINGS_HEADER)) return;
+    fs.writeFileSync(
+        settings,
+        [
+            `${SETTINGS_HEADER}Node-RED that \`npm start\` runs (rewritten by scripts/start.js).`,
+            "module.exports = {",
+            '    uiHost: "127.0.0.1",',
+            '    flowFile: "flows.json",',
+            '    credentialSecret: "verified-webhooks-local-development",',
+            "    telemetry: { enabled: false, updateNotification: false },",
+            "    editorTheme: { tours: false },",
+            "};",
+            "",
+        ].join("\n"),
+    );
 }
 
 function call(method, urlPath, body) {
