@@ -67,6 +67,27 @@ function serialise(body: unknown): string {
     return text;
 }
 
+/**
+ * Runs what follows a reservation; if it fails in any way (a refusal, a deploy, a bug), the
+ * reservation is released first, so the sender's retry is taken rather than answered as a
+ * duplicate of an event that was never emitted.
+ */
+function releasedOnFailure(reservation: Reservation | undefined, work: () => Promise<void> | undefined): Promise<void> | undefined {
+    const releaseThenFail = (error: unknown): Promise<never> => {
+        const fail = () => Promise.reject(error);
+        return Promise.resolve()
+            .then(() => reservation?.release())
+            .then(fail, fail);
+    };
+    let outcome: Promise<void> | undefined;
+    try {
+        outcome = work();
+    } catch (error) {
+        return releaseThenFail(error);
+    }
+    return outcome?.catch(releaseThenFail);
+}
+
 /** Resolves at the next turn of the event loop's check phase. */
 const nextTurn = () => new Promise<void>((resolve) => setImmediate(resolve));
 
@@ -311,15 +332,14 @@ export class Receiver<Options, Keys> {
 
         const identities = wanted.map((event) => this.identityOf(event, delivery));
         const reserving = identities.filter((identity): identity is Identity => identity !== undefined);
-        if (reserving.length === 0) return this.deliver(wanted, identities, undefined, invalid, isBatch, info, request);
+        const deliverReserved = (reservation: Reservation | undefined) =>
+            releasedOnFailure(reservation, () => this.deliver(wanted, identities, reservation, invalid, isBatch, info, request));
+        if (reserving.length === 0) return deliverReserved(undefined);
         const reserved = this.state.reserve(this.context.scope, reserving);
-        if (!(reserved instanceof Promise)) return this.deliver(wanted, identities, reserved, invalid, isBatch, info, request);
-        return reserved.then(
-            (reservation) => this.deliver(wanted, identities, reservation, invalid, isBatch, info, request),
-            () => {
-                throw new Rejection(503, "de-duplication state unavailable: retry");
-            },
-        );
+        if (!(reserved instanceof Promise)) return deliverReserved(reserved);
+        return reserved.then(deliverReserved, () => {
+            throw new Rejection(503, "de-duplication state unavailable: retry");
+        });
     }
 
     /** Acknowledge and emit what was reserved. */
@@ -336,11 +356,7 @@ export class Receiver<Options, Keys> {
         // Another delivery of the same event is being taken in right now (on another instance):
         // a single event waits for the sender's retry; an element of a batch is left to it.
         if (this.closed || (!isBatch && statuses.includes("busy"))) {
-            const rejection = new Rejection(503, this.closed ? "receiver is restarting: retry" : "the same event is being received: retry");
-            return Promise.resolve(reservation?.release()).then(
-                () => Promise.reject(rejection),
-                () => Promise.reject(rejection),
-            );
+            throw new Rejection(503, this.closed ? "receiver is restarting: retry" : "the same event is being received: retry");
         }
 
         const events: EventMessage[] = [];
@@ -395,11 +411,8 @@ export class Receiver<Options, Keys> {
         const turn = nextTurn();
         const willArrive = this.outputs.emit(events, rejections);
         return turn.then(() => {
-            if (willArrive()) return acknowledge();
-            return Promise.resolve(reservation?.release()).then(
-                () => Promise.reject(new Rejection(503, "receiver is restarting: retry")),
-                () => Promise.reject(new Rejection(503, "receiver is restarting: retry")),
-            );
+            if (!willArrive()) throw new Rejection(503, "receiver is restarting: retry");
+            acknowledge();
         });
     }
 

@@ -1,0 +1,80 @@
+"use strict";
+// The command-line signer (verified-webhooks), run as a user runs it, against a plain HTTP
+// server in this process: what it sends, byte for byte, and its exit status.
+const assert = require("node:assert/strict");
+const http = require("node:http");
+const { execFile } = require("node:child_process");
+const path = require("node:path");
+const { dist } = require("../support/fixtures");
+const { wmsSignature } = dist("providers/wms.js");
+
+const CLI = path.join(__dirname, "..", "..", "dist", "bin", "verified-webhooks.js");
+
+function runCli(args, { input, env } = {}) {
+    return new Promise((resolve) => {
+        const child = execFile(process.execPath, [CLI, ...args], { encoding: "utf8", env: { ...process.env, ...env } }, (error, stdout, stderr) => {
+            resolve({ code: error ? error.code : 0, stdout, stderr });
+        });
+        child.stdin.end(input);
+    });
+}
+
+describe("the command-line signer", function () {
+    let server;
+    let received;
+    let answer;
+
+    before(async () => {
+        server = http.createServer((req, res) => {
+            const chunks = [];
+            req.on("data", (chunk) => chunks.push(chunk));
+            req.on("end", () => {
+                received = { method: req.method, url: req.url, headers: req.headers, body: Buffer.concat(chunks).toString("utf8") };
+                res.writeHead(answer, { "content-type": "application/json" });
+                res.end('{"ok":true}');
+            });
+        });
+        await new Promise((resolve) => server.listen(0, "127.0.0.1", resolve));
+    });
+    after(() => new Promise((resolve) => server.close(resolve)));
+    beforeEach(() => {
+        answer = 200;
+        received = undefined;
+    });
+    const url = (suffix) => `http://127.0.0.1:${server.address().port}${suffix}`;
+
+    it("signs a WMS sample over its exact bytes", async () => {
+        const result = await runCli(["send", "wms", url("/wms"), "--secret", "mac", "--event", "CONSTRAINT_VIOLATION"]);
+        assert.equal(result.code, 0, result.stderr);
+        assert.equal(result.stdout.trim(), '200 {"ok":true}');
+        assert.equal(received.url, "/wms");
+        assert.equal(received.headers["x-wms-content-mac"], wmsSignature(received.body, "mac"));
+        assert.equal(JSON.parse(received.body).event, "CONSTRAINT_VIOLATION");
+    });
+
+    it("sends MeshAgent bodies in Python json.dumps format", async () => {
+        assert.equal((await runCli(["send", "meshagent", url("/m"), "--secret", "k"])).code, 0);
+        assert.match(received.body, /^\{"event": "room\.started", "data": \{"room_name": "caf\\u00e9-standup"/);
+        assert.match(received.headers["meshagent-signature"], /^Bearer eyJ/);
+    });
+
+    it("posts Mentra to <public URL>/webhook with the token before it, and SynthesisVR arrays", async () => {
+        await runCli(["send", "mentra", url("/mentra"), "--secret", "tok"]);
+        assert.equal(received.url, "/mentra/tok/webhook");
+        assert.equal(JSON.parse(received.body).type, "session_request");
+        await runCli(["send", "synthesis", url("/s"), "-e", "delete"]);
+        assert.equal(received.url, "/s");
+        assert.equal(JSON.parse(received.body)[0].action, "delete");
+    });
+
+    it("exits 1 when the receiver refuses, 2 on a usage error", async () => {
+        answer = 401;
+        assert.equal((await runCli(["send", "wms", url("/wms"), "--secret", "x"])).code, 1);
+        const usage = await runCli(["send", "stripe", url("/x")]);
+        assert.equal(usage.code, 2);
+        assert.match(usage.stderr, /unknown provider stripe/);
+        assert.equal((await runCli(["send", "wms", url("/x"), "--event", "NOPE"])).code, 2);
+        assert.equal((await runCli(["send", "wms", "not-a-url"])).code, 2);
+        assert.match((await runCli(["events", "synthesis"])).stdout, /^synthesis: create, delete/);
+    });
+});
