@@ -1,7 +1,7 @@
 /** NuraLogix WMS (Web Measurement Service) measurement events, HMAC-SHA256 signed. */
 import { createHmac, timingSafeEqual } from "node:crypto";
 import { z } from "zod";
-import { Rejection, type Provider } from "../core/provider.js";
+import { Rejection, type Provider, type RawOptions } from "../core/provider.js";
 
 /** The documented codes; the list is open, so any other code with a valid MAC is emitted too. */
 export const WMS_EVENT_CODES = [
@@ -59,28 +59,73 @@ export function wmsSignature(body: Buffer | string, secret: string): string {
 /** The same answer every time: serialised once by the pipeline. */
 const WMS_SUCCESS = { status: 200, body: { status: "ok" } } as const;
 
-export const wms: Provider<WmsEvent, Record<string, never>, Buffer[]> = {
+/** How far ahead of this server's clock an event's timestamp may be: clocks drift. */
+export const WMS_FUTURE_TOLERANCE_SECONDS = 300;
+const DEFAULT_WINDOW_SECONDS = 600;
+
+export interface WmsOptions {
+    /**
+     * Also accept the MAC as WMS's sample code computes it (the body as text, each character
+     * cut to its low byte). Weaker: for a body with non-ASCII characters, one captured MAC
+     * then verifies other bodies. Off unless a user turns it on.
+     */
+    readonly acceptTextMac: boolean;
+    /** Events older than this are refused (0: no check); default: the de-duplication window. */
+    readonly maxAgeSeconds: number;
+}
+
+function nonNegative(value: unknown): number | undefined {
+    if (value === undefined || value === null || (typeof value === "string" && value.trim() === "")) return undefined;
+    const number = Number(value);
+    return Number.isFinite(number) && number >= 0 ? number : undefined;
+}
+
+/**
+ * An exact replay after the de-duplication window would be taken as new: so by default an
+ * event must be younger than the window.
+ */
+export function wmsOptions(raw: RawOptions): WmsOptions {
+    const window = nonNegative(raw.dedupSeconds) || DEFAULT_WINDOW_SECONDS;
+    return {
+        acceptTextMac: raw.acceptTextMac === true || raw.acceptTextMac === "true",
+        maxAgeSeconds: nonNegative(raw.maxAgeSeconds) ?? window,
+    };
+}
+
+export const wms: Provider<WmsEvent, WmsOptions, Buffer[]> = {
     name: "wms",
     secretRequired: true,
 
-    options: () => ({}),
+    options: wmsOptions,
     prepareKeys: (secrets) => secrets.map((secret) => Buffer.from(secret, "utf8")),
-    verify(delivery, keys) {
+    verify(delivery, keys, options) {
         const header = delivery.headers[WMS_MAC_HEADER];
         if (header === undefined) throw new Rejection(401, "missing X-WMS-Content-MAC header");
         const match = typeof header === "string" ? MAC_FORMAT.exec(header) : null;
         if (!match) throw new Rejection(401, "malformed X-WMS-Content-MAC header (expected hmac-sha256=<lowercase hex>)");
         const expected = Buffer.from(match[1]!, "hex");
         if (anyMacMatches(expected, keys, delivery.body)) return { verified: true };
-        // WMS's documented check hashes the body as text with Node's 'ascii' encoding, which
-        // differs from the raw bytes only when the body holds non-ASCII characters.
-        const asText = Buffer.from(delivery.body.toString("utf8"), "ascii");
-        if (!asText.equals(delivery.body) && anyMacMatches(expected, keys, asText)) return { verified: true };
+        if (options.acceptTextMac) {
+            // WMS's sample check hashes the body as text with Node's 'ascii' encoding, which
+            // differs from the raw bytes only when the body holds non-ASCII characters.
+            const asText = Buffer.from(delivery.body.toString("utf8"), "ascii");
+            if (!asText.equals(delivery.body) && anyMacMatches(expected, keys, asText)) return { verified: true };
+        }
         throw new Rejection(401, "X-WMS-Content-MAC does not match the body");
     },
 
     batches: false,
     schema: wmsEventSchema,
+    prepare(event, options) {
+        if (options.maxAgeSeconds > 0) {
+            const age = Date.now() / 1000 - event.timestamp;
+            if (age > options.maxAgeSeconds) {
+                throw new Rejection(400, `timestamp is ${Math.round(age)} s old, older than the ${options.maxAgeSeconds} s allowed`);
+            }
+            if (-age > WMS_FUTURE_TOLERANCE_SECONDS) throw new Rejection(400, `timestamp is ${Math.round(-age)} s in the future`);
+        }
+        return event;
+    },
     eventName: (event) => event.event,
     streamPosition: (event) => ({ stream: event.sessionId, position: event.sequence }),
 

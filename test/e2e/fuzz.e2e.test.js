@@ -7,7 +7,7 @@ const http = require("node:http");
 const { createHash, generateKeyPairSync } = require("node:crypto");
 const fc = require("fast-check");
 const { NodeRedProcess } = require("../support/node-red-process");
-const { WMS_SEED_BODY, mentraSession, synthesisBatch, meshagentEvent, toPythonJson, dist } = require("../support/fixtures");
+const { wmsSeedBodyNow, mentraSession, synthesisBatch, meshagentEvent, toPythonJson, dist } = require("../support/fixtures");
 const { wmsSignature } = dist("providers/wms.js");
 
 const RUNS = Number(process.env.FUZZ_RUNS || 10000);
@@ -178,7 +178,7 @@ function tokenPath(kind, base, suffix = "") {
 const PROVIDERS = {
     wms: {
         credentials: wmsCredentials,
-        bodies: bodies(JSON.parse(WMS_SEED_BODY)),
+        bodies: bodies(JSON.parse(wmsSeedBodyNow())),
         request: (kind, body) => ({ path: "/wms", headers: { "x-wms-content-mac": wmsHeader(kind, body) } }),
     },
     meshagent: {

@@ -4,9 +4,9 @@
 // each provider sends, and forgeries.
 const assert = require("node:assert/strict");
 const http = require("node:http");
-const { createHash } = require("node:crypto");
+const { createHash, createHmac } = require("node:crypto");
 const { request, startedForSuite } = require("../support/node-red-process");
-const { WMS_SEED_BODY, wmsBody, mentraSession, synthesisBatch, meshagentEvent, toPythonJson, signDelivery, dist } = require("../support/fixtures");
+const { wmsSeedBodyNow, wmsBody, mentraSession, synthesisBatch, meshagentEvent, toPythonJson, signDelivery, dist } = require("../support/fixtures");
 const { wmsSignature } = dist("providers/wms.js");
 const { meshagentSignature } = dist("providers/meshagent.js");
 
@@ -68,6 +68,7 @@ describe("end to end in a real Node-RED with default settings", function () {
 
     describe("NuraLogix WMS", () => {
         it("accepts the seed example signed over its raw bytes, despite the editor's JSON parser", async () => {
+            const WMS_SEED_BODY = wmsSeedBodyNow();
             const response = await nodeRed.post("/wms", WMS_SEED_BODY, { "x-wms-content-mac": wmsSignature(WMS_SEED_BODY, SECRETS.wms) });
             assert.equal(response.status, 200);
             const [msg] = await collector.waitFor("wms:1", 1);
@@ -81,6 +82,7 @@ describe("end to end in a real Node-RED with default settings", function () {
         });
 
         it("refuses a missing or wrong X-WMS-Content-MAC with 401 and one message on output 2", async () => {
+            const WMS_SEED_BODY = wmsSeedBodyNow();
             const missing = await nodeRed.post("/wms", WMS_SEED_BODY);
             const wrong = await nodeRed.post("/wms", WMS_SEED_BODY, { "x-wms-content-mac": wmsSignature(WMS_SEED_BODY, "guess") });
             assert.deepEqual([missing.status, wrong.status], [401, 401]);
@@ -104,6 +106,21 @@ describe("end to end in a real Node-RED with default settings", function () {
             await collector.waitFor("wms:1", 2);
             const events = await collector.settle("wms:1");
             assert.deepEqual(events.map((msg) => [msg.payload.sequence, msg.webhook.missing]), [[0, []], [3, [1, 2]]]);
+        });
+
+        it("does not let one captured text-form MAC verify rewritten bodies, and refuses a replay from outside the window", async () => {
+            // A body with a non-ASCII character, MAC'd as WMS's sample code does (low byte of each character).
+            const body = wmsBody({ sessionId: "ryue-captured", payload: { note: "é" } });
+            const captured = { "x-wms-content-mac": "hmac-sha256=" + createHmac("sha256", SECRETS.wms).update(body, "ascii").digest("hex") };
+            for (const variant of ["\u0172\u0179\u0175\u0165", "\u0272\u0279\u0275\u0265", "\u0372\u0379\u0375\u0365"]) {
+                const forged = body.replace('"ryue', `"${variant}`);
+                assert.equal((await nodeRed.post("/wms", forged, captured)).status, 401, variant);
+            }
+            const old = wmsBody({ sessionId: "replayed", timestamp: Math.floor(Date.now() / 1000) - 3600 });
+            const replay = await nodeRed.post("/wms", old, { "x-wms-content-mac": wmsSignature(old, SECRETS.wms) });
+            assert.equal(replay.status, 400);
+            assert.match(replay.json.error, /older than the 600 s allowed/);
+            assert.equal((await collector.settle("wms:1")).length, 0);
         });
 
         it("emits an event code WMS may add later when its MAC is valid", async () => {

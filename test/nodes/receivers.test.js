@@ -4,7 +4,7 @@ const assert = require("node:assert/strict");
 const http = require("node:http");
 const helper = require("node-red-node-test-helper");
 const { request } = require("../support/node-red-process");
-const { WMS_SEED_BODY, wmsBody, mentraSession, synthesisBatch, meshagentEvent, signDelivery, dist } = require("../support/fixtures");
+const { wmsSeedBodyNow, wmsBody, mentraSession, synthesisBatch, meshagentEvent, signDelivery, dist } = require("../support/fixtures");
 const { wmsSignature } = dist("providers/wms.js");
 
 helper.init(require.resolve("node-red"));
@@ -93,6 +93,7 @@ describe("receiver nodes in the test helper", function () {
         const events = collect(app.node("events"));
         const rejected = collect(app.node("rejected"));
 
+        const WMS_SEED_BODY = wmsSeedBodyNow();
         const ok = await post(app.url("/wms"), WMS_SEED_BODY, { "x-wms-content-mac": wmsSignature(WMS_SEED_BODY, "mac-secret") });
         assert.equal(ok.status, 200);
         const forged = await post(app.url("/wms"), WMS_SEED_BODY, { "x-wms-content-mac": wmsSignature(WMS_SEED_BODY, "guess") });
@@ -139,7 +140,8 @@ describe("receiver nodes in the test helper", function () {
     it("refuses to start without a required secret, with an error status, and listens on nothing", async () => {
         const app = await start(receiverFlow("wms-webhook", { path: "/wms" }));
         assert.deepEqual(statusesOf("r").at(-1), { fill: "red", shape: "ring", text: "webhook.status.no-secret" });
-        const response = await post(app.url("/wms"), WMS_SEED_BODY, { "x-wms-content-mac": wmsSignature(WMS_SEED_BODY, "") });
+        const body = wmsSeedBodyNow();
+        const response = await post(app.url("/wms"), body, { "x-wms-content-mac": wmsSignature(body, "") });
         assert.equal(response.status, 404);
     });
 

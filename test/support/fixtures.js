@@ -16,9 +16,15 @@ const WMS_SEED_BODY = `{
   }
 }`;
 
+/** A WMS event sent now (an old timestamp is refused as a possible replay). */
+/** The seed body, layout kept, sent now: its 2023 timestamp is refused as a possible replay. */
+function wmsSeedBodyNow() {
+    return WMS_SEED_BODY.replace("1689684577", String(Math.floor(Date.now() / 1000)));
+}
+
 function wmsBody(fields = {}) {
     return JSON.stringify({
-        timestamp: 1689684577,
+        timestamp: Math.floor(Date.now() / 1000),
         sessionId: "ryueiwoqfh910fu3rpqruvfiu",
         sequence: 0,
         event: "MEASUREMENT_CREATED",
@@ -58,4 +64,4 @@ function meshagentEvent(event = "room.started", data = { room_name: "café-stand
     return { event, data };
 }
 
-module.exports = { WMS_SEED_BODY, wmsBody, mentraSession, synthesisBatch, meshagentEvent, toPythonJson, signDelivery, dist };
+module.exports = { WMS_SEED_BODY, wmsSeedBodyNow, wmsBody, mentraSession, synthesisBatch, meshagentEvent, toPythonJson, signDelivery, dist };

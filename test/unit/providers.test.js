@@ -2,7 +2,7 @@
 const assert = require("node:assert/strict");
 const { createHmac } = require("node:crypto");
 const { WMS_SEED_BODY, wmsBody, mentraSession, synthesisBatch, meshagentEvent, toPythonJson, dist } = require("../support/fixtures");
-const { wms, wmsSignature } = dist("providers/wms.js");
+const { wms, wmsSignature, wmsOptions } = dist("providers/wms.js");
 const { mentra, hostAllowed } = dist("providers/mentra.js");
 const { synthesis } = dist("providers/synthesis.js");
 const { meshagent, meshagentSignature, eventWanted } = dist("providers/meshagent.js");
@@ -27,10 +27,12 @@ async function rejects(action, status) {
 describe("WMS provider", () => {
     const keys = wms.prepareKeys(["old-secret", "mac-secret"]);
     const sign = (body, secret = "mac-secret") => ({ "x-wms-content-mac": wmsSignature(body, secret) });
+    const defaults = wmsOptions({});
+    const withTextMac = wmsOptions({ acceptTextMac: true });
 
     it("verifies the seed example's exact bytes with any configured secret", () => {
-        assert.deepEqual(wms.verify(delivery(WMS_SEED_BODY, sign(WMS_SEED_BODY)), keys, {}), { verified: true });
-        assert.deepEqual(wms.verify(delivery(WMS_SEED_BODY, sign(WMS_SEED_BODY, "old-secret")), keys, {}), { verified: true });
+        assert.deepEqual(wms.verify(delivery(WMS_SEED_BODY, sign(WMS_SEED_BODY)), keys, defaults), { verified: true });
+        assert.deepEqual(wms.verify(delivery(WMS_SEED_BODY, sign(WMS_SEED_BODY, "old-secret")), keys, defaults), { verified: true });
     });
 
     it("computes the MAC as the WMS page's JavaScript does", () => {
@@ -38,12 +40,38 @@ describe("WMS provider", () => {
         assert.equal(wmsSignature(WMS_SEED_BODY, "mac-secret"), documented);
     });
 
-    it("accepts the documented text-based MAC for a body with non-ASCII characters", () => {
+    it("accepts the sample code's text-form MAC of a non-ASCII body only when the option is on", async () => {
         const body = wmsBody({ payload: { details: "Kamera überhitzt" } });
         const documented = "hmac-sha256=" + createHmac("sha256", "mac-secret").update(body, "ascii").digest("hex");
         assert.notEqual(documented, wmsSignature(body, "mac-secret"));
-        assert.deepEqual(wms.verify(delivery(body, { "x-wms-content-mac": documented }), keys, {}), { verified: true });
-        assert.deepEqual(wms.verify(delivery(body, sign(body)), keys, {}), { verified: true });
+        await rejects(() => wms.verify(delivery(body, { "x-wms-content-mac": documented }), keys, defaults), 401);
+        assert.deepEqual(wms.verify(delivery(body, { "x-wms-content-mac": documented }), keys, withTextMac), { verified: true });
+        assert.deepEqual(wms.verify(delivery(body, sign(body)), keys, defaults), { verified: true });
+    });
+
+    it("does not let one captured MAC verify rewritten bodies", async () => {
+        // The text form keeps the low byte of each character: "r" (0x72) and "\u0172" look alike to it.
+        const body = wmsBody({ payload: { note: "é" } });
+        const captured = { "x-wms-content-mac": "hmac-sha256=" + createHmac("sha256", "mac-secret").update(body, "ascii").digest("hex") };
+        const forged = body.replace("ryueiwoqfh910fu3rpqruvfiu", "\u0172\u0179\u0175\u0165iwoqfh910fu3rpqruvfiu");
+        assert.notEqual(JSON.parse(forged).sessionId, JSON.parse(body).sessionId);
+        assert.deepEqual(wms.verify(delivery(forged, captured), keys, withTextMac), { verified: true }, "the weakness the option keeps");
+        await rejects(() => wms.verify(delivery(forged, captured), keys, defaults), 401);
+        await rejects(() => wms.verify(delivery(forged, sign(body)), keys, defaults), 401);
+    });
+
+    it("refuses an event older than the de-duplication window or too far in the future (400)", async () => {
+        const now = Math.floor(Date.now() / 1000);
+        const event = (timestamp) => JSON.parse(wmsBody({ timestamp }));
+        assert.deepEqual(defaults, { acceptTextMac: false, maxAgeSeconds: 600 });
+        assert.equal(wmsOptions({ dedupSeconds: "3600" }).maxAgeSeconds, 3600, "the window by default");
+        assert.equal(wmsOptions({ dedupSeconds: 3600, maxAgeSeconds: "0" }).maxAgeSeconds, 0);
+        assert.ok(wms.prepare(event(now - 590), defaults));
+        assert.ok(wms.prepare(event(now + 290), defaults), "clocks drift: a little ahead is fine");
+        assert.match(await rejects(() => wms.prepare(event(now - 700), defaults), 400), /older than the 600 s allowed/);
+        assert.match(await rejects(() => wms.prepare(event(now + 400), defaults), 400), /in the future/);
+        assert.match(await rejects(() => wms.prepare(JSON.parse(WMS_SEED_BODY), defaults), 400), /old/, "the 2023 seed, replayed");
+        assert.ok(wms.prepare(JSON.parse(WMS_SEED_BODY), wmsOptions({ maxAgeSeconds: 0 })), "0 turns the check off");
     });
 
     it("refuses a missing, malformed, wrong-case, wrong-prefix or wrong MAC with 401", async () => {
