@@ -28,7 +28,7 @@ const { toPythonJson } = dist("samples.js");
 // ---- unique signed deliveries ---------------------------------------------------------
 /** A WMS event of exactly 190 bytes, unique by session, signed. */
 function wmsDelivery(n) {
-    const base = { timestamp: 1689684577, sessionId: "", sequence: 0, event: "MEASUREMENT_CREATED", severity: "INFO", payload: { measurementId: "f0c8ca8d-111d-4dcf-a69d-46ed39a2db06" } };
+    const base = { timestamp: Math.floor(Date.now() / 1000), sessionId: "", sequence: 0, event: "MEASUREMENT_CREATED", severity: "INFO", payload: { measurementId: "f0c8ca8d-111d-4dcf-a69d-46ed39a2db06" } };
     const skeleton = JSON.stringify(base).length;
     const sessionId = `s${n}-`.padEnd(190 - skeleton, "x");
     const body = JSON.stringify({ ...base, sessionId });
