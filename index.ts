@@ -40,7 +40,8 @@ export type { WebhookInfo, RejectionMessage };
 export interface WebhookMessage<Event> extends Omit<EventMessage, "payload"> {
     payload: Event;
 }
-export type MentraMessage = WebhookMessage<MentraEvent>;
+/** On session_request and session_recovery, `websocketUrl` is the URL for the node's protocol. */
+export type MentraMessage = WebhookMessage<MentraEvent> & { websocketUrl?: string };
 export type WmsMessage = WebhookMessage<WmsEvent>;
 /** One element of a SynthesisVR batch; `parts` lets a `join` node rebuild the batch. */
 export type SynthesisMessage = WebhookMessage<SynthesisEvent> & { parts: NonNullable<EventMessage["parts"]> };

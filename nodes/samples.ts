@@ -38,9 +38,9 @@ export const SAMPLE_EVENTS: Record<ProviderName, Record<string, () => unknown>> 
             sessionId: "jane.doe@example.com-com.example.notes",
             userId: "jane.doe@example.com",
             timestamp: now().toISOString(),
-            websocketUrl: "wss://prod.mentra.glass/app-ws",
+            websocketUrl: "wss://prod.mentra.glass/ws/miniapp",
             mentraOSWebsocketUrl: "wss://prod.mentra.glass/app-ws",
-            augmentOSWebsocketUrl: "wss://prod.augmentos.org/tpa-ws",
+            augmentOSWebsocketUrl: "wss://prod.mentra.glass/app-ws",
         }),
         stop_request: () => ({
             type: "stop_request",

@@ -38,6 +38,8 @@ export interface WebhookInfo {
 }
 
 export interface EventMessage {
+    /** Properties a provider adds (Mentra: websocketUrl). */
+    [field: string]: unknown;
     payload: unknown;
     topic: string;
     webhook: WebhookInfo;
@@ -382,7 +384,9 @@ export class Receiver<Options, Keys> {
             } else if (this.provider.streamPosition) {
                 Object.assign(webhook, { missing: [], missingCount: 0 });
             }
-            events.push({ payload: event, topic: this.provider.eventName(event), webhook });
+            const message: EventMessage = { payload: event, topic: this.provider.eventName(event), webhook };
+            const fields = this.provider.messageFields?.(event, this.options);
+            events.push(fields ? Object.assign(message, fields) : message);
         });
         if (this.provider.batches) {
             events.forEach((message, index) => {

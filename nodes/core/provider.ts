@@ -58,10 +58,15 @@ export interface Provider<Event, Options, Keys> {
     /** Whether a node of this provider refuses to start without a secret. */
     readonly secretRequired: boolean;
     /**
-     * Which path segments may follow the node's path (e.g. a secret token). The default
-     * accepts none: the request path must be exactly the node's path.
+     * Whether an unguessable token may follow the node's path as one more segment (or come
+     * as a `token` query parameter): the only shared secret of a provider that signs nothing.
      */
-    acceptsExtraPath?(segments: readonly string[]): boolean;
+    readonly pathToken?: boolean;
+    /**
+     * Segments the provider itself appends to the URL it is given (Mentra posts to
+     * `<public URL>/webhook`), each list one alternative; they follow the token, if any.
+     */
+    readonly pathSuffixes?: readonly (readonly string[])[];
 
     /** Reads the provider's own options from the node configuration, filling defaults. */
     options(raw: RawOptions): Options;
@@ -81,6 +86,8 @@ export interface Provider<Event, Options, Keys> {
     prepare?(event: Event, options: Options): Event;
     /** The event's name, used as msg.topic. */
     eventName(event: Event): string;
+    /** Message properties beside payload, topic and webhook, derived from the checked event. */
+    messageFields?(event: Event, options: Options): Readonly<Record<string, unknown>> | undefined;
     /** False for an event the node is configured not to emit; it is still acknowledged. */
     wanted?(event: Event, options: Options): boolean;
 

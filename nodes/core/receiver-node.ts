@@ -7,7 +7,7 @@ import type { Node, NodeAPI, NodeDef } from "node-red";
 import { DEFAULT_SETTINGS, Receiver, type EventMessage, type ReceiverSettings, type RejectionMessage } from "./pipeline.js";
 import type { AnyProvider } from "./provider.js";
 import { normalisePath, routeTableFor, type HttpSettings } from "./route-table.js";
-import { parseSecrets } from "./secrets.js";
+import { extraPathRule, parseSecrets } from "./secrets.js";
 import type { DeliveryState, SharedStateNode } from "./state.js";
 import { attachTestEventSender, registerTestEventRoutes, testEventSender } from "./test-events.js";
 
@@ -123,8 +123,10 @@ export function registerReceiverNode(RED: NodeAPI, type: string, provider: AnyPr
         );
         const routes = routeTableFor(RED.httpNode, settings, RED.events as never);
         attachTestEventSender(node, testEventSender(RED, provider.name, path, () => routes.mountPath(), secrets[0]));
+        const extraPath = extraPathRule(provider);
         const claim = routes.claim(path, {
-            acceptsExtraPath: (segments) => provider.acceptsExtraPath?.(segments) ?? false,
+            maxExtraSegments: extraPath.maxSegments,
+            acceptsExtraPath: extraPath.accepts,
             handle: (request) => void receiver.handle(request),
             activated: showStatus,
         });

@@ -32,6 +32,8 @@ interface ExpressApp {
 }
 
 export interface RouteOwner {
+    /** The most segments that may follow the owner's path. */
+    readonly maxExtraSegments: number;
     acceptsExtraPath(segments: readonly string[]): boolean;
     handle(request: RoutedRequest): void;
     /** Called when a waiting owner takes the path over from one that closed. */
@@ -67,8 +69,6 @@ type MarkedRequest = IncomingMessage & { [MATCH]?: Match; _body?: boolean };
  * it has started its flows, and at most this long.
  */
 export const LINGER_MS = 10_000;
-/** A token may follow the path, and Mentra appends "/webhook" after it. */
-const MAX_EXTRA_SEGMENTS = 2;
 
 /** "wms/" → "/wms"; "" → undefined. */
 export function normalisePath(path: unknown): string | undefined {
@@ -136,6 +136,8 @@ function middlewareList(value: unknown): Middleware[] {
 
 export class RouteTable {
     private readonly claims = new Map<string, Claim[]>();
+    /** The most segments any owner accepts after its path: how far up a request path to look. */
+    private maxExtraSegments = 0;
     private readonly chain: Middleware[] = [];
     /** Auth, user middleware and CORS, for requests handled at the top of the root app. */
     private readonly rootChain: Middleware[];
@@ -202,6 +204,7 @@ export class RouteTable {
         };
         claims.push(claim);
         this.claims.set(path, claims);
+        this.maxExtraSegments = Math.max(this.maxExtraSegments, owner.maxExtraSegments);
         return claim;
     }
 
@@ -211,7 +214,7 @@ export class RouteTable {
         if (exact && !exact.closed && !pathname.includes("%")) return { claim: exact, path: exact.segments, extraPath: [], query };
         const path = decodeSegments(pathname);
         if (!path) return undefined;
-        for (let extra = 0; extra <= MAX_EXTRA_SEGMENTS && extra < path.length; extra++) {
+        for (let extra = 0; extra <= this.maxExtraSegments && extra < path.length; extra++) {
             const base = path.slice(0, path.length - extra);
             const claim = this.claims.get(`/${base.join("/")}`)?.[0];
             if (!claim) continue;

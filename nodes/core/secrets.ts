@@ -1,6 +1,6 @@
 /** Secret handling shared by providers: parsing, constant-time comparison, path tokens. */
 import { createHash, timingSafeEqual } from "node:crypto";
-import { Rejection, type Delivery, type Verification } from "./provider.js";
+import { Rejection, type Delivery, type Provider, type Verification } from "./provider.js";
 
 /**
  * One secret per line; several lines allow rotation. A line that is exactly `${NAME}`
@@ -39,17 +39,35 @@ export function matchesAnyDigest(candidate: string, digests: readonly Buffer[]):
     return matched;
 }
 
+/** `segments` without the provider's suffix it ends with, if any (the longest that fits). */
+export function withoutSuffix(segments: readonly string[], suffixes: readonly (readonly string[])[] = []): readonly string[] {
+    for (const suffix of [...suffixes].sort((a, b) => b.length - a.length)) {
+        const start = segments.length - suffix.length;
+        if (suffix.length > 0 && start >= 0 && suffix.every((segment, index) => segments[start + index] === segment)) {
+            return segments.slice(0, start);
+        }
+    }
+    return segments;
+}
+
+/** Which segments may follow a node's path for `provider`: a token, then one of its suffixes. */
+export function extraPathRule(provider: Pick<Provider<unknown, unknown, unknown>, "pathToken" | "pathSuffixes">) {
+    const suffixes = provider.pathSuffixes ?? [];
+    const tokenSegments = provider.pathToken ? 1 : 0;
+    return {
+        maxSegments: tokenSegments + Math.max(0, ...suffixes.map((suffix) => suffix.length)),
+        accepts: (segments: readonly string[]) => withoutSuffix(segments, suffixes).length <= tokenSegments,
+    };
+}
+
 /**
  * For providers that sign nothing: the only shared secret is an unguessable token, carried
- * as the last path segment (before `trailingSegment`, if the provider appends one) or as
- * a `token` query parameter. Without configured secrets every delivery passes, unverified.
+ * as the last path segment (before the provider's own suffix) or as a `token` query
+ * parameter. Without configured secrets every delivery passes, unverified.
  */
-export function verifyPathToken(delivery: Delivery, digests: readonly Buffer[], trailingSegment?: string): Verification {
+export function verifyPathToken(delivery: Delivery, digests: readonly Buffer[], suffixes?: readonly (readonly string[])[]): Verification {
     if (digests.length === 0) return { verified: false };
-    const segments = [...delivery.path];
-    if (trailingSegment !== undefined && segments.length > 1 && segments[segments.length - 1] === trailingSegment) {
-        segments.pop();
-    }
+    const segments = withoutSuffix(delivery.path, suffixes);
     const candidates: string[] = [];
     const last = segments[segments.length - 1];
     if (last !== undefined) candidates.push(last);

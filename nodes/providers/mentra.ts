@@ -19,7 +19,11 @@ const base = {
     timestamp: isoTimestamp,
 };
 
-/** Newest first: the URL the app should dial is the first one present. */
+/**
+ * The three URL fields are not interchangeable: `websocketUrl` is the newer protocol's
+ * endpoint (`/ws/miniapp`), the other two the SDK 2.x one (`/app-ws`), `augmentOSWebsocketUrl`
+ * under its AugmentOS-era name.
+ */
 const WEBSOCKET_URL_FIELDS = ["websocketUrl", "mentraOSWebsocketUrl", "augmentOSWebsocketUrl"] as const;
 const websocketUrls = {
     websocketUrl: z.string().optional(),
@@ -84,17 +88,29 @@ export const mentraEventSchema = z.discriminatedUnion(
 );
 
 export type MentraEvent = z.infer<typeof mentraEventSchema>;
-export type MentraSessionRequest = z.infer<typeof mentraSessionRequestSchema> & { websocketUrl: string };
+export type MentraSessionRequest = z.infer<typeof mentraSessionRequestSchema>;
 export type MentraStopRequest = z.infer<typeof mentraStopRequestSchema>;
 export type MentraServerRegistration = z.infer<typeof mentraServerRegistrationSchema>;
 export type MentraServerHeartbeat = z.infer<typeof mentraServerHeartbeatSchema>;
-export type MentraSessionRecovery = z.infer<typeof mentraSessionRecoverySchema> & { websocketUrl: string };
+export type MentraSessionRecovery = z.infer<typeof mentraSessionRecoverySchema>;
 
-export const DEFAULT_MENTRA_HOSTS = ["mentra.glass", "augmentos.org"] as const;
+export const DEFAULT_MENTRA_HOSTS = ["mentra.glass", "augmentos.org", "augmentos.cloud"] as const;
+
+/** Which WebSocket protocol the flow speaks, and so which URL it dials. */
+export const MENTRA_PROTOCOLS = {
+    /** SDK 2.x: `/app-ws`, sent as mentraOSWebsocketUrl (augmentOSWebsocketUrl by older clouds). */
+    "app-ws": ["mentraOSWebsocketUrl", "augmentOSWebsocketUrl"],
+    /** The newer protocol (SDK 3): `/ws/miniapp`, sent as websocketUrl. */
+    miniapp: ["websocketUrl"],
+} as const;
+export type MentraProtocol = keyof typeof MENTRA_PROTOCOLS;
 
 export interface MentraOptions {
     /** Host names (and their subdomains) a session's WebSocket URL may point at. */
     readonly allowedHosts: readonly string[];
+    /** Also allow plain-text ws: URLs (the app would send its API key unencrypted). */
+    readonly allowInsecureWs: boolean;
+    readonly protocol: MentraProtocol;
 }
 
 /** "mentra.glass" allows it and every subdomain; "*.example.com" only the subdomains. */
@@ -107,19 +123,46 @@ export function hostAllowed(host: string, allowedHosts: readonly string[]): bool
     });
 }
 
-function checkWebsocketUrl(field: string, value: string, allowedHosts: readonly string[]): void {
+// Characters that parsers disagree on: WHATWG's URL drops tabs and newlines and reads "\" as
+// "/", Python's urlsplit does neither, so the host checked here could differ from the one dialled.
+const AMBIGUOUS_URL_CHARACTERS = /[\\\s\u0000-\u001f\u007f-\u009f\u00a0\u1680\u2000-\u200f\u2028\u2029\u202f\u205f\u3000\ufeff]/;
+
+/** The URL, normalised, once it is unambiguous, encrypted (unless allowed) and on an allowed host. */
+export function checkWebsocketUrl(field: string, value: string, options: MentraOptions): string {
+    if (AMBIGUOUS_URL_CHARACTERS.test(value)) {
+        throw new Rejection(400, `${field} contains a backslash, white space or a control character`);
+    }
     let url: URL;
     try {
         url = new URL(value);
     } catch {
         throw new Rejection(400, `${field} is not a valid URL`);
     }
-    if (url.protocol !== "wss:" && url.protocol !== "ws:") {
-        throw new Rejection(400, `${field} must be a ws: or wss: URL`);
+    if (url.protocol !== "wss:" && !(url.protocol === "ws:" && options.allowInsecureWs)) {
+        throw new Rejection(400, options.allowInsecureWs ? `${field} must be a ws: or wss: URL` : `${field} must be a wss: URL`);
     }
-    if (!hostAllowed(url.hostname, allowedHosts)) {
+    const authority = /^[a-z][a-z0-9+.-]*:\/\/([^/?#]*)/i.exec(value)?.[1] ?? "";
+    if (url.username || url.password || authority.includes("@")) {
+        throw new Rejection(400, `${field} must not carry user information`);
+    }
+    if (!hostAllowed(url.hostname, options.allowedHosts)) {
         throw new Rejection(403, `WebSocket host ${url.hostname.slice(0, 100)} is not in the allow-list`);
     }
+    return url.href;
+}
+
+export function mentraOptions(raw: RawOptions): MentraOptions {
+    return {
+        allowedHosts: parseList(raw.allowedHosts, DEFAULT_MENTRA_HOSTS),
+        allowInsecureWs: raw.allowInsecureWs === true || raw.allowInsecureWs === "true",
+        protocol: raw.protocol === "miniapp" ? "miniapp" : "app-ws",
+    };
+}
+
+/** The URL a flow speaking `protocol` dials, from the fields meant for that protocol only. */
+export function websocketUrlFor(event: MentraSessionRequest | MentraSessionRecovery, protocol: MentraProtocol): string | undefined {
+    for (const field of MENTRA_PROTOCOLS[protocol]) if (event[field]) return event[field];
+    return undefined;
 }
 
 /** The same answer every time: serialised once by the pipeline. */
@@ -128,27 +171,34 @@ const MENTRA_SUCCESS = { status: 200, body: { status: "success" } } as const;
 export const mentra: Provider<MentraEvent, MentraOptions, Buffer[]> = {
     name: "mentra",
     secretRequired: false,
-    // The cloud posts to `<public URL>/webhook`, so a token in the public URL comes before "webhook".
-    acceptsExtraPath: (segments) =>
-        segments.length <= 1 || (segments.length === 2 && segments[1] === "webhook"),
+    pathToken: true,
+    // The cloud posts to `<public URL>/webhook`; the SDK 3 app server also serves `/api/_mentraos/webhook`.
+    pathSuffixes: [["webhook"], ["api", "_mentraos", "webhook"]],
 
-    options: (raw: RawOptions) => ({ allowedHosts: parseList(raw.allowedHosts, DEFAULT_MENTRA_HOSTS) }),
+    options: mentraOptions,
     prepareKeys: tokenDigests,
-    verify: (delivery, digests) => verifyPathToken(delivery, digests, "webhook"),
+    verify: (delivery, digests) => verifyPathToken(delivery, digests, mentra.pathSuffixes),
 
     batches: false,
     schema: mentraEventSchema,
     prepare(event, options) {
         if (event.type !== "session_request" && event.type !== "session_recovery") return event;
+        // Every URL field present is checked, and emitted normalised: what the flow dials is what was checked.
+        const checked = { ...event };
         for (const field of WEBSOCKET_URL_FIELDS) {
             const value = event[field];
-            if (value) checkWebsocketUrl(field, value, options.allowedHosts);
+            if (value !== undefined && value !== "") checked[field] = checkWebsocketUrl(field, value, options);
         }
-        const websocketUrl = event.websocketUrl || event.mentraOSWebsocketUrl || event.augmentOSWebsocketUrl;
-        if (!websocketUrl) throw new Rejection(400, `${event.type} carries no WebSocket URL`);
-        return { ...event, websocketUrl };
+        if (!websocketUrlFor(checked, options.protocol)) {
+            const fields = MENTRA_PROTOCOLS[options.protocol].join(" or ");
+            throw new Rejection(400, `${event.type} carries no WebSocket URL for the ${options.protocol} protocol (${fields})`);
+        }
+        return checked;
     },
     eventName: (event) => event.type,
+    /** msg.websocketUrl: the URL for the protocol the node is set to, never taken from another protocol's field. */
+    messageFields: (event, options) =>
+        event.type === "session_request" || event.type === "session_recovery" ? { websocketUrl: websocketUrlFor(event, options.protocol) } : undefined,
 
     // The cloud's retry repeats the same bytes; a new session_request has a new timestamp.
     duplicateKey: (_event, delivery) => createHash("sha256").update(delivery.body).digest("base64"),

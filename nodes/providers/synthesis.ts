@@ -21,7 +21,7 @@ export const SYNTHESIS_ACTIONS = ["create", "delete"] as const;
 export const synthesis: Provider<SynthesisEvent, Record<string, never>, Buffer[]> = {
     name: "synthesis",
     secretRequired: false,
-    acceptsExtraPath: (segments) => segments.length <= 1,
+    pathToken: true,
 
     options: () => ({}),
     prepareKeys: tokenDigests,

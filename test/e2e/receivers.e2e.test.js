@@ -191,20 +191,34 @@ describe("end to end in a real Node-RED with default settings", function () {
             const response = await nodeRed.post("/mentra/webhook", JSON.stringify(event));
             assert.deepEqual([response.status, response.json], [200, { status: "success" }]);
             const [msg] = await collector.waitFor("mentra:1", 1);
-            assert.deepEqual(msg.payload, { ...event, websocketUrl: event.websocketUrl });
+            assert.deepEqual(msg.payload, event);
+            assert.equal(msg.websocketUrl, event.mentraOSWebsocketUrl, "the SDK 2.x endpoint, for the node's default protocol");
             assert.equal(msg.topic, "session_request");
             assert.equal(msg.webhook.verified, false, "nothing was checked: no secret is configured");
         });
 
-        it("always sets websocketUrl, from the older fields when it is missing", async () => {
-            const event = mentraSession({ websocketUrl: undefined, mentraOSWebsocketUrl: undefined, timestamp: new Date().toISOString() });
+        it("takes an older cloud's augmentOSWebsocketUrl for the SDK 2.x protocol, and never fills one field from another", async () => {
+            const event = mentraSession({ websocketUrl: undefined, mentraOSWebsocketUrl: undefined, augmentOSWebsocketUrl: "wss://prod.augmentos.cloud/app-ws", timestamp: new Date().toISOString() });
             assert.equal((await nodeRed.post("/mentra", JSON.stringify(event))).status, 200);
             const [msg] = await collector.waitFor("mentra:1", 1);
-            assert.equal(msg.payload.websocketUrl, "wss://prod.augmentos.org/tpa-ws");
+            assert.equal(msg.websocketUrl, "wss://prod.augmentos.cloud/app-ws");
+            assert.equal(msg.payload.websocketUrl, undefined);
+        });
+
+        it("accepts the SDK's newer path /api/_mentraos/webhook, and refuses URLs parsers read differently", async () => {
+            const event = mentraSession({ timestamp: new Date().toISOString() });
+            assert.equal((await nodeRed.post("/mentra/api/_mentraos/webhook", JSON.stringify(event))).status, 200);
+            await collector.waitFor("mentra:1", 1);
+            for (const url of ["wss://api.mentra.glass\\@evil.com/", "wss://api.men\ttra.glass/", "ws://api.mentra.glass/app-ws", "wss://evil.com@api.mentra.glass/"]) {
+                const forged = mentraSession({ mentraOSWebsocketUrl: url, timestamp: new Date().toISOString() });
+                const response = await nodeRed.post("/mentra/webhook", JSON.stringify(forged));
+                assert.equal(response.status, 400, url);
+            }
+            assert.equal((await collector.settle("mentra:1")).length, 1);
         });
 
         it("rejects a session whose WebSocket host is outside the allow-list", async () => {
-            const event = mentraSession({ websocketUrl: "wss://attacker.example/app-ws", timestamp: new Date().toISOString() });
+            const event = mentraSession({ mentraOSWebsocketUrl: "wss://attacker.example/app-ws", timestamp: new Date().toISOString() });
             const response = await nodeRed.post("/mentra", JSON.stringify(event));
             assert.equal(response.status, 403);
             assert.equal(response.json.status, "error");

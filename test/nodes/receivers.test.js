@@ -207,7 +207,8 @@ describe("receiver nodes in the test helper", function () {
         assert.match(unknown.json.message, /unknown webhook type/);
         await settle();
         assert.equal(events.length, 1);
-        assert.equal(events[0].payload.websocketUrl, "wss://prod.mentra.glass/app-ws");
+        assert.equal(events[0].websocketUrl, "wss://prod.mentra.glass/app-ws", "the SDK 2.x URL, by default");
+        assert.equal(events[0].payload.websocketUrl, "wss://prod.mentra.glass/ws/miniapp", "each field as sent");
         assert.equal(events[0].topic, "session_request");
         assert.equal(rejected.length, 1);
     });

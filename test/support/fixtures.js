@@ -34,16 +34,16 @@ function wmsBody(fields = {}) {
     });
 }
 
-/** A session_request as the newest cloud sends it: all three URL fields, an e-mail userId. */
+/** A session_request as the newest cloud sends it: all three URL fields (the newer protocol's, and SDK 2.x's twice), an e-mail userId. */
 function mentraSession(fields = {}) {
     return {
         type: "session_request",
         sessionId: "jane.doe@example.com-com.example.notes",
         userId: "jane.doe@example.com",
         timestamp: "2025-06-01T12:30:45.123Z",
-        websocketUrl: "wss://prod.mentra.glass/app-ws",
+        websocketUrl: "wss://prod.mentra.glass/ws/miniapp",
         mentraOSWebsocketUrl: "wss://prod.mentra.glass/app-ws",
-        augmentOSWebsocketUrl: "wss://prod.augmentos.org/tpa-ws",
+        augmentOSWebsocketUrl: "wss://prod.mentra.glass/app-ws",
         ...fields,
     };
 }

@@ -136,7 +136,7 @@ class Collector {
                     z: tab,
                     name: `${label} out ${output}`,
                     func:
-                        "msg.payload = { payload: msg.payload, topic: msg.topic, webhook: msg.webhook, parts: msg.parts," +
+                        "msg.payload = { payload: msg.payload, topic: msg.topic, webhook: msg.webhook, parts: msg.parts, websocketUrl: msg.websocketUrl," +
                         " keys: Object.keys(msg) };\n" +
                         `msg.url = ${JSON.stringify(`${this.url}/${encodeURIComponent(`${label}:${output}`)}`)};\n` +
                         "msg.headers = { 'content-type': 'application/json' };\nreturn msg;",

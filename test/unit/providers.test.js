@@ -3,10 +3,11 @@ const assert = require("node:assert/strict");
 const { createHmac } = require("node:crypto");
 const { WMS_SEED_BODY, wmsBody, mentraSession, synthesisBatch, meshagentEvent, toPythonJson, dist } = require("../support/fixtures");
 const { wms, wmsSignature, wmsOptions } = dist("providers/wms.js");
-const { mentra, hostAllowed } = dist("providers/mentra.js");
+const { mentra, hostAllowed, mentraOptions } = dist("providers/mentra.js");
 const { synthesis } = dist("providers/synthesis.js");
 const { meshagent, meshagentSignature, eventWanted } = dist("providers/meshagent.js");
 const { Rejection } = dist("core/provider.js");
+const { extraPathRule } = dist("core/secrets.js");
 
 function delivery(body, headers = {}, { path = ["hook"], extraPath = [], query = "" } = {}) {
     return { body: Buffer.from(body), headers, path, extraPath, query };
@@ -137,27 +138,56 @@ describe("Mentra provider", () => {
         assert.match(result.error.issues[0].message, /unknown webhook type: "tool_call"/);
     });
 
-    it("always sets websocketUrl on a session, newest field first", () => {
-        assert.equal(prepare(mentraSession()).websocketUrl, "wss://prod.mentra.glass/app-ws");
-        const mentraOnly = mentraSession({ websocketUrl: undefined, mentraOSWebsocketUrl: "wss://franceapi.mentra.glass/ws" });
-        assert.equal(prepare(mentraOnly).websocketUrl, "wss://franceapi.mentra.glass/ws");
-        const augmentOnly = mentraSession({ websocketUrl: undefined, mentraOSWebsocketUrl: undefined });
-        const prepared = prepare(augmentOnly);
-        assert.equal(prepared.websocketUrl, "wss://prod.augmentos.org/tpa-ws");
+    it("gives the flow the URL of the protocol it speaks, never another protocol's", () => {
+        const fields = (event, opts = options) => mentra.messageFields(prepare(event, opts), opts);
+        assert.deepEqual(options, { allowedHosts: ["mentra.glass", "augmentos.org", "augmentos.cloud"], allowInsecureWs: false, protocol: "app-ws" });
+        const miniapp = mentraOptions({ protocol: "miniapp" });
+        assert.deepEqual(fields(mentraSession()), { websocketUrl: "wss://prod.mentra.glass/app-ws" });
+        assert.deepEqual(fields(mentraSession(), miniapp), { websocketUrl: "wss://prod.mentra.glass/ws/miniapp" });
+        const olderCloud = mentraSession({ websocketUrl: undefined, mentraOSWebsocketUrl: undefined, augmentOSWebsocketUrl: "wss://prod.augmentos.cloud/app-ws" });
+        assert.deepEqual(fields(olderCloud), { websocketUrl: "wss://prod.augmentos.cloud/app-ws" });
+        const prepared = prepare(olderCloud);
+        assert.equal(prepared.websocketUrl, undefined, "no field is filled from another");
         assert.equal(prepared.userId, "jane.doe@example.com");
+        assert.equal(mentra.messageFields(prepare({ ...mentraSession(), type: "stop_request", reason: "user_disabled" }), options), undefined);
     });
 
-    it("refuses a session without a WebSocket URL (400) or pointing outside the allow-list (403)", async () => {
+    it("refuses a session without a URL for its protocol (400) or with any URL outside the allow-list (403)", async () => {
         const none = mentraSession({ websocketUrl: undefined, mentraOSWebsocketUrl: undefined, augmentOSWebsocketUrl: undefined });
         await rejects(() => prepare(none), 400);
-        await rejects(() => prepare(mentraSession({ websocketUrl: "wss://attacker.example/steal" })), 403);
+        const miniappOnly = mentraSession({ mentraOSWebsocketUrl: undefined, augmentOSWebsocketUrl: undefined });
+        assert.match(await rejects(() => prepare(miniappOnly), 400), /no WebSocket URL for the app-ws protocol/);
+        assert.ok(prepare(miniappOnly, mentraOptions({ protocol: "miniapp" })));
+        await rejects(() => prepare(mentraSession({ mentraOSWebsocketUrl: "wss://attacker.example/steal" })), 403);
         // Every URL field must be allowed, not just the one used.
-        await rejects(() => prepare(mentraSession({ augmentOSWebsocketUrl: "wss://mentra.glass.attacker.example" })), 403);
+        await rejects(() => prepare(mentraSession({ websocketUrl: "wss://mentra.glass.attacker.example" })), 403);
         await rejects(() => prepare(mentraSession({ websocketUrl: "https://prod.mentra.glass/app-ws" })), 400);
         await rejects(() => prepare(mentraSession({ websocketUrl: "not a url" })), 400);
-        const custom = mentra.options({ allowedHosts: "localhost, *.example.com" });
-        assert.ok(prepare(mentraSession({ websocketUrl: "ws://localhost:8002/app-ws", mentraOSWebsocketUrl: undefined, augmentOSWebsocketUrl: undefined }), custom));
+        const custom = mentra.options({ allowedHosts: "localhost, *.example.com", allowInsecureWs: true });
+        assert.ok(prepare(mentraSession({ websocketUrl: undefined, mentraOSWebsocketUrl: "ws://localhost:8002/app-ws", augmentOSWebsocketUrl: undefined }), custom));
         await rejects(() => prepare(mentraSession(), custom), 403);
+    });
+
+    it("refuses URLs that parsers read differently, plain ws: unless allowed, and user info; emits them normalised", async () => {
+        const session = (url) => mentraSession({ websocketUrl: undefined, mentraOSWebsocketUrl: url, augmentOSWebsocketUrl: undefined });
+        const ambiguous = [
+            "wss://api.mentra.glass\\@evil.com/", // Python's urlsplit reads evil.com
+            "wss://api.mentra.glass\\evil.com/",
+            "wss://api.men\ttra.glass/app-ws",
+            "wss://api.mentra.glass/app-ws\n",
+            "wss://api.mentra.glass /app-ws",
+            "wss://api.mentra.glass\u0000/app-ws",
+            "wss://api.mentra.glass\u00a0/app-ws",
+        ];
+        for (const url of ambiguous) assert.match(await rejects(() => prepare(session(url)), 400), /backslash, white space or a control character/, JSON.stringify(url));
+        for (const url of ["wss://user:pass@api.mentra.glass/app-ws", "wss://evil.com@api.mentra.glass/app-ws", "wss://@api.mentra.glass/app-ws"]) {
+            assert.match(await rejects(() => prepare(session(url)), 400), /user information/, url);
+        }
+        assert.match(await rejects(() => prepare(session("ws://api.mentra.glass/app-ws")), 400), /must be a wss: URL/);
+        assert.ok(prepare(session("ws://api.mentra.glass/app-ws"), mentraOptions({ allowInsecureWs: "true" })));
+        const normalised = prepare(session("WSS://API.Mentra.Glass:443/app-ws/%7Euser/../x"));
+        assert.equal(normalised.mentraOSWebsocketUrl, "wss://api.mentra.glass/app-ws/x");
+        assert.deepEqual(mentra.messageFields(normalised, options), { websocketUrl: normalised.mentraOSWebsocketUrl });
     });
 
     it("matches allowed hosts and their subdomains only", () => {
@@ -183,9 +213,13 @@ describe("Mentra provider", () => {
         await rejects(() => mentra.verify(at(["mentra", "webhook"]), keys, options), 401);
         await rejects(() => mentra.verify(at(["mentra", "t0ken-3"]), keys, options), 401);
         await rejects(() => mentra.verify(at(["mentra"], "token=t0ken"), keys, options), 401);
-        assert.ok(mentra.acceptsExtraPath(["t0ken"]));
-        assert.ok(mentra.acceptsExtraPath(["t0ken", "webhook"]));
-        assert.ok(!mentra.acceptsExtraPath(["a", "b"]));
+        assert.deepEqual(mentra.verify(at(["mentra", "t0ken-1", "api", "_mentraos", "webhook"]), keys, options), { verified: true });
+        const rule = extraPathRule(mentra);
+        assert.equal(rule.maxSegments, 4);
+        for (const extra of [[], ["t0ken"], ["webhook"], ["t0ken", "webhook"], ["api", "_mentraos", "webhook"], ["t0ken", "api", "_mentraos", "webhook"]]) {
+            assert.ok(rule.accepts(extra), extra.join("/"));
+        }
+        for (const extra of [["a", "b"], ["t0ken", "api", "webhook"], ["x", "t0ken", "webhook"]]) assert.ok(!rule.accepts(extra), extra.join("/"));
     });
 
     it("identifies a retry by its bytes: a new timestamp is a new event", () => {
