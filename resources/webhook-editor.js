@@ -10,9 +10,12 @@
         return segments.length ? "/" + segments.join("/") : "";
     }
 
+    // As the runtime refuses them (route-table.ts): a backslash, white space, control
+    // characters, ? and #, and . or .. segments could make the node's URL mean another place.
+    var UNSAFE_PATH = /[\\?#\s\u0000-\u001f\u007f-\u009f\u00a0\u1680\u2000-\u200f\u2028\u2029\u202f\u205f\u3000\ufeff]|(^|\/)\.{1,2}(\/|$)/;
+
     function validPath(value) {
-        var path = pathOf(value);
-        return path !== "" && !/[?#\s]/.test(path);
+        return pathOf(value) !== "" && !UNSAFE_PATH.test(String(value));
     }
 
     /** The URL to paste into the provider's console: editor address + httpNodeRoot + path. */

@@ -6,7 +6,7 @@
 import type { Node, NodeAPI, NodeDef } from "node-red";
 import { DEFAULT_SETTINGS, Receiver, type EventMessage, type ReceiverSettings, type RejectionMessage } from "./pipeline.js";
 import type { AnyProvider } from "./provider.js";
-import { normalisePath, routeTableFor, type HttpSettings } from "./route-table.js";
+import { isSafePath, normalisePath, routeTableFor, type HttpSettings } from "./route-table.js";
 import { extraPathRule, parseSecrets } from "./secrets.js";
 import type { DeliveryState, SharedStateNode } from "./state.js";
 import { attachTestEventSender, registerTestEventRoutes, testEventSender } from "./test-events.js";
@@ -60,6 +60,7 @@ export function registerReceiverNode(RED: NodeAPI, type: string, provider: AnyPr
         };
 
         if (settings.httpNodeRoot === false) return fail("http-disabled");
+        if (typeof config.path === "string" && !isSafePath(config.path)) return fail("unsafe-path");
         const path = normalisePath(config.path);
         if (!path) return fail("no-path");
         const secrets = parseSecrets(node.credentials?.secret, (name) => {

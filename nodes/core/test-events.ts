@@ -36,6 +36,18 @@ function loopbackOrigin(RED: NodeAPI): string {
     return `${secure ? "https" : "http"}://${host}:${address.port}`;
 }
 
+/**
+ * `path` on this server and nowhere else. Resolving a path against a base URL would let one
+ * that starts with "//" (or "/\\") name another host: the path is set on a copy of the
+ * origin instead, and the origin is checked again.
+ */
+export function selfUrl(origin: string, path: string): URL {
+    const url = new URL(origin);
+    url.pathname = path;
+    if (url.origin !== new URL(origin).origin || !url.pathname.startsWith("/")) throw new Error("the node's URL would leave this server");
+    return url;
+}
+
 function post(url: URL, headers: Record<string, string>, body: string): Promise<{ status: number; body: string }> {
     const transport = url.protocol === "https:" ? https : http;
     return new Promise((resolve, reject) => {
@@ -63,7 +75,7 @@ export function testEventSender(
         if (!isProviderName(provider)) throw new Error(`no samples for ${provider}`);
         const event = eventName ?? Object.keys(SAMPLE_EVENTS[provider])[0]!;
         const delivery = await sampleDelivery(provider, event, secret);
-        const url = new URL(`${mountPath()}${nodePath}${delivery.pathSuffix}`, loopbackOrigin(RED));
+        const url = selfUrl(loopbackOrigin(RED), `${mountPath()}${nodePath}${delivery.pathSuffix}`);
         const answer = await post(url, delivery.headers, delivery.body);
         return { event, ...answer };
     };

@@ -2,6 +2,7 @@
 // "Send test event": the admin route behind the editor's button, in a real Node-RED, and
 // the command-line signer that shares its samples.
 const assert = require("node:assert/strict");
+const http = require("node:http");
 const bcrypt = require("bcryptjs");
 const { NodeRedProcess, request, startedForSuite } = require("../support/node-red-process");
 const { dist } = require("../support/fixtures");
@@ -41,6 +42,34 @@ describe("send test event, from the editor's admin route", function () {
             headers: { "content-type": "application/json" },
             body: JSON.stringify(event === undefined ? {} : { event }),
         });
+
+    it("refuses a node path that would send the test event, and its token, to another host", async () => {
+        let stolen = 0;
+        const thief = http.createServer((req, res) => {
+            stolen++;
+            res.end();
+        });
+        await new Promise((resolve) => thief.listen(0, "127.0.0.1", resolve));
+        try {
+            const { port } = thief.address();
+            const tab = "tab-unsafe";
+            const unsafe = [
+                { id: "unsafe-backslash", path: `/\\127.0.0.1:${port}/steal` },
+                { id: "unsafe-tab", path: "/syn\tthesis" },
+                { id: "unsafe-dots", path: "/../admin" },
+            ];
+            await nodeRed.deploy([
+                ...(await nodeRed.flows()).flows,
+                { id: tab, type: "tab", label: "unsafe" },
+                ...unsafe.map(({ id, path }) => ({ id, z: tab, type: "synthesis-webhook", path, wires: [[], []], credentials: { secret: "synthesis-token" } })),
+            ]);
+            for (const { id } of unsafe) assert.equal((await sendTest(id)).status, 404, `${id} is not listening, so it cannot be sent to`);
+            assert.equal(stolen, 0);
+            assert.match(nodeRed.log, /The path holds a backslash, white space/);
+        } finally {
+            await new Promise((resolve) => thief.close(resolve));
+        }
+    });
 
     it("lists the sample events of every provider", async () => {
         const { status, json } = await request(nodeRed.adminUrl("/verified-webhooks/samples"));

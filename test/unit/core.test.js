@@ -3,7 +3,8 @@ const assert = require("node:assert/strict");
 const { dist } = require("../support/fixtures");
 const { MemoryState, skippedPositions, MAX_MISSING_LISTED } = dist("core/state.js");
 const { parseSecrets, matchesAnyDigest, tokenDigests, parseList } = dist("core/secrets.js");
-const { normalisePath } = dist("core/route-table.js");
+const { normalisePath, isSafePath } = dist("core/route-table.js");
+const { selfUrl } = dist("core/test-events.js");
 const { receiverSettings } = dist("core/receiver-node.js");
 
 function clock(start = 1_000_000) {
@@ -85,6 +86,22 @@ describe("secrets", () => {
         assert.equal(normalisePath("//a//b"), "/a/b");
         assert.equal(normalisePath("/"), undefined);
         assert.equal(normalisePath(undefined), undefined);
+    });
+
+    it("refuses node paths that could make the node's URL mean another place", () => {
+        for (const path of ["/\\127.0.0.1:9/steal", "/a\tb", "/a b", "/a\u0000", "/a?b", "/a#b", "/../admin", "/a/./b", "/a/..", ".."]) {
+            assert.equal(isSafePath(path), false, JSON.stringify(path));
+            assert.equal(normalisePath(path), undefined, JSON.stringify(path));
+        }
+        for (const path of ["/wms", "/hooks/a.b", "/...", "/a..b", "/mentra/_x-1~"]) assert.equal(isSafePath(path), true, path);
+    });
+
+    it("builds the test event's URL on this server's origin, whatever the path", () => {
+        for (const path of ["//127.0.0.1:9/steal", "/\\127.0.0.1:9/steal", "/..//evil.example/", "/x?y#z"]) {
+            const url = selfUrl("http://127.0.0.1:1880", path);
+            assert.equal(url.origin, "http://127.0.0.1:1880", path);
+        }
+        assert.equal(selfUrl("https://[::1]:8443", "/wms/tok").href, "https://[::1]:8443/wms/tok");
     });
 
     it("fills receiver settings from options, with defaults for blanks", () => {
