@@ -68,8 +68,8 @@ JSON.parse(msg.payload.toString("utf8"));
 msg.payload = { status: "ok" };
 return msg;`;
 
-async function startNodeRed(flows) {
-    const nodeRed = await new NodeRedProcess().start();
+async function startNodeRed(flows, settings) {
+    const nodeRed = await new NodeRedProcess(settings ? { settings } : {}).start();
     await nodeRed.deploy(flows);
     return { nodeRed, stop: () => nodeRed.stop() };
 }
@@ -83,12 +83,15 @@ async function startPeer() {
     return { url: nodeRed.nodeUrl("/peer"), stop };
 }
 
+const LONG_WAY_SETTINGS = 'module.exports = { flowFile: "flows.json", httpAdminMiddleware: function passThrough(req, res, next) { next(); } };';
+
 // A core node that does nothing: a junction with nothing after it. (A `function` node that
 // returns null is no no-op: running its script in a VM context costs several microseconds
 // a message, which is the downstream flow's cost, not the receiver's.)
 const NO_OP = { id: "no-op", type: "junction", wires: [] };
-async function startReceiver(type) {
-    const { nodeRed, stop } = await startNodeRed([{ id: "receiver", type, path: "/hook", wires: [["no-op"], []], credentials: { secret: SECRET } }, NO_OP]);
+async function startReceiver(type, settings) {
+    const flows = [{ id: "receiver", type, path: "/hook", wires: [["no-op"], []], credentials: { secret: SECRET } }, NO_OP];
+    const { nodeRed, stop } = await startNodeRed(flows, settings);
     return { url: nodeRed.nodeUrl("/hook"), stop };
 }
 
@@ -207,6 +210,9 @@ async function main() {
         ["(b) http in + function + http response (peer)", startPeer, wms],
         ["(c) wms-webhook", () => startReceiver("wms-webhook"), wms],
         ["(d) meshagent-webhook", () => startReceiver("meshagent-webhook"), mesh],
+        // Middleware the short way cannot prove harmless (here a pass-through httpAdminMiddleware
+        // where the editor shares the root) sends requests the long way, through Express: its cost.
+        ["(e) wms-webhook, the long way", () => startReceiver("wms-webhook", LONG_WAY_SETTINGS), wms],
     ];
     const rounds = [];
     for (let round = 1; round <= ROUNDS; round++) {
@@ -233,6 +239,7 @@ async function main() {
         JSON.stringify({
             "wms-webhook": ratios(2),
             "meshagent-webhook": ratios(3),
+            "wms-webhook-long-way": ratios(4),
             synthesis_batch: { answer_ms: +batch.answerMedianMs.toFixed(1), answer_max_ms: +batch.answerMaxMs.toFixed(1), split_events_per_s: receivedPerSecond, messages_per_s: batch.messagesPerSecond },
             memory: { heap_growth_mb: +memory.growthMb.toFixed(1), deliveries: memory.deliveries },
         }),

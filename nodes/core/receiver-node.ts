@@ -70,8 +70,11 @@ export function registerReceiverNode(RED: NodeAPI, type: string, provider: AnyPr
         if (provider.secretRequired && secrets.length === 0) return fail("no-secret");
 
         let statusTimer: NodeJS.Timeout | undefined;
+        /** The editor or admin route that owns this node's path, if one does: the node then does not listen. */
+        let ownedBy: string | undefined;
         const showStatus = () => {
             statusTimer = undefined;
+            if (ownedBy !== undefined) return;
             if (!claim.active) {
                 node.status({ fill: "red", shape: "ring", text: RED._("webhook.status.path-in-use", { path }) });
                 return;
@@ -130,6 +133,10 @@ export function registerReceiverNode(RED: NodeAPI, type: string, provider: AnyPr
             acceptsExtraPath: extraPath.accepts,
             handle: (request) => void receiver.handle(request),
             activated: showStatus,
+            conflict: (route) => {
+                ownedBy = route;
+                fail("path-owned", { path, route });
+            },
         });
         if (!claim.active) node.warn(RED._("webhook.errors.path-in-use", { path }));
         showStatus();

@@ -1,35 +1,27 @@
 /**
  * Where webhook requests enter Node-RED. One table per Node-RED runtime maps each node's
- * path to the node that owns it; two pieces of express middleware consult it:
+ * path to the node that owns it; requests reach it in one of two ways:
  *
- * - a handler at the very top of the root app's stack. In a default Node-RED the editor's
- *   admin app is mounted at "/": every request would pass its whole stack first, and its
- *   JSON parser would consume the raw bytes a signature is computed over. Our requests are
- *   handled there, with httpNodeAuth (a function), httpNodeMiddleware and httpNodeCors
- *   applied as Node-RED applies them to an `http in` node.
- * - one dispatcher on RED.httpNode, for when that is not possible (httpNodeAuth as
- *   {user, pass}, checked inside Node-RED's stack; an app that does not mount httpNode):
- *   requests are then only marked as parsed at the top, so no body parser reads them.
+ * - the long way, as an `http in` node's do: through every piece of middleware mounted before
+ *   RED.httpNode (an embedding application's, the editor's when it shares the root,
+ *   httpNodeAuth), to one dispatcher on RED.httpNode that runs httpNodeMiddleware and
+ *   httpNodeCors as `http in` does. A marker at the top of the root app only flags the
+ *   request as parsed, so that no body parser on the way consumes the raw bytes a signature
+ *   is computed over.
+ * - the short way, for a POST to a path whose plan (express-plan.ts) proves it equivalent:
+ *   the marker runs, itself, exactly the middleware Express would have run (Node-RED's CORS
+ *   handlers, httpNodeAuth functions) with the request as each would see it, then the same
+ *   chain. In a default Node-RED this skips the editor's whole stack.
  *
  * A Map lookup replaces a per-node express route: no linear scan of the router stack, and
  * nothing to splice out of it on redeploy.
  */
 import type { IncomingMessage, ServerResponse } from "node:http";
 import corsMiddleware from "cors";
+import { planFor, planIsCurrent, stackOf, type ExpressApp, type Middleware, type Plan } from "./express-plan.js";
 import type { RoutedRequest } from "./pipeline.js";
 
 type Next = (error?: unknown) => void;
-type Middleware = (req: IncomingMessage, res: ServerResponse, next: Next) => void;
-
-/** The slice of an express application this module uses. */
-interface ExpressApp {
-    (req: IncomingMessage, res: ServerResponse, next?: Next): void;
-    use(handler: Middleware): unknown;
-    path(): string;
-    parent?: ExpressApp;
-    _router?: { stack: { handle: unknown; name?: string }[] };
-    router?: { stack: { handle: unknown; name?: string }[] };
-}
 
 export interface RouteOwner {
     /** The most segments that may follow the owner's path. */
@@ -38,6 +30,8 @@ export interface RouteOwner {
     handle(request: RoutedRequest): void;
     /** Called when a waiting owner takes the path over from one that closed. */
     activated(): void;
+    /** Called when an editor or admin route owns the path: the claim is withdrawn. */
+    conflict?(route: string): void;
 }
 
 export interface RouteClaim {
@@ -52,6 +46,8 @@ interface Claim extends RouteClaim {
     closed: boolean;
     /** After release, requests are still routed here (and answered 503) until this time. */
     lingerUntil: number;
+    /** Per full request path: how Express would route a POST there (undefined: being planned). */
+    readonly plans: Map<string, Plan | undefined>;
 }
 
 interface Match {
@@ -61,14 +57,18 @@ interface Match {
     query: string;
 }
 
-const MATCH = Symbol("verified-webhooks.match");
-type MarkedRequest = IncomingMessage & { [MATCH]?: Match; _body?: boolean };
+type MarkedRequest = IncomingMessage & { _body?: boolean; baseUrl?: string; originalUrl?: string };
 
 /**
  * A closed node's path answers 503 (retry) rather than 404 until the deploy that closed
  * it has started its flows, and at most this long.
  */
 export const LINGER_MS = 10_000;
+/**
+ * Paths with a token are planned once a delivery to them was accepted (so unauthenticated
+ * traffic cannot make us plan), and at most this many per node.
+ */
+const MAX_PLANS_PER_CLAIM = 16;
 
 /**
  * Characters and segments a node path may not hold: a backslash (read as "/" by URL parsers),
@@ -102,18 +102,15 @@ function rootOf(app: ExpressApp): ExpressApp {
     return app.parent ? rootOf(app.parent) : app;
 }
 
-/**
- * Moves `handler` to the top of the app's stack: above everything, or just below Express's
- * own `expressInit` when `afterExpressInit` (user middleware may use Express's req/res API).
- */
-function moveToTop(app: ExpressApp, handler: Middleware, afterExpressInit: boolean): void {
+/** Moves `handler` just below Express's own `expressInit` in the app's stack: above everything else. */
+function moveToTop(app: ExpressApp, handler: Middleware): void {
     app.use(handler);
-    const stack = (app._router ?? app.router)?.stack as { handle: unknown; name?: string }[] | undefined;
+    const stack = stackOf(app);
     if (!stack) return;
     const index = stack.findIndex((layer) => layer.handle === handler);
     if (index < 0) return;
     const [layer] = stack.splice(index, 1);
-    const init = afterExpressInit ? stack.findIndex((candidate) => candidate.name === "expressInit") : -1;
+    const init = stack.findIndex((candidate) => candidate.name === "expressInit");
     stack.splice(init + 1, 0, layer!);
 }
 
@@ -129,6 +126,11 @@ function runChain(chain: readonly Middleware[], req: IncomingMessage, res: Serve
         }
     };
     next();
+}
+
+function pathOf(url: string): string {
+    const query = url.indexOf("?");
+    return query === -1 ? url : url.slice(0, query);
 }
 
 export interface RuntimeEvents {
@@ -150,25 +152,17 @@ export class RouteTable {
     private readonly claims = new Map<string, Claim[]>();
     /** The most segments any owner accepts after its path: how far up a request path to look. */
     private maxExtraSegments = 0;
+    /** What an `http in` route runs before its handler: httpNodeMiddleware, then httpNodeCors. */
     private readonly chain: Middleware[] = [];
-    /** Auth, user middleware and CORS, for requests handled at the top of the root app. */
-    private readonly rootChain: Middleware[];
-    /** Whether requests can be handled at the top of the root app, skipping the editor's stack. */
-    private readonly shortcut: boolean;
+    /** httpNodeAuth given as functions: the short way may run them itself, where Express would. */
+    private readonly replayable: ReadonlySet<unknown>;
     private mountPrefix: string | undefined;
     private markerInstalled = false;
 
     constructor(private readonly httpNode: ExpressApp, settings: HttpSettings, events?: RuntimeEvents) {
-        // Same order as Node-RED's own `http in` node: user middleware, then CORS.
         this.chain.push(...middlewareList(settings.httpNodeMiddleware));
         if (settings.httpNodeCors) this.chain.push(corsMiddleware(settings.httpNodeCors as corsMiddleware.CorsOptions) as Middleware);
-        // Node-RED mounts httpNodeAuth in front of httpNode. A function (or list) we can run
-        // ourselves; its {user, pass} form is checked inside Node-RED's stack, so requests
-        // then take the long way through it.
-        const auth = settings.httpNodeAuth;
-        this.shortcut = !auth || typeof auth === "function" || Array.isArray(auth);
-        this.rootChain = [...middlewareList(auth), ...this.chain];
-
+        this.replayable = new Set(middlewareList(settings.httpNodeAuth));
         httpNode.use(this.dispatch);
         events?.on("flows:started", () => this.dropClosed());
     }
@@ -180,13 +174,17 @@ export class RouteTable {
         }
     }
 
-    /** Installed on the first claim, when an embedding application has mounted httpNode. */
+    private root(): ExpressApp | undefined {
+        const root = rootOf(this.httpNode);
+        return root === this.httpNode ? undefined : root;
+    }
+
+    /** Installed on the first claim, when an application has mounted httpNode. */
     private installMarker(): void {
         if (this.markerInstalled) return;
-        const root = rootOf(this.httpNode);
-        if (root === this.httpNode) return; // not mounted (yet): nothing parses bodies before us
-        // Our own pipeline needs only Node's req/res: with no middleware to run, skip even Express's.
-        moveToTop(root, this.mark, this.rootChain.length > 0 || !this.shortcut);
+        const root = this.root();
+        if (!root) return; // not mounted (yet): nothing parses bodies before us
+        moveToTop(root, this.mark);
         this.markerInstalled = true;
     }
 
@@ -200,6 +198,7 @@ export class RouteTable {
             segments: path.split("/").filter(Boolean),
             closed: false,
             lingerUntil: 0,
+            plans: new Map(),
             get active() {
                 return !this.closed && table.claims.get(path)?.[0] === this;
             },
@@ -217,7 +216,39 @@ export class RouteTable {
         claims.push(claim);
         this.claims.set(path, claims);
         this.maxExtraSegments = Math.max(this.maxExtraSegments, owner.maxExtraSegments);
+        this.plan(claim, `${this.mountPath()}${path}`);
         return claim;
+    }
+
+    /** Works out, in the background, how Express routes a POST to `fullPath`; until then, the long way. */
+    private plan(claim: Claim, fullPath: string): void {
+        const root = this.root();
+        if (!root || claim.plans.has(fullPath) || claim.plans.size >= MAX_PLANS_PER_CLAIM) return;
+        claim.plans.set(fullPath, undefined);
+        planFor(root, fullPath, {
+            isDispatcher: (handle) => handle === this.dispatch,
+            isReplayable: (handle) => this.replayable.has(handle),
+            marker: this.mark,
+            ownStack: stackOf(this.httpNode),
+        }).then(
+            (plan) => {
+                if (plan.kind === "conflict") {
+                    claim.owner.conflict?.(plan.route);
+                    return claim.release();
+                }
+                claim.plans.set(fullPath, plan);
+            },
+            () => claim.plans.set(fullPath, { kind: "slow", reason: "planning failed", watched: [] }),
+        );
+    }
+
+    /** The plan for a POST to `fullPath`, if one is ready and still what Express would do. */
+    private currentPlan(claim: Claim, fullPath: string): Plan | undefined {
+        const plan = claim.plans.get(fullPath);
+        if (!plan || planIsCurrent(plan)) return plan;
+        claim.plans.delete(fullPath);
+        this.plan(claim, fullPath); // the stack changed (a module added middleware): plan again
+        return undefined;
     }
 
     private find(pathname: string, query: string): Match | undefined {
@@ -251,34 +282,68 @@ export class RouteTable {
         return this.mountPrefix;
     }
 
-    /**
-     * Runs first in the root app. In a default Node-RED every request would otherwise pass
-     * the editor's whole admin stack (CORS, body parsers, authentication, its routes) before
-     * RED.httpNode: ours are handled here, with Node-RED's httpNode settings applied. Where
-     * that is not possible they are only marked as parsed, so no parser on the way consumes
-     * the raw bytes a signature is computed over.
-     */
+    /** Runs first in the root app: the short way where a plan allows it, else flags the request and lets it pass. */
     private readonly mark: Middleware = (req, res, next) => {
         const match = this.match(req.url, this.mountPath());
         if (!match) return next();
-        if (this.shortcut) return this.route(this.rootChain, match, req, res, next);
-        const marked = req as MarkedRequest;
-        marked[MATCH] = match;
-        marked._body = true;
+        const plan = req.method === "POST" ? this.currentPlan(match.claim, pathOf(req.url!)) : undefined;
+        if (plan?.kind === "fast") return this.shortWay(plan, match, req as MarkedRequest, res, next);
+        // The long way: no body parser on it may consume the raw bytes.
+        (req as MarkedRequest)._body = true;
         next();
     };
 
-    private route(chain: readonly Middleware[], match: Match, req: IncomingMessage, res: ServerResponse, next: Next): void {
-        const handle = () => match.claim.owner.handle({ req, res, path: match.path, extraPath: match.extraPath, query: match.query });
-        if (chain.length === 0) return handle();
-        runChain(chain, req, res, (error) => (error === undefined ? handle() : next(error)));
+    /** Runs what Express would run, as Express would present the request to each, then the node's chain. */
+    private shortWay(plan: Plan & { kind: "fast" }, match: Match, req: MarkedRequest, res: ServerResponse, next: Next): void {
+        const url = req.url;
+        const baseUrl = req.baseUrl;
+        const query = match.query ? `?${match.query}` : "";
+        const leave: Next = (error) => {
+            req.url = url;
+            req.baseUrl = baseUrl;
+            next(error);
+        };
+        let position = 0;
+        const step: Next = (error) => {
+            if (error !== undefined) return leave(error);
+            const current = plan.steps[position++];
+            if (current) {
+                req.baseUrl = current.baseUrl;
+                req.url = current.url + query;
+                try {
+                    return current.handle(req, res, step);
+                } catch (thrown) {
+                    return leave(thrown);
+                }
+            }
+            // Inside RED.httpNode, as its own expressInit would present the request.
+            req.baseUrl = plan.nodeBaseUrl;
+            req.url = plan.nodeUrl + query;
+            if (this.httpNode.request) Object.setPrototypeOf(req, this.httpNode.request);
+            if (this.httpNode.response) Object.setPrototypeOf(res, this.httpNode.response);
+            this.route(match, req, res, leave);
+        };
+        step();
     }
 
-    /** Inside RED.httpNode (req.url is relative to httpNodeRoot here). */
+    private route(match: Match, req: IncomingMessage, res: ServerResponse, next: Next): void {
+        const handle = () => match.claim.owner.handle({ req, res, path: match.path, extraPath: match.extraPath, query: match.query });
+        if (this.chain.length === 0) return handle();
+        runChain(this.chain, req, res, (error) => (error === undefined ? handle() : next(error)));
+    }
+
+    /** Inside RED.httpNode (req.url is relative to httpNodeRoot here): the long way ends here. */
     private readonly dispatch: Middleware = (req, res, next) => {
-        const match = (req as MarkedRequest)[MATCH] ?? this.match(req.url, "");
+        const match = this.match(req.url, "");
         if (!match) return next();
-        this.route(this.chain, match, req, res, next);
+        if (req.method === "POST" && match.extraPath.length > 0) {
+            // A delivery with a token that was accepted: plan its path, so the next one can take the short way.
+            const fullPath = pathOf((req as MarkedRequest).originalUrl ?? req.url!);
+            res.once("finish", () => {
+                if (res.statusCode >= 200 && res.statusCode < 300) this.plan(match.claim, fullPath);
+            });
+        }
+        this.route(match, req, res, next);
     };
 }
 

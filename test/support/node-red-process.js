@@ -159,6 +159,7 @@ class NodeRedProcess {
      * @param {string} [options.settings] contents of a settings.js; default: Node-RED's own defaults
      * @param {string} [options.nodeBinary] the node executable (Node-RED 5 needs Node 22)
      * @param {string} [options.nodeRedDir] the node-red package to run
+     * @param {string} [options.launcher] a script started instead of red.js (an application embedding Node-RED)
      * @param {string[]} [options.nodeArgs] options for the node executable (e.g. --cpu-prof)
      * @param {Record<string, string>} [options.extraModules] other node modules to install: name → directory
      * @param {string} [options.packageDir] the package to install (a directory, linked)
@@ -192,9 +193,10 @@ class NodeRedProcess {
         if (this.options.settings) fs.writeFileSync(path.join(this.userDir, "settings.js"), this.options.settings);
         this.port = await freePort();
         const nodeRedDir = this.options.nodeRedDir ?? path.dirname(require.resolve("node-red/package.json"));
+        const launcher = this.options.launcher ?? path.join(nodeRedDir, "red.js");
         this.child = spawn(
             this.options.nodeBinary ?? process.execPath,
-            [...(this.options.nodeArgs ?? []), path.join(nodeRedDir, "red.js"), "--userDir", this.userDir, "--port", String(this.port)],
+            [...(this.options.nodeArgs ?? []), launcher, "--userDir", this.userDir, "--port", String(this.port)],
             { stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, NODE_RED_ENABLE_PROJECTS: "" } },
         );
         const capture = (chunk) => this.logs.push(chunk.toString("utf8"));
