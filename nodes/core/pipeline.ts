@@ -7,7 +7,7 @@
 import { randomUUID } from "node:crypto";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { z } from "zod";
-import { Rejection, type AnyProvider, type Delivery } from "./provider.js";
+import { Rejection, type AnyProvider, type Delivery, type DeliveryHead } from "./provider.js";
 import { MemoryState, skippedPositions, type DeliveryState, type Identity, type Reservation, type StateLimits } from "./state.js";
 
 export interface ReceiverSettings extends StateLimits {
@@ -15,17 +15,37 @@ export interface ReceiverSettings extends StateLimits {
     readonly maxBodyBytes: number;
     /** A body that has not fully arrived this long after the request is cut off (408). */
     readonly bodyTimeoutMs: number;
-    /** Deliveries handled at once; past this, 429 with Retry-After. */
+    /** Deliveries handled at once, once their bodies are in; past this, 429 with Retry-After. */
     readonly maxConcurrent: number;
+    /** A batch with more events than this is refused (413). */
+    readonly maxBatchEvents: number;
+    /** Bytes of bodies still arriving, at most (default: maxBufferedBytes(settings)). */
+    readonly maxBufferedBytes?: number;
 }
 
 export const DEFAULT_SETTINGS: ReceiverSettings = {
     maxBodyBytes: 1024 * 1024,
     bodyTimeoutMs: 10_000,
     maxConcurrent: 256,
+    maxBatchEvents: 1000,
     windowMs: 10 * 60 * 1000,
     maxEntries: 100_000,
 };
+
+/**
+ * Bodies still arriving are bounded on their own, not by the deliveries being handled: a
+ * sender that goes silent this long is cut off, and so is one whose body arrives slower than
+ * the minimum rate once the grace period is over.
+ */
+export const BODY_IDLE_MS = 2000;
+export const BODY_GRACE_MS = 2000;
+export const BODY_MIN_BYTES_PER_SECOND = 16 * 1024;
+/** Bytes of bodies still arriving, per node: the larger of this and 4 bodies of the size limit. */
+export const MIN_BUFFERED_BYTES = 16 * 1024 * 1024;
+
+export function maxBufferedBytes(settings: Pick<ReceiverSettings, "maxBodyBytes">): number {
+    return Math.max(MIN_BUFFERED_BYTES, 4 * settings.maxBodyBytes);
+}
 
 export interface WebhookInfo {
     provider: string;
@@ -46,8 +66,18 @@ export interface EventMessage {
     parts?: { id: string; index: number; count: number; type: "array"; len: 1 };
 }
 
+/** The first invalid elements of a batch named on output 2; the rest are counted. */
+export const MAX_INVALID_LISTED = 10;
+
 export interface RejectionMessage {
-    payload: { provider: string; status: number; reason: string; index?: number };
+    payload: {
+        provider: string;
+        status: number;
+        reason: string;
+        /** Of a batch: how many elements were invalid, and the first of them with their reasons. */
+        invalidCount?: number;
+        invalid?: { index: number; reason: string }[];
+    };
     webhook: { provider: string; receivedAt: string; deliveryId: string; remoteAddress: string | undefined };
 }
 
@@ -145,26 +175,45 @@ function receivedNow(): string {
     return lastIso;
 }
 
+/** Refuses a declared length over the limit before a byte of the body is read. */
+function checkDeclaredLength(req: IncomingMessage, limit: number): void {
+    const declared = req.headers["content-length"];
+    if (declared !== undefined && Number(declared) > limit) {
+        throw new Rejection(413, `body of ${declared} bytes exceeds the limit of ${limit} bytes`);
+    }
+}
+
+/** Bodies of one node still arriving: their bytes, bounded, and who has been reading longest. */
+export class BodyBudget {
+    buffered = 0;
+    /** In the order they started: the oldest is cut off first when room is needed. */
+    readonly readers = new Set<(rejection: Rejection) => void>();
+
+    constructor(readonly maxBytes: number) {}
+}
+
 /**
  * The raw bytes of the body, as sent: the signature is computed over them. (Node's HTTP
  * parser already enforces Content-Length and chunked framing; what is left is the limit,
- * the deadline and a sender that goes away.)
+ * the deadline, a silent or trickling sender, the node's budget and a sender that goes away.)
  */
-function readBody(req: IncomingMessage, limit: number, timeoutMs: number): Promise<Buffer> {
-    const declared = req.headers["content-length"];
-    if (declared !== undefined && Number(declared) > limit) {
-        // Refused before a byte of the body is read.
-        return Promise.reject(new Rejection(413, `body of ${declared} bytes exceeds the limit of ${limit} bytes`));
-    }
+function readBody(req: IncomingMessage, limit: number, timeoutMs: number, budget: BodyBudget): Promise<Buffer> {
     if (req.readableEnded) {
         // Something before this node consumed the stream: the raw bytes are gone, nothing can be verified.
         return Promise.reject(new Rejection(500, "the request body was consumed before the webhook node could read it"));
     }
     return new Promise((resolve, reject) => {
         const chunks: Buffer[] = [];
+        const started = Date.now();
         let received = 0;
+        let lastData = started;
+        let done = false;
         const finish = (error: Rejection | undefined) => {
+            if (done) return;
+            done = true;
             clearTimeout(timer);
+            budget.readers.delete(cutOff);
+            budget.buffered -= received;
             req.off("data", onData);
             req.off("end", onEnd);
             req.off("error", onError);
@@ -175,15 +224,36 @@ function readBody(req: IncomingMessage, limit: number, timeoutMs: number): Promi
             }
             resolve(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, received));
         };
+        const cutOff = (rejection: Rejection) => finish(rejection);
         const onData = (chunk: Buffer) => {
+            if (received + chunk.length > limit) return finish(new Rejection(413, `body exceeds the limit of ${limit} bytes`));
+            // Room for it: the bodies that have been arriving longest make way (a slow sender is the likeliest attacker).
+            for (const oldest of budget.readers) {
+                if (budget.buffered + chunk.length <= budget.maxBytes) break;
+                if (oldest !== cutOff) oldest(new Rejection(503, "too many bodies arriving at once: retry"));
+            }
+            if (budget.buffered + chunk.length > budget.maxBytes) return finish(new Rejection(503, "too many bodies arriving at once: retry"));
+            budget.buffered += chunk.length;
             received += chunk.length;
-            if (received > limit) return finish(new Rejection(413, `body exceeds the limit of ${limit} bytes`));
+            lastData = Date.now();
             chunks.push(chunk);
         };
+        // One timer per body, re-armed only while the body is still arriving.
+        const check = () => {
+            const now = Date.now();
+            const elapsed = now - started;
+            if (elapsed >= timeoutMs) return finish(new Rejection(408, `body not received within ${timeoutMs / 1000} seconds`));
+            if (now - lastData >= BODY_IDLE_MS) return finish(new Rejection(408, `no body data for ${BODY_IDLE_MS / 1000} seconds`));
+            if (elapsed >= BODY_GRACE_MS && received < (BODY_MIN_BYTES_PER_SECOND * elapsed) / 1000) {
+                return finish(new Rejection(408, `body arriving slower than ${BODY_MIN_BYTES_PER_SECOND / 1024} KiB/s`));
+            }
+            timer = setTimeout(check, Math.min(500, timeoutMs - elapsed));
+        };
+        let timer = setTimeout(check, Math.min(BODY_GRACE_MS, BODY_IDLE_MS, timeoutMs));
         const onEnd = () => finish(undefined);
         const onError = () => finish(new Rejection(400, "could not read the request body"));
         const onClose = () => finish(new Rejection(400, "request aborted before the body was complete"));
-        const timer = setTimeout(() => finish(new Rejection(408, `body not received within ${timeoutMs / 1000} seconds`)), timeoutMs);
+        budget.readers.add(cutOff);
         req.on("data", onData);
         req.on("end", onEnd);
         req.on("error", onError);
@@ -215,10 +285,14 @@ function isPlainObject(value: unknown): value is Record<string, unknown> {
 
 /** An element of a batch that failed validation: reported on the second output. */
 interface InvalidElement {
-    readonly rejection: Rejection;
     readonly index: number;
+    readonly reason: string;
 }
 const NONE_INVALID: InvalidElement[] = [];
+const NOT_AN_OBJECT = new Rejection(400, "event must be a JSON object");
+
+/** One event checked: the event, or why it was refused (never thrown: a batch may hold thousands). */
+type Checked = { readonly event: unknown; readonly rejection?: undefined } | { readonly event?: undefined; readonly rejection: Rejection };
 
 export interface ReceiverContext {
     /** Where de-duplication state lives: this process (default) or a shared store. */
@@ -242,7 +316,10 @@ export class Receiver<Options, Keys> {
     private readonly keys: Promise<Keys>;
     private readonly state: DeliveryState;
     private closed = false;
+    /** Deliveries whose bodies are in and which are being handled: what maxConcurrent bounds. */
     private inFlight = 0;
+    /** Bodies still arriving: bounded on their own. */
+    readonly bodies: BodyBudget;
 
     /** The prepared keys once ready: no await per request after that. */
     private readyKeys: Keys | undefined;
@@ -258,6 +335,12 @@ export class Receiver<Options, Keys> {
         this.keys = Promise.resolve(provider.prepareKeys(secrets));
         this.keys.then((keys) => (this.readyKeys = keys), () => {}); // a failure is met by the first request
         this.state = context.state ?? new MemoryState(settings);
+        this.bodies = new BodyBudget(settings.maxBufferedBytes ?? maxBufferedBytes(settings));
+    }
+
+    /** What a node's status or an admin route may show: counts, load, bytes arriving. */
+    stats(): ReceiverCounts & { inFlight: number; bodiesArriving: number; bufferedBytes: number; maxBufferedBytes: number } {
+        return { ...this.counts, inFlight: this.inFlight, bodiesArriving: this.bodies.readers.size, bufferedBytes: this.bodies.buffered, maxBufferedBytes: this.bodies.maxBytes };
     }
 
     /** From now on deliveries are answered 503, so the sender retries instead of losing them. */
@@ -269,26 +352,28 @@ export class Receiver<Options, Keys> {
         const receivedAt = receivedNow();
         const deliveryId = randomUUID();
         const { req, res } = request;
-        this.inFlight++;
+        let handling = false;
         try {
+            // Everything that can be checked before the body is read is checked first, answered at once.
             if (req.method !== "POST") {
                 res.setHeader("Allow", "POST");
                 throw new Rejection(405, `method ${String(req.method).slice(0, 20)} not allowed: use POST`);
             }
             if (this.closed) throw new Rejection(503, "receiver is restarting: retry");
-            if (this.inFlight > this.settings.maxConcurrent) throw new Rejection(429, "too many deliveries at once: retry");
             checkContentType(req.headers["content-type"]);
-            const body = await readBody(req, this.settings.maxBodyBytes, this.settings.bodyTimeoutMs);
-            const delivery: Delivery = {
-                body,
-                headers: req.headers,
-                path: request.path,
-                extraPath: request.extraPath,
-                query: request.query,
-            };
+            checkDeclaredLength(req, this.settings.maxBodyBytes);
             // Await only what is asynchronous: each await costs a promise and a turn on a hot path.
             const keys = this.readyKeys ?? (await this.keys);
-            const verification = this.provider.verify(delivery, keys, this.options);
+            const head: DeliveryHead = { headers: req.headers, path: request.path, extraPath: request.extraPath, query: request.query };
+            const checkedHead = this.provider.checkHead?.(head, keys, this.options);
+
+            // A body still arriving takes no delivery slot: it is bounded by the node's body budget.
+            const body = await readBody(req, this.settings.maxBodyBytes, this.settings.bodyTimeoutMs, this.bodies);
+            if (this.inFlight >= this.settings.maxConcurrent) throw new Rejection(429, "too many deliveries at once: retry");
+            this.inFlight++;
+            handling = true;
+            const delivery: Delivery = { ...head, body };
+            const verification = checkedHead ?? this.provider.verify(delivery, keys, this.options);
             const { verified } = verification instanceof Promise ? await verification : verification;
             const accepted = this.accept(delivery, { receivedAt, deliveryId, verified }, request);
             if (accepted) await accepted;
@@ -298,7 +383,7 @@ export class Receiver<Options, Keys> {
                 error instanceof Rejection ? error : new Rejection(500, "internal error while receiving the webhook");
             this.reject(rejection, request, receivedAt, deliveryId);
         } finally {
-            this.inFlight--;
+            if (handling) this.inFlight--;
         }
     }
 
@@ -316,18 +401,21 @@ export class Receiver<Options, Keys> {
         let valid: unknown[];
         let invalid: InvalidElement[] = NONE_INVALID;
         if (isBatch) {
+            const elements = document as unknown[];
+            if (elements.length > this.settings.maxBatchEvents) {
+                throw new Rejection(413, `batch of ${elements.length} events exceeds the limit of ${this.settings.maxBatchEvents}`);
+            }
             valid = [];
             invalid = [];
-            (document as unknown[]).forEach((value, index) => {
-                try {
-                    valid.push(this.validate(value));
-                } catch (error) {
-                    if (!(error instanceof Rejection)) throw error;
-                    invalid.push({ rejection: error, index });
-                }
-            });
+            for (let index = 0; index < elements.length; index++) {
+                const checked = this.check(elements[index]);
+                if (checked.rejection) invalid.push({ index, reason: checked.rejection.reason });
+                else valid.push(checked.event);
+            }
         } else {
-            valid = [this.validate(document)];
+            const checked = this.check(document);
+            if (checked.rejection) throw checked.rejection;
+            valid = [checked.event];
         }
         if (this.closed) throw new Rejection(503, "receiver is restarting: retry");
         const wanted = this.provider.wanted ? valid.filter((event) => this.provider.wanted!(event, this.options)) : valid;
@@ -394,9 +482,18 @@ export class Receiver<Options, Keys> {
             });
         }
 
-        const rejections = invalid.map(({ rejection, index }) =>
-            this.rejectionMessage(rejection, request, info.receivedAt, info.deliveryId, index),
-        );
+        // One message for all the invalid elements of a batch, however many.
+        const rejections = invalid.length
+            ? [
+                  this.rejectionMessage(
+                      new Rejection(400, `${invalid.length === 1 ? "1 event" : `${invalid.length} events`} of the batch invalid; first, at ${invalid[0]!.index}: ${invalid[0]!.reason}`),
+                      request,
+                      info.receivedAt,
+                      info.deliveryId,
+                      invalid,
+                  ),
+              ]
+            : [];
         const acknowledge = () => {
             const answer = this.provider.success({ accepted: events.length, duplicates, rejected: invalid.length });
             this.respond(request.res, answer.status, answer.body);
@@ -430,11 +527,17 @@ export class Receiver<Options, Keys> {
         return key === undefined ? undefined : { key };
     }
 
-    private validate(value: unknown): unknown {
-        if (!isPlainObject(value)) throw new Rejection(400, "event must be a JSON object");
+    private check(value: unknown): Checked {
+        if (!isPlainObject(value)) return { rejection: NOT_AN_OBJECT };
         const result = this.provider.schema.safeParse(value);
-        if (!result.success) throw new Rejection(400, describeSchemaError(result.error));
-        return this.provider.prepare ? this.provider.prepare(result.data, this.options) : result.data;
+        if (!result.success) return { rejection: new Rejection(400, describeSchemaError(result.error)) };
+        if (!this.provider.prepare) return { event: result.data };
+        try {
+            return { event: this.provider.prepare(result.data, this.options) };
+        } catch (error) {
+            if (error instanceof Rejection) return { rejection: error };
+            throw error;
+        }
     }
 
     private reject(rejection: Rejection, request: RoutedRequest, receivedAt: string, deliveryId: string): void {
@@ -442,12 +545,12 @@ export class Receiver<Options, Keys> {
         const { res } = request;
         // Node.js would read and discard the unread rest of an oversized body to keep the
         // connection alive; closing it costs the sender nothing and spares us the bytes.
-        if (rejection.status === 413 || rejection.status === 408) res.setHeader("Connection", "close");
+        this.settleUnreadBody(request.req, res);
         if (rejection.status === 503 || rejection.status === 429) res.setHeader("Retry-After", "1");
         this.respond(res, rejection.status, this.provider.errorBody(rejection.reason));
         this.counts.rejected++;
         this.context.onCount?.();
-        this.outputs.emit([], [this.rejectionMessage(rejection, request, receivedAt, deliveryId, undefined)]);
+        this.outputs.emit([], [this.rejectionMessage(rejection, request, receivedAt, deliveryId)]);
     }
 
     private rejectionMessage(
@@ -455,18 +558,40 @@ export class Receiver<Options, Keys> {
         request: RoutedRequest,
         receivedAt: string,
         deliveryId: string,
-        index: number | undefined,
+        invalid?: readonly InvalidElement[],
     ): RejectionMessage {
         const payload: RejectionMessage["payload"] = {
             provider: this.provider.name,
             status: rejection.status,
             reason: rejection.reason,
         };
-        if (index !== undefined) payload.index = index;
+        if (invalid) {
+            payload.invalidCount = invalid.length;
+            payload.invalid = invalid.slice(0, MAX_INVALID_LISTED).map(({ index, reason }) => ({ index, reason }));
+        }
         return {
             payload,
             webhook: { provider: this.provider.name, receivedAt, deliveryId, remoteAddress: request.req.socket?.remoteAddress },
         };
+    }
+
+    /**
+     * A delivery refused before its body was read. A small declared body is drained (read and
+     * dropped, never buffered) for at most the body timeout, so the sender's client sees the
+     * answer rather than a reset connection; anything else closes the connection after the answer.
+     */
+    private settleUnreadBody(req: IncomingMessage, res: ServerResponse): void {
+        if (req.readableEnded) return;
+        const declared = Number(req.headers["content-length"]);
+        if (!req.readableDidRead && Number.isFinite(declared) && declared <= this.settings.maxBodyBytes) {
+            const timer = setTimeout(() => req.socket?.destroy(), this.settings.bodyTimeoutMs);
+            timer.unref?.();
+            req.once("end", () => clearTimeout(timer));
+            req.once("close", () => clearTimeout(timer));
+            req.resume();
+            return;
+        }
+        res.setHeader("Connection", "close");
     }
 
     private respond(res: ServerResponse, status: number, body: unknown): void {

@@ -6,9 +6,8 @@
 import type { IncomingHttpHeaders } from "node:http";
 import type { z } from "zod";
 
-/** The parts of an HTTP request a provider may look at, after the body is read. */
-export interface Delivery {
-    readonly body: Buffer;
+/** The parts of an HTTP request known before its body is read. */
+export interface DeliveryHead {
     readonly headers: IncomingHttpHeaders;
     /** Decoded segments of the request path below Node-RED's httpNodeRoot. */
     readonly path: readonly string[];
@@ -16,6 +15,11 @@ export interface Delivery {
     readonly extraPath: readonly string[];
     /** Raw query string without the leading "?" ("" when there is none). */
     readonly query: string;
+}
+
+/** The parts of an HTTP request a provider may look at, once its body is read. */
+export interface Delivery extends DeliveryHead {
+    readonly body: Buffer;
 }
 
 /** Why a delivery, or one event of a batch, is refused; becomes the HTTP answer and output 2. */
@@ -72,6 +76,12 @@ export interface Provider<Event, Options, Keys> {
     options(raw: RawOptions): Options;
     /** Turns the configured secrets into whatever verify() uses; run once per node start. */
     prepareKeys(secrets: readonly string[]): Keys | Promise<Keys>;
+    /**
+     * What can be checked before the body is read (a path token; the signature header's
+     * presence and form): throws a Rejection (401), answered at once without reading the body.
+     * Returns the verification when nothing more is needed (a path token), else undefined.
+     */
+    checkHead?(head: DeliveryHead, keys: Keys, options: Options): Verification | undefined;
     /** Throws a Rejection (401) unless the delivery proves it comes from the provider. */
     verify(delivery: Delivery, keys: Keys, options: Options): Verification | Promise<Verification>;
 

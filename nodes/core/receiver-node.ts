@@ -9,7 +9,7 @@ import type { AnyProvider } from "./provider.js";
 import { isSafePath, normalisePath, routeTableFor, type HttpSettings } from "./route-table.js";
 import { extraPathRule, parseSecrets } from "./secrets.js";
 import type { DeliveryState, SharedStateNode } from "./state.js";
-import { attachTestEventSender, registerTestEventRoutes, testEventSender } from "./test-events.js";
+import { attachStats, attachTestEventSender, registerTestEventRoutes, testEventSender } from "./test-events.js";
 
 export interface ReceiverNodeDef extends NodeDef {
     path?: string;
@@ -21,6 +21,8 @@ export interface ReceiverNodeDef extends NodeDef {
     bodyTimeoutSeconds?: number | string;
     /** Deliveries handled at once. */
     maxConcurrent?: number | string;
+    /** Events a batch may hold. */
+    maxBatchEvents?: number | string;
     /** The id of a webhook-state config node: de-duplication state shared through Redis. */
     state?: string;
     [option: string]: unknown;
@@ -44,6 +46,7 @@ export function receiverSettings(config: ReceiverNodeDef): ReceiverSettings {
         windowMs: Math.floor(positiveNumber(config.dedupSeconds, DEFAULT_SETTINGS.windowMs / 1000) * 1000),
         bodyTimeoutMs: Math.floor(positiveNumber(config.bodyTimeoutSeconds, DEFAULT_SETTINGS.bodyTimeoutMs / 1000) * 1000),
         maxConcurrent: Math.floor(positiveNumber(config.maxConcurrent, DEFAULT_SETTINGS.maxConcurrent)),
+        maxBatchEvents: Math.floor(positiveNumber(config.maxBatchEvents, DEFAULT_SETTINGS.maxBatchEvents)),
         maxEntries: DEFAULT_SETTINGS.maxEntries,
     };
 }
@@ -126,6 +129,7 @@ export function registerReceiverNode(RED: NodeAPI, type: string, provider: AnyPr
             },
         );
         const routes = routeTableFor(RED.httpNode, settings, RED.events as never);
+        attachStats(node, () => receiver.stats());
         attachTestEventSender(node, testEventSender(RED, provider.name, path, () => routes.mountPath(), secrets[0]));
         const extraPath = extraPathRule(provider);
         const claim = routes.claim(path, {

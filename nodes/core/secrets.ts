@@ -1,6 +1,6 @@
 /** Secret handling shared by providers: parsing, constant-time comparison, path tokens. */
 import { createHash, timingSafeEqual } from "node:crypto";
-import { Rejection, type Delivery, type Provider, type Verification } from "./provider.js";
+import { Rejection, type DeliveryHead, type Provider, type Verification } from "./provider.js";
 
 /**
  * One secret per line; several lines allow rotation. A line that is exactly `${NAME}`
@@ -65,7 +65,7 @@ export function extraPathRule(provider: Pick<Provider<unknown, unknown, unknown>
  * as the last path segment (before the provider's own suffix) or as a `token` query
  * parameter. Without configured secrets every delivery passes, unverified.
  */
-export function verifyPathToken(delivery: Delivery, digests: readonly Buffer[], suffixes?: readonly (readonly string[])[]): Verification {
+export function verifyPathToken(delivery: DeliveryHead, digests: readonly Buffer[], suffixes?: readonly (readonly string[])[]): Verification {
     if (digests.length === 0) return { verified: false };
     const segments = withoutSuffix(delivery.path, suffixes);
     const candidates: string[] = [];

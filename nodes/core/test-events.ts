@@ -19,10 +19,16 @@ export interface TestEventResult {
 export type TestEventSender = (eventName: string | undefined) => Promise<TestEventResult>;
 
 const SENDERS = Symbol("verified-webhooks.test-event-sender");
-type WithSender = { [SENDERS]?: TestEventSender };
+const STATS = Symbol("verified-webhooks.stats");
+type WithSender = { [SENDERS]?: TestEventSender; [STATS]?: () => object };
 
 export function attachTestEventSender(node: object, sender: TestEventSender): void {
     (node as WithSender)[SENDERS] = sender;
+}
+
+/** What GET /verified-webhooks/nodes/<id>/stats shows of a deployed receiver: counts and load. */
+export function attachStats(node: object, stats: () => object): void {
+    (node as WithSender)[STATS] = stats;
 }
 
 /** Where this Node-RED listens, as seen from itself. */
@@ -90,6 +96,15 @@ export function registerTestEventRoutes(RED: NodeAPI): void {
 
     RED.httpAdmin.get("/verified-webhooks/samples", RED.auth.needsPermission("verified-webhooks.read"), (_req, res) => {
         res.json(Object.fromEntries(Object.entries(SAMPLE_EVENTS).map(([provider, events]) => [provider, Object.keys(events)])));
+    });
+
+    RED.httpAdmin.get("/verified-webhooks/nodes/:id/stats", RED.auth.needsPermission("verified-webhooks.read"), (req, res) => {
+        const stats = (RED.nodes.getNode(req.params.id ?? "") as (object & WithSender) | null)?.[STATS];
+        if (!stats) {
+            res.status(404).json({ error: "no deployed webhook node with this id" });
+            return;
+        }
+        res.json(stats());
     });
 
     RED.httpAdmin.post("/verified-webhooks/:id/test", RED.auth.needsPermission("verified-webhooks.write"), (req, res) => {

@@ -177,6 +177,8 @@ export const mentra: Provider<MentraEvent, MentraOptions, Buffer[]> = {
 
     options: mentraOptions,
     prepareKeys: tokenDigests,
+    // The token is in the URL: checked before the body is read, and nothing else is signed.
+    checkHead: (head, digests) => verifyPathToken(head, digests, mentra.pathSuffixes),
     verify: (delivery, digests) => verifyPathToken(delivery, digests, mentra.pathSuffixes),
 
     batches: false,

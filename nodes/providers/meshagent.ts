@@ -108,6 +108,16 @@ function macMatches(signingInput: string, signature: string, keys: readonly Buff
     return matched;
 }
 
+const BEARER_JWT = /^Bearer +([A-Za-z0-9_-]+)\.([A-Za-z0-9_-]*)\.([A-Za-z0-9_-]*)$/i;
+
+/** The three parts of the header's JWT; a missing or malformed header is refused (401). */
+function tokenParts(header: string | string[] | undefined): [string, string, string] {
+    if (header === undefined) throw new Rejection(401, "missing Meshagent-Signature header");
+    const match = typeof header === "string" ? BEARER_JWT.exec(header) : null;
+    if (!match) throw new Rejection(401, "malformed Meshagent-Signature header (expected Bearer <jwt>)");
+    return [match[1]!, match[2]!, match[3]!];
+}
+
 /** The last protected header found acceptable (HS256, no extensions), as sent. */
 let acceptedProtectedHeader: string | undefined;
 
@@ -125,12 +135,12 @@ export const meshagent: Provider<MeshAgentEvent, MeshAgentOptions, Buffer[]> = {
         await loadJose();
         return secrets.map((secret) => Buffer.from(secret, "utf8"));
     },
+    checkHead(head) {
+        tokenParts(head.headers[MESHAGENT_SIGNATURE_HEADER]);
+        return undefined;
+    },
     verify(delivery, keys) {
-        const header = delivery.headers[MESHAGENT_SIGNATURE_HEADER];
-        if (header === undefined) throw new Rejection(401, "missing Meshagent-Signature header");
-        const match = typeof header === "string" ? /^Bearer +([A-Za-z0-9_-]+)\.([A-Za-z0-9_-]*)\.([A-Za-z0-9_-]*)$/i.exec(header) : null;
-        if (!match) throw new Rejection(401, "malformed Meshagent-Signature header (expected Bearer <jwt>)");
-        const [, protectedHeader, payload, signature] = match as unknown as [string, string, string, string];
+        const [protectedHeader, payload, signature] = tokenParts(delivery.headers[MESHAGENT_SIGNATURE_HEADER]);
         const token = `${protectedHeader}.${payload}.${signature}`;
         const jose = joseLoaded!; // loaded by prepareKeys, which the pipeline awaits first
         let claims: Record<string, unknown>;

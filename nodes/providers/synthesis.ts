@@ -25,6 +25,8 @@ export const synthesis: Provider<SynthesisEvent, Record<string, never>, Buffer[]
 
     options: () => ({}),
     prepareKeys: tokenDigests,
+    // The token is in the URL: checked before the body is read, and nothing else is signed.
+    checkHead: (head, digests) => verifyPathToken(head, digests),
     verify: (delivery, digests) => verifyPathToken(delivery, digests),
 
     batches: true,

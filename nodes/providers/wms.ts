@@ -51,6 +51,14 @@ function anyMacMatches(expected: Buffer, keys: readonly Buffer[], body: Buffer):
     return matched;
 }
 
+/** The MAC a well-formed header carries; a missing or malformed one is refused (401). */
+function macOf(header: string | string[] | undefined): Buffer {
+    if (header === undefined) throw new Rejection(401, "missing X-WMS-Content-MAC header");
+    const match = typeof header === "string" ? MAC_FORMAT.exec(header) : null;
+    if (!match) throw new Rejection(401, "malformed X-WMS-Content-MAC header (expected hmac-sha256=<lowercase hex>)");
+    return Buffer.from(match[1]!, "hex");
+}
+
 /** The header value WMS sends for `body`: what the CLI signer and tests use. */
 export function wmsSignature(body: Buffer | string, secret: string): string {
     return `hmac-sha256=${createHmac("sha256", secret).update(body).digest("hex")}`;
@@ -98,12 +106,12 @@ export const wms: Provider<WmsEvent, WmsOptions, Buffer[]> = {
 
     options: wmsOptions,
     prepareKeys: (secrets) => secrets.map((secret) => Buffer.from(secret, "utf8")),
+    checkHead(head) {
+        macOf(head.headers[WMS_MAC_HEADER]);
+        return undefined;
+    },
     verify(delivery, keys, options) {
-        const header = delivery.headers[WMS_MAC_HEADER];
-        if (header === undefined) throw new Rejection(401, "missing X-WMS-Content-MAC header");
-        const match = typeof header === "string" ? MAC_FORMAT.exec(header) : null;
-        if (!match) throw new Rejection(401, "malformed X-WMS-Content-MAC header (expected hmac-sha256=<lowercase hex>)");
-        const expected = Buffer.from(match[1]!, "hex");
+        const expected = macOf(delivery.headers[WMS_MAC_HEADER]);
         if (anyMacMatches(expected, keys, delivery.body)) return { verified: true };
         if (options.acceptTextMac) {
             // WMS's sample check hashes the body as text with Node's 'ascii' encoding, which

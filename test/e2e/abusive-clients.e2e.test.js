@@ -2,8 +2,9 @@
 // Slow and abusive clients against a real Node-RED, through raw sockets.
 const assert = require("node:assert/strict");
 const net = require("node:net");
-const { startedForSuite } = require("../support/node-red-process");
-const { synthesisBatch } = require("../support/fixtures");
+const { request, startedForSuite } = require("../support/node-red-process");
+const { synthesisBatch, wmsBody, dist } = require("../support/fixtures");
+const { wmsSignature } = dist("providers/wms.js");
 
 /** Opens a connection, writes `head` (and optionally part of a body), and collects the answer. */
 function rawRequest(port, head, initialBody = "") {
@@ -50,6 +51,7 @@ describe("end to end: slow and abusive clients", function () {
             { id: tab, type: "tab", label: "abuse" },
             { id: "slow", type: "synthesis-webhook", z: tab, path: "/slow", bodyTimeoutSeconds: 1, wires },
             { id: "capped", type: "synthesis-webhook", z: tab, path: "/capped", maxConcurrent: 2, bodyTimeoutSeconds: 20, wires: wires2 },
+            { id: "mac", type: "wms-webhook", z: tab, path: "/mac", wires: [[], []], credentials: { secret: "abuse-secret" } },
             ...tapNodes,
             ...tapNodes2,
         ]);
@@ -79,19 +81,55 @@ describe("end to end: slow and abusive clients", function () {
         assert.match(request.text, /exceeds the limit/);
     });
 
-    it("answers 429 with Retry-After past the cap on concurrent deliveries, and serves those it took", async () => {
+    it("does not count bodies still arriving against the cap on deliveries handled at once", async () => {
         const body = JSON.stringify(synthesisBatch(2));
         const held = [rawRequest(nodeRed.port, head("/capped", body.length), body.slice(0, 5)), rawRequest(nodeRed.port, head("/capped", body.length), body.slice(0, 5))];
         await new Promise((resolve) => setTimeout(resolve, 200));
         const third = rawRequest(nodeRed.port, head("/capped", body.length, "Connection: close\r\n"), body);
-        assert.equal(await third.status(), 429);
-        assert.match(third.text, /Retry-After: 1/i);
+        assert.equal(await third.status(), 200, "the two idle bodies took no slot");
         for (const request of held) request.socket.write(body.slice(5));
         assert.deepEqual(await Promise.all(held.map((request) => request.status())), [200, 200]);
         held.forEach((request) => request.socket.end());
-        const again = rawRequest(nodeRed.port, head("/capped", body.length, "Connection: close\r\n"), body);
-        assert.equal(await again.status(), 200, "the cap frees up once deliveries finish");
-        const rejected = await collector.waitFor("capped:2", 1);
-        assert.equal(rejected[0].payload.status, 429);
+    });
+
+    it("keeps answering genuine deliveries within 2 s while 300 connections trickle or idle unauthenticated bodies", async function () {
+        this.timeout(30000);
+        const stats = async () => (await request(nodeRed.adminUrl("/verified-webhooks/nodes/mac/stats"))).json;
+        const forged = wmsBody({ sessionId: "forged" });
+        const forgedHead = (extra = "") => head("/mac", forged.length, `X-WMS-Content-MAC: hmac-sha256=${"0".repeat(64)}\r\n${extra}`);
+        const attackers = [];
+        for (let n = 0; n < 300; n++) attackers.push(rawRequest(nodeRed.port, forgedHead(), forged.slice(0, 3)));
+        const trickle = setInterval(() => attackers.slice(150).forEach((attacker) => attacker.socket.destroyed || attacker.socket.write(" ")), 300);
+        let maxBuffered = 0;
+        const watch = setInterval(async () => {
+            const { bufferedBytes } = await stats();
+            maxBuffered = Math.max(maxBuffered, bufferedBytes);
+        }, 100);
+        try {
+            await new Promise((resolve) => setTimeout(resolve, 500));
+            const during = await stats();
+            assert.ok(during.bodiesArriving >= 250, `${during.bodiesArriving} bodies arriving`);
+            for (let attempt = 0; attempt < 3; attempt++) {
+                const body = wmsBody({ sessionId: `genuine-${attempt}` });
+                const started = Date.now();
+                const answer = await request(nodeRed.nodeUrl("/mac"), {
+                    method: "POST",
+                    headers: { "content-type": "application/json", "x-wms-content-mac": wmsSignature(body, "abuse-secret") },
+                    body,
+                });
+                assert.equal(answer.status, 200, answer.text);
+                assert.ok(Date.now() - started < 2000, `answered in ${Date.now() - started} ms`);
+                await new Promise((resolve) => setTimeout(resolve, 300));
+            }
+            const statuses = await Promise.all(attackers.map((attacker) => attacker.status()));
+            assert.ok(statuses.every((status) => status === 408 || status === 401 || status === 503), `attackers got ${[...new Set(statuses)]}`);
+            const after = await stats();
+            assert.equal(after.bodiesArriving, 0, "every attacker was cut off within the idle time");
+            assert.ok(maxBuffered <= after.maxBufferedBytes, `${maxBuffered} bytes buffered, bound ${after.maxBufferedBytes}`);
+        } finally {
+            clearInterval(trickle);
+            clearInterval(watch);
+            attackers.forEach((attacker) => attacker.socket.destroy());
+        }
     });
 });

@@ -154,7 +154,7 @@ describe("receiver nodes in the test helper", function () {
         assert.equal(statusesOf("r").length, 2, "redraws are throttled: one for both deliveries");
     });
 
-    it("synthesis-webhook splits a batch so that a join node rebuilds it, and rejects bad elements one by one", async () => {
+    it("synthesis-webhook splits a batch so that a join node rebuilds it, and reports bad elements in one message", async () => {
         const join = require("@node-red/nodes/core/sequence/17-split.js");
         const flow = [
             { id: "r", type: "synthesis-webhook", path: "/synthesis", wires: [["events", "joiner"], ["rejected"]] },
@@ -179,7 +179,8 @@ describe("receiver nodes in the test helper", function () {
         assert.ok(events.every((msg) => msg.parts.count === 4 && msg.parts.type === "array" && msg.parts.id === msg.webhook.deliveryId));
         assert.ok(events.every((msg) => msg.topic === "create" && msg.webhook.verified === false));
         assert.deepEqual(joined[0].payload, batch.filter((_, index) => index !== 2));
-        assert.equal(rejected[0].payload.index, 2);
+        assert.deepEqual(rejected[0].payload.invalid.map((entry) => entry.index), [2]);
+        assert.equal(rejected[0].payload.invalidCount, 1);
         assert.equal(rejected[0].payload.status, 400);
         assert.match(rejected[0].payload.reason, /uuid/);
 

@@ -70,6 +70,9 @@ function receiverFor(provider, { settings = {}, secrets = [SECRET], state, arriv
     return { receiver, outputs };
 }
 
+/** Hands `req` and `res` to `receiver` as the route table would. */
+const receiver = (target, req, res) => target.handle({ req, res, path: ["hook"], extraPath: [], query: "" });
+
 const sendWms = (receiver, fields = {}, extra = {}) => {
     const body = wmsBody(fields);
     return exchange(receiver, body, { headers: signed(body), ...extra });
@@ -129,9 +132,10 @@ describe("pipeline: accepted deliveries", () => {
             [second.uuid, 1, 2],
         ]);
         assert.equal(outputs.events[0].webhook.verified, false, "no token configured: nothing was verified");
-        const indexes = outputs.rejections.flatMap((message) => message.payload.index ?? message.payload.invalid?.map((entry) => entry.index));
-        assert.deepEqual(indexes, [1, 2]);
-        assert.ok(outputs.rejections.every((message) => message.payload.status === 400));
+        assert.equal(outputs.rejections.length, 1, "one message for the batch's invalid elements");
+        assert.deepEqual(outputs.rejections[0].payload.invalid.map((entry) => entry.index), [1, 2]);
+        assert.equal(outputs.rejections[0].payload.invalidCount, 2);
+        assert.equal(outputs.rejections[0].payload.status, 400);
     });
 
     it("answers a batch's already-seen elements as duplicates and emits only the new ones", async () => {
@@ -188,7 +192,7 @@ describe("pipeline: refused deliveries", () => {
 
     it("413 for a streamed body that grows past the limit", async () => {
         const { receiver, outputs } = receiverFor(wms, { settings: { maxBodyBytes: 100 } });
-        const req = new FakeRequest();
+        const req = new FakeRequest({ headers: signed("{}") });
         const res = new FakeResponse();
         const handled = receiver.handle({ req, res, path: ["hook"], extraPath: [], query: "" });
         req.write("x".repeat(60));
@@ -199,7 +203,7 @@ describe("pipeline: refused deliveries", () => {
 
     it("408 for a body that does not arrive within the body timeout", async () => {
         const { receiver, outputs } = receiverFor(wms, { settings: { bodyTimeoutMs: 50 } });
-        const req = new FakeRequest();
+        const req = new FakeRequest({ headers: signed("{}") });
         const res = new FakeResponse();
         req.write("{");
         await receiver.handle({ req, res, path: ["hook"], extraPath: [], query: "" });
@@ -293,21 +297,148 @@ describe("pipeline: nothing acknowledged is lost, nothing is left reserved", () 
     });
 });
 
+describe("pipeline: authentication before work", () => {
+    it("answers a missing or malformed signature header, or a wrong token, without reading the body", async () => {
+        const { receiver: wmsReceiver } = receiverFor(wms);
+        for (const headers of [{}, { "x-wms-content-mac": "sha256=abc" }]) {
+            const req = new FakeRequest({ headers });
+            const res = new FakeResponse();
+            req.write("{"); // a body that never ends: it must not be waited for
+            await receiver(wmsReceiver, req, res);
+            assert.equal(res.status, 401);
+            assert.equal(res.headers.connection, "close", "the unread body is not drained");
+            assert.equal(wmsReceiver.stats().bodiesArriving, 0);
+        }
+        const { receiver: tokenReceiver } = receiverFor(synthesis, { secrets: ["t0ken"] });
+        const req = new FakeRequest();
+        const res = new FakeResponse();
+        req.write("[");
+        await tokenReceiver.handle({ req, res, path: ["hook", "wrong"], extraPath: ["wrong"], query: "" });
+        assert.equal(res.status, 401);
+    });
+
+    it("does not count bodies still arriving against the deliveries it handles at once", async () => {
+        const { receiver } = receiverFor(wms, { settings: { maxConcurrent: 1 } });
+        const idle = [];
+        for (let n = 0; n < 5; n++) {
+            const req = new FakeRequest({ headers: signed("{}") });
+            req.write("{");
+            idle.push({ req, handled: receiver.handle({ req, res: new FakeResponse(), path: ["hook"], extraPath: [], query: "" }) });
+        }
+        await sleep(5);
+        assert.equal(receiver.stats().bodiesArriving, 5);
+        assert.equal((await sendWms(receiver)).status, 200, "a genuine delivery is not refused 429 for them");
+        for (const { req } of idle) req.destroy();
+        await Promise.all(idle.map(({ handled }) => handled));
+        assert.equal(receiver.stats().bodiesArriving, 0);
+        assert.equal(receiver.stats().bufferedBytes, 0);
+    });
+
+    it("cuts off a silent sender after the idle time, and a trickling one below the minimum rate", async function () {
+        this.timeout(10000);
+        const { receiver } = receiverFor(wms);
+        const silent = new FakeRequest({ headers: signed("{}") });
+        const silentAnswer = new FakeResponse();
+        silent.write("{");
+        const trickling = new FakeRequest({ headers: signed("{}") });
+        const tricklingAnswer = new FakeResponse();
+        const drip = setInterval(() => trickling.write(" "), 200);
+        const started = Date.now();
+        await Promise.all([
+            receiver.handle({ req: silent, res: silentAnswer, path: ["hook"], extraPath: [], query: "" }),
+            receiver.handle({ req: trickling, res: tricklingAnswer, path: ["hook"], extraPath: [], query: "" }),
+        ]);
+        clearInterval(drip);
+        assert.equal(silentAnswer.status, 408);
+        assert.match(silentAnswer.json.error, /no body data for 2 seconds/);
+        assert.equal(tricklingAnswer.status, 408);
+        assert.match(tricklingAnswer.json.error, /slower than 16 KiB\/s/);
+        assert.ok(Date.now() - started < 3500, "within a couple of seconds, not the 10 s body timeout");
+    });
+
+    it("keeps the bytes of bodies arriving under the node's bound, cutting off the oldest to make room", async () => {
+        const { receiver } = receiverFor(wms, { settings: { maxBodyBytes: 64, maxBufferedBytes: 600 } });
+        const bound = receiver.stats().maxBufferedBytes;
+        const readers = [];
+        const chunk = "x".repeat(60);
+        for (let n = 0; receiver.stats().bufferedBytes + chunk.length <= bound; n++) {
+            const req = new FakeRequest({ headers: signed("{}") });
+            const res = new FakeResponse();
+            readers.push({ req, res, handled: receiver.handle({ req, res, path: ["hook"], extraPath: [], query: "" }) });
+            req.write(chunk);
+            await new Promise(setImmediate);
+        }
+        const oldest = readers[0];
+        const newcomer = new FakeRequest({ headers: signed("{}") });
+        const newcomerAnswer = new FakeResponse();
+        const handled = receiver.handle({ req: newcomer, res: newcomerAnswer, path: ["hook"], extraPath: [], query: "" });
+        newcomer.write(chunk);
+        await oldest.handled;
+        assert.equal(oldest.res.status, 503, "the body arriving longest made way");
+        assert.ok(receiver.stats().bufferedBytes <= bound);
+        for (const { req } of readers) req.destroy();
+        newcomer.destroy();
+        await Promise.all([handled, ...readers.map((reader) => reader.handled)]);
+        assert.equal(receiver.stats().bufferedBytes, 0);
+    });
+});
+
+describe("pipeline: batches stay cheap", () => {
+    it("refuses a batch over the node's limit of events (413)", async () => {
+        const { receiver, outputs } = receiverFor(synthesis, { secrets: [], settings: { maxBatchEvents: 3 } });
+        const res = await exchange(receiver, JSON.stringify(synthesisBatch(4)));
+        assert.equal(res.status, 413);
+        assert.match(res.json.error, /batch of 4 events exceeds the limit of 3/);
+        assert.equal(outputs.events.length, 0);
+    });
+
+    it("reports a batch's invalid elements as one message: counts and the first reasons with their indexes", async () => {
+        const { receiver, outputs } = receiverFor(synthesis, { secrets: [] });
+        const elements = [...synthesisBatch(2), ...Array.from({ length: 998 }, () => 0)];
+        const res = await exchange(receiver, JSON.stringify(elements));
+        assert.deepEqual(res.json, { status: "ok", accepted: 2, duplicates: 0, rejected: 998 });
+        assert.equal(outputs.rejections.length, 1);
+        const [message] = outputs.rejections;
+        assert.equal(message.payload.invalidCount, 998);
+        assert.equal(message.payload.invalid.length, 10);
+        assert.deepEqual(message.payload.invalid[0], { index: 2, reason: "event must be a JSON object" });
+        assert.match(message.payload.reason, /^998 events of the batch invalid; first, at 2:/);
+    });
+
+    it("keeps the event loop free: the largest deliveries within the default limits take well under 100 ms", async () => {
+        const { monitorEventLoopDelay } = require("node:perf_hooks");
+        const { receiver } = receiverFor(synthesis, { secrets: [] });
+        const megabyte = DEFAULT_SETTINGS.maxBodyBytes;
+        const bodies = {
+            "zeros over the batch limit": `[${Array.from({ length: (megabyte - 2) / 2 }, () => "0").join(",")}]`,
+            "1,000 invalid objects": JSON.stringify(Array.from({ length: 1000 }, (_, n) => ({ uuid: "", action: "x".repeat(900), n }))),
+            "1,000 valid events": JSON.stringify(synthesisBatch(1000).map((event) => ({ ...event, location: "x".repeat(900) }))),
+        };
+        for (const [name, body] of Object.entries(bodies)) {
+            assert.ok(Buffer.byteLength(body) <= megabyte, `${name}: ${Buffer.byteLength(body)} bytes`);
+            const histogram = monitorEventLoopDelay({ resolution: 5 });
+            histogram.enable();
+            const res = await exchange(receiver, body, { headers: { "content-length": String(Buffer.byteLength(body)) } });
+            await sleep(20);
+            histogram.disable();
+            assert.ok([200, 413].includes(res.status), `${name}: ${res.status}`);
+            const worstMs = histogram.max / 1e6;
+            assert.ok(worstMs < 100, `${name}: the event loop was held for ${worstMs.toFixed(1)} ms`);
+        }
+    });
+});
+
 describe("pipeline: concurrency", () => {
     it("answers 429 with Retry-After past the deliveries it handles at once", async () => {
-        const { receiver, outputs } = receiverFor(wms, { settings: { maxConcurrent: 1, bodyTimeoutMs: 200 } });
-        const slow = new FakeRequest();
-        const slowAnswer = new FakeResponse();
-        const handling = receiver.handle({ req: slow, res: slowAnswer, path: ["hook"], extraPath: [], query: "" });
-        const second = await sendWms(receiver);
+        const state = new RecordingState(undefined, { delayMs: 50 });
+        const { receiver, outputs } = receiverFor(wms, { settings: { maxConcurrent: 1 }, state });
+        const first = sendWms(receiver, { sequence: 0 });
+        await sleep(10);
+        const second = await sendWms(receiver, { sequence: 1 });
         assert.equal(second.status, 429);
         assert.equal(second.headers["retry-after"], "1");
         assert.equal(outputs.rejections.at(-1).payload.status, 429);
-        const body = wmsBody();
-        slow.headers = { ...slow.headers, ...signed(body) };
-        slow.end(body);
-        await handling;
-        assert.equal(slowAnswer.status, 200);
+        assert.equal((await first).status, 200);
         assert.equal((await sendWms(receiver, { sequence: 1 })).status, 200, "the slot is free again");
     });
 });
