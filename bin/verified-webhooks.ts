@@ -7,16 +7,23 @@ import { parseArgs } from "node:util";
 import { curlCommand, deliveryUrl, isProviderName, PROVIDER_NAMES, SAMPLE_EVENTS, sampleDelivery } from "../nodes/samples.js";
 
 const USAGE = `Usage:
-  verified-webhooks send <provider> <url> [--secret <secret>] [--event <name>] [--curl]
+  verified-webhooks send <provider> <url> [--secret-env <NAME> | --secret - | --secret <secret>]
+                         [--event <name>] [--curl]
   verified-webhooks events [<provider>]
 
-  <provider>  ${PROVIDER_NAMES.join(" | ")}
-  <url>       the URL you give the provider (for Mentra, the app's Public URL:
-              the cloud appends /webhook, and so does this tool)
-  --secret    wms: the MAC secret; meshagent: the webhook secret;
-              mentra, synthesis: the token, appended to the URL as its last segment
-  --event     which sample to send (default: the provider's first; see "events")
-  --curl      print the equivalent curl command instead of sending
+  <provider>    ${PROVIDER_NAMES.join(" | ")}
+  <url>         the URL you give the provider (for Mentra, the app's Public URL:
+                the cloud appends /webhook, and so does this tool)
+  --secret-env  the name of an environment variable holding the secret
+  --secret -    read the secret from standard input (its first line)
+  --secret      the secret itself (it then shows in the process list: prefer the two above)
+                wms: the MAC secret; meshagent: the webhook secret;
+                mentra, synthesis: the token, appended to the URL as its last segment
+  --event       which sample to send (default: the provider's first; see "events")
+  --curl        print the equivalent curl command instead of sending
+
+The samples carry the header x-verified-webhooks-test: 1, so a receiver node of this package
+marks them msg.webhook.test when their signature or token verifies.
 
 Exit status: 0 when the receiver answered 2xx, 1 otherwise, 2 for a usage error.`;
 
@@ -26,13 +33,37 @@ function usage(message?: string): never {
     process.exit(2);
 }
 
-async function send(positionals: string[], values: { secret?: string; event?: string; curl?: boolean }): Promise<number> {
+/** The first line of standard input. */
+async function readStdinLine(): Promise<string> {
+    const chunks: Buffer[] = [];
+    for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
+    return Buffer.concat(chunks).toString("utf8").split(/\r?\n/)[0] ?? "";
+}
+
+/** The secret from --secret-env, standard input (--secret -) or --secret; undefined when none is given. */
+async function secretFrom(values: { secret?: string; "secret-env"?: string }): Promise<string | undefined> {
+    if (values["secret-env"] !== undefined) {
+        if (values.secret !== undefined) usage("give either --secret or --secret-env");
+        const value = process.env[values["secret-env"]];
+        if (value === undefined || value === "") usage(`the environment variable ${values["secret-env"]} is not set`);
+        return value;
+    }
+    if (values.secret === "-") {
+        const value = await readStdinLine();
+        if (!value) usage("no secret on standard input");
+        return value;
+    }
+    return values.secret;
+}
+
+async function send(positionals: string[], values: { secret?: string; "secret-env"?: string; event?: string; curl?: boolean }): Promise<number> {
     const [provider, url] = positionals;
     if (!provider || !isProviderName(provider)) usage(`unknown provider ${provider ?? "(none)"}`);
     if (!url || !/^https?:\/\//.test(url)) usage("a http:// or https:// URL is required");
+    const secret = await secretFrom(values);
     let delivery;
     try {
-        delivery = await sampleDelivery(provider, values.event, values.secret);
+        delivery = await sampleDelivery(provider, values.event, secret);
     } catch (error) {
         usage((error as Error).message);
     }
@@ -61,6 +92,7 @@ async function main(): Promise<number> {
             allowPositionals: true,
             options: {
                 secret: { type: "string", short: "s" },
+                "secret-env": { type: "string" },
                 event: { type: "string", short: "e" },
                 curl: { type: "boolean" },
                 help: { type: "boolean", short: "h" },

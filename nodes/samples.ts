@@ -2,6 +2,7 @@
  * Deliveries exactly as each provider sends them, signed: the bytes, the headers and the
  * path suffix. Used by the command-line signer, `npm start` and the tests. Pure: no Node-RED.
  */
+import { TEST_EVENT_HEADER } from "./core/pipeline.js";
 import { meshagentSignature, MESHAGENT_SIGNATURE_HEADER } from "./providers/meshagent.js";
 import { WMS_MAC_HEADER, wmsSignature } from "./providers/wms.js";
 
@@ -159,11 +160,15 @@ export function isProviderName(name: string): name is ProviderName {
 }
 
 /** A sample delivery of `eventName` (default: the provider's first), signed with `secret`. */
-export function sampleDelivery(provider: ProviderName, eventName?: string, secret?: string): Promise<SignedDelivery> {
+export async function sampleDelivery(provider: ProviderName, eventName?: string, secret?: string): Promise<SignedDelivery> {
     const samples = SAMPLE_EVENTS[provider];
-    const make = samples[eventName ?? Object.keys(samples)[0]!];
+    const name = eventName ?? Object.keys(samples)[0]!;
+    // Own properties only: "constructor" or "toString" is not an event.
+    const make = Object.hasOwn(samples, name) ? samples[name] : undefined;
     if (!make) throw new Error(`unknown ${provider} event ${eventName}: one of ${Object.keys(samples).join(", ")}`);
-    return signDelivery(provider, make(), secret);
+    const delivery = await signDelivery(provider, make(), secret);
+    // A sample is a test event: the receiver marks it msg.webhook.test when its signature or token verifies.
+    return { ...delivery, headers: { ...delivery.headers, [TEST_EVENT_HEADER]: "1" } };
 }
 
 const shellQuote = (text: string) => `'${text.replace(/'/g, "'\\''")}'`;

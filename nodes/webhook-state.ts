@@ -17,8 +17,14 @@ export = (RED: NodeAPI): void => {
     function WebhookStateNode(this: Node<{ password?: string }> & SharedStateNode, config: StateNodeDef) {
         RED.nodes.createNode(this, config);
         const node = this;
+        const url = config.url || "redis://127.0.0.1:6379";
+        // A password in the URL would sit in the flow file in plain text: it belongs in the Password credential.
+        if (/^[a-z]+:\/\/[^/]*@/i.test(url)) {
+            node.error(RED._("webhook-state.errors.credentials-in-url"));
+            return;
+        }
         const client = createClient({
-            url: config.url || "redis://127.0.0.1:6379",
+            url,
             password: node.credentials?.password || undefined,
             // Fail fast while Redis is away: the delivery is answered 503 and the provider retries.
             disableOfflineQueue: true,

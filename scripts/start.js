@@ -99,7 +99,8 @@ async function commandsFor(node) {
     );
     const secret = DEMO_SECRETS[node.type];
     const url = `${base}${node.path}`;
-    const send = ["npx verified-webhooks send", provider, url, ...(secret ? ["--secret", secret] : []), "--event", eventName].join(" ");
+    // The secret through the environment, not the command line: it stays out of the process list.
+    const send = [...(secret ? [`VW_SECRET=${secret}`] : []), "npx verified-webhooks send", provider, url, ...(secret ? ["--secret-env", "VW_SECRET"] : []), "--event", eventName].join(" ");
     return { url, send, curl: curlCommand(url, await sampleDelivery(provider, eventName, secret)) };
 }
 

@@ -4,7 +4,7 @@
  * It names no provider and knows nothing of Node-RED: it reads a Node.js request, writes
  * a Node.js response and hands messages to the two outputs it is given.
  */
-import { randomUUID } from "node:crypto";
+import { randomUUID, timingSafeEqual } from "node:crypto";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { z } from "zod";
 import { Rejection, type AnyProvider, type Delivery, type DeliveryHead } from "./provider.js";
@@ -52,6 +52,8 @@ export interface WebhookInfo {
     receivedAt: string;
     verified: boolean;
     deliveryId: string;
+    /** Sent by "Send test event" or the command-line signer (see TEST_EVENT_HEADER). */
+    test: boolean;
     /** For a provider with ordered streams (WMS): positions skipped before this event. */
     missing?: number[];
     missingCount?: number;
@@ -294,7 +296,33 @@ const NOT_AN_OBJECT = new Rejection(400, "event must be a JSON object");
 /** One event checked: the event, or why it was refused (never thrown: a batch may hold thousands). */
 type Checked = { readonly event: unknown; readonly rejection?: undefined } | { readonly event?: undefined; readonly rejection: Rejection };
 
+/**
+ * Marks a test event: "Send test event" sends this process's random nonce in it; the
+ * command-line signer sends "1", recognised only on a delivery whose signature or token was
+ * verified (so nobody else can make a genuine-looking event pass for a test, or the reverse).
+ */
+export const TEST_EVENT_HEADER = "x-verified-webhooks-test";
+
+function isTestEvent(header: string | string[] | undefined, verified: boolean, nonce: string | undefined): boolean {
+    if (typeof header !== "string") return false;
+    if (nonce !== undefined) {
+        const given = Buffer.from(header);
+        const expected = Buffer.from(nonce);
+        if (given.length === expected.length && timingSafeEqual(given, expected)) return true;
+    }
+    return verified && header === "1";
+}
+
+interface DeliveryInfo {
+    readonly receivedAt: string;
+    readonly deliveryId: string;
+    readonly verified: boolean;
+    readonly test: boolean;
+}
+
 export interface ReceiverContext {
+    /** The nonce "Send test event" marks its deliveries with, in this process. */
+    readonly testEventNonce?: string;
     /** Where de-duplication state lives: this process (default) or a shared store. */
     readonly state?: DeliveryState;
     /** Names this receiver's identities in a shared store: the same endpoint on every instance. */
@@ -375,7 +403,8 @@ export class Receiver<Options, Keys> {
             const delivery: Delivery = { ...head, body };
             const verification = checkedHead ?? this.provider.verify(delivery, keys, this.options);
             const { verified } = verification instanceof Promise ? await verification : verification;
-            const accepted = this.accept(delivery, { receivedAt, deliveryId, verified }, request);
+            const test = isTestEvent(req.headers[TEST_EVENT_HEADER], verified, this.context.testEventNonce);
+            const accepted = this.accept(delivery, { receivedAt, deliveryId, verified, test }, request);
             if (accepted) await accepted;
         } catch (error) {
             if (!(error instanceof Rejection)) this.context.onInternalError?.(whereFrom(error));
@@ -393,7 +422,7 @@ export class Receiver<Options, Keys> {
      */
     private accept(
         delivery: Delivery,
-        info: { receivedAt: string; deliveryId: string; verified: boolean },
+        info: DeliveryInfo,
         request: RoutedRequest,
     ): Promise<void> | undefined {
         const document = parseJson(delivery.body);
@@ -439,7 +468,7 @@ export class Receiver<Options, Keys> {
         reservation: Reservation | undefined,
         invalid: InvalidElement[],
         isBatch: boolean,
-        info: { receivedAt: string; deliveryId: string; verified: boolean },
+        info: DeliveryInfo,
         request: RoutedRequest,
     ): Promise<void> | undefined {
         const statuses = reservation?.statuses ?? [];
@@ -459,6 +488,7 @@ export class Receiver<Options, Keys> {
                 receivedAt: info.receivedAt,
                 verified: info.verified,
                 deliveryId: info.deliveryId,
+                test: info.test,
             };
             if (identity) {
                 const status = statuses[reserved];

@@ -9,7 +9,7 @@ import type { AnyProvider } from "./provider.js";
 import { isSafePath, normalisePath, routeTableFor, type HttpSettings } from "./route-table.js";
 import { extraPathRule, parseSecrets } from "./secrets.js";
 import type { DeliveryState, SharedStateNode } from "./state.js";
-import { attachStats, attachTestEventSender, registerTestEventRoutes, testEventSender } from "./test-events.js";
+import { attachStats, attachTestEventSender, registerTestEventRoutes, TEST_EVENT_NONCE, testEventSender } from "./test-events.js";
 
 export interface ReceiverNodeDef extends NodeDef {
     path?: string;
@@ -123,6 +123,7 @@ export function registerReceiverNode(RED: NodeAPI, type: string, provider: AnyPr
             },
             {
                 scope: `${provider.name}:${path}`,
+                testEventNonce: TEST_EVENT_NONCE,
                 state,
                 onCount: scheduleStatus,
                 onInternalError: (where) => node.error(RED._("webhook.errors.internal", { where })),

@@ -3,11 +3,13 @@
  * signed sample through its real HTTP endpoint, exactly as the provider would, so a user
  * can try a flow without a face scan or smart glasses.
  */
+import { randomBytes } from "node:crypto";
 import http from "node:http";
 import https from "node:https";
 import type { AddressInfo } from "node:net";
 import type { NodeAPI } from "node-red";
 import { isProviderName, SAMPLE_EVENTS, sampleDelivery } from "../samples.js";
+import { TEST_EVENT_HEADER } from "./pipeline.js";
 
 export interface TestEventResult {
     event: string;
@@ -17,6 +19,9 @@ export interface TestEventResult {
 
 /** What a receiver node offers the admin route. */
 export type TestEventSender = (eventName: string | undefined) => Promise<TestEventResult>;
+
+/** Marks this process's own test events (TEST_EVENT_HEADER): unknown to anyone outside it. */
+export const TEST_EVENT_NONCE = randomBytes(18).toString("base64url");
 
 const SENDERS = Symbol("verified-webhooks.test-event-sender");
 const STATS = Symbol("verified-webhooks.stats");
@@ -82,7 +87,7 @@ export function testEventSender(
         const event = eventName ?? Object.keys(SAMPLE_EVENTS[provider])[0]!;
         const delivery = await sampleDelivery(provider, event, secret);
         const url = selfUrl(loopbackOrigin(RED), `${mountPath()}${nodePath}${delivery.pathSuffix}`);
-        const answer = await post(url, delivery.headers, delivery.body);
+        const answer = await post(url, { ...delivery.headers, [TEST_EVENT_HEADER]: TEST_EVENT_NONCE }, delivery.body);
         return { event, ...answer };
     };
 }

@@ -74,7 +74,8 @@ describe("end to end in a real Node-RED with default settings", function () {
             const [msg] = await collector.waitFor("wms:1", 1);
             assert.deepEqual(msg.payload, JSON.parse(WMS_SEED_BODY));
             assert.equal(msg.topic, "MEASUREMENT_CREATED");
-            assert.deepEqual(Object.keys(msg.webhook).sort(), ["deliveryId", "missing", "missingCount", "provider", "receivedAt", "verified"]);
+            assert.deepEqual(Object.keys(msg.webhook).sort(), ["deliveryId", "missing", "missingCount", "provider", "receivedAt", "test", "verified"]);
+            assert.equal(msg.webhook.test, false);
             assert.equal(msg.webhook.provider, "wms");
             assert.equal(msg.webhook.verified, true);
             assert.deepEqual(msg.webhook.missing, []);

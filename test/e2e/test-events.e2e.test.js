@@ -6,7 +6,8 @@ const http = require("node:http");
 const bcrypt = require("bcryptjs");
 const { NodeRedProcess, request, startedForSuite } = require("../support/node-red-process");
 const { dist } = require("../support/fixtures");
-const { SAMPLE_EVENTS } = dist("samples.js");
+const { SAMPLE_EVENTS, signDelivery } = dist("samples.js");
+const { wmsSignature } = dist("providers/wms.js");
 
 const RECEIVERS = [
     { id: "mentra", type: "mentra-webhook", path: "/mentra", provider: "mentra", credentials: { secret: "mentra-token" } },
@@ -71,6 +72,19 @@ describe("send test event, from the editor's admin route", function () {
         }
     });
 
+    it("marks test events only when the marker is this process's own, or sent with a valid signature or token", async () => {
+        const sample = await signDelivery("synthesis", [{ ...SAMPLE_EVENTS.synthesis.create()[0], uuid: "marker-1" }]);
+        // The signer's "1" on a delivery that verified (the token): a test event.
+        await nodeRed.post("/synthesis/synthesis-token", sample.body, { "x-verified-webhooks-test": "1" });
+        // A guessed marker on a delivery that did not verify: refused (401) anyway; on WMS with a valid MAC and a guessed nonce: not a test.
+        const body = JSON.stringify({ ...SAMPLE_EVENTS.wms.MEASUREMENT_CREATED(), sessionId: "marker-session" });
+        await nodeRed.post("/wms", body, { "x-wms-content-mac": wmsSignature(body, "wms-secret"), "x-verified-webhooks-test": "guessed-nonce-value-xxxxxx" });
+        const [synthesisEvent] = await collector.waitFor("synthesis:1", 1);
+        const [wmsEvent] = await collector.waitFor("wms:1", 1);
+        assert.equal(synthesisEvent.webhook.test, true);
+        assert.equal(wmsEvent.webhook.test, false);
+    });
+
     it("lists the sample events of every provider", async () => {
         const { status, json } = await request(nodeRed.adminUrl("/verified-webhooks/samples"));
         assert.equal(status, 200);
@@ -91,6 +105,7 @@ describe("send test event, from the editor's admin route", function () {
             // Samples of one provider may repeat an identity (WMS sequence numbers): at least the first arrives.
             assert.equal(events[0].topic, names[0]);
             assert.ok(events.every((msg) => msg.webhook.verified === true), `${id} verified with its secret`);
+            assert.ok(events.every((msg) => msg.webhook.test === true), `${id}: marked as test events`);
             assert.equal((await collector.settle(`${id}:2`, 50)).length, 0);
         }
     });
@@ -102,6 +117,9 @@ describe("send test event, from the editor's admin route", function () {
 
     it("refuses an unknown event (400) and a node that is not a deployed receiver (404)", async () => {
         assert.equal((await sendTest("wms", "NOT_AN_EVENT")).status, 400);
+        for (const name of ["constructor", "toString", "__proto__", "hasOwnProperty"]) {
+            assert.equal((await sendTest("wms", name)).status, 400, `${name} is not an event`);
+        }
         assert.equal((await sendTest("no-such-node", "MEASUREMENT_CREATED")).status, 404);
         assert.equal((await sendTest("wms-fn1", "MEASUREMENT_CREATED")).status, 404);
     });

@@ -145,6 +145,18 @@ describe("receiver nodes in the test helper", function () {
         assert.equal(response.status, 404);
     });
 
+    it("webhook-state refuses a Redis URL with a password in it (the flow file would hold it in plain text)", async () => {
+        const stateModule = require("../../dist/nodes/webhook-state.js");
+        const flow = [
+            { id: "redis", type: "webhook-state", url: "redis://:hunter2@127.0.0.1:6399" },
+            { id: "r", type: "wms-webhook", path: "/wms", state: "redis", wires: [[], []] },
+        ];
+        await start(flow, { r: { secret: "mac-secret" } }, [stateModule]);
+        const errors = helper.log().args.filter((args) => args[0]?.level === helper.log().ERROR).map((args) => args[0].msg);
+        assert.ok(errors.some((message) => String(message).includes("webhook-state.errors.credentials-in-url")), String(errors));
+        assert.deepEqual(statusesOf("r").at(-1), { fill: "red", shape: "ring", text: "webhook.status.no-state" });
+    });
+
     it("shows that it listens, and turns yellow once a delivery was rejected", async () => {
         const app = await start(receiverFlow("synthesis-webhook", { path: "/synthesis" }));
         assert.deepEqual(statusesOf("r").at(-1), { fill: "green", shape: "dot", text: "webhook.status.listening" });

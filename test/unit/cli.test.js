@@ -67,6 +67,19 @@ describe("the command-line signer", function () {
         assert.equal(JSON.parse(received.body)[0].action, "delete");
     });
 
+    it("reads the secret from an environment variable or standard input, keeping it off the command line", async () => {
+        const fromEnv = await runCli(["send", "wms", url("/wms"), "--secret-env", "VW_TEST_SECRET"], { env: { VW_TEST_SECRET: "env-mac" } });
+        assert.equal(fromEnv.code, 0, fromEnv.stderr);
+        assert.equal(received.headers["x-wms-content-mac"], wmsSignature(received.body, "env-mac"));
+        const fromStdin = await runCli(["send", "wms", url("/wms"), "--secret", "-"], { input: "stdin-mac\n" });
+        assert.equal(fromStdin.code, 0, fromStdin.stderr);
+        assert.equal(received.headers["x-wms-content-mac"], wmsSignature(received.body, "stdin-mac"));
+        assert.equal(received.headers["x-verified-webhooks-test"], "1", "samples are marked as test events");
+        const unset = await runCli(["send", "wms", url("/wms"), "--secret-env", "VW_UNSET_VARIABLE"]);
+        assert.equal(unset.code, 2);
+        assert.match(unset.stderr, /VW_UNSET_VARIABLE is not set/);
+    });
+
     it("exits 1 when the receiver refuses, 2 on a usage error", async () => {
         answer = 401;
         assert.equal((await runCli(["send", "wms", url("/wms"), "--secret", "x"])).code, 1);
@@ -74,6 +87,7 @@ describe("the command-line signer", function () {
         assert.equal(usage.code, 2);
         assert.match(usage.stderr, /unknown provider stripe/);
         assert.equal((await runCli(["send", "wms", url("/x"), "--event", "NOPE"])).code, 2);
+        assert.equal((await runCli(["send", "wms", url("/x"), "--event", "constructor"])).code, 2, "own sample names only");
         assert.equal((await runCli(["send", "wms", "not-a-url"])).code, 2);
         assert.match((await runCli(["events", "synthesis"])).stdout, /^synthesis: create, delete/);
     });
