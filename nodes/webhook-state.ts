@@ -13,6 +13,13 @@ interface StateNodeDef extends NodeDef {
     keyPrefix?: string;
 }
 
+/**
+ * A Redis call slower than this answers the delivery 503 (SynthesisVR gives up after 2 s),
+ * and an identity another delivery is taking in is waited for this long at most.
+ */
+const REDIS_TIMEOUT_MS = 1000;
+const BUSY_WAIT_MS = 750;
+
 export = (RED: NodeAPI): void => {
     function WebhookStateNode(this: Node<{ password?: string }> & SharedStateNode, config: StateNodeDef) {
         RED.nodes.createNode(this, config);
@@ -30,21 +37,34 @@ export = (RED: NodeAPI): void => {
             disableOfflineQueue: true,
             socket: { connectTimeout: 2000, reconnectStrategy: (retries: number) => Math.min(100 * 2 ** retries, 2000) },
         });
+        // One warning per outage, whether Redis refuses connections, drops them, or accepts and never answers.
         let unavailable = false;
-        client.on("error", (error: Error) => {
-            if (unavailable) return; // one warning per outage, not one per reconnect attempt
+        const reportUnavailable = (reason: string) => {
+            if (unavailable) return;
             unavailable = true;
-            node.warn(RED._("webhook-state.errors.unavailable", { message: error.message }));
-        });
-        client.on("ready", () => {
-            if (unavailable) node.log(RED._("webhook-state.status.back"));
+            node.warn(RED._("webhook-state.errors.unavailable", { message: reason }));
+        };
+        const reportAvailable = () => {
+            if (!unavailable) return;
             unavailable = false;
-        });
+            node.log(RED._("webhook-state.status.back"));
+        };
+        client.on("error", (error: Error) => reportUnavailable(error.message));
+        client.on("ready", reportAvailable);
         client.connect().catch(() => {}); // reconnects on its own; errors are reported above
 
         const keyPrefix = config.keyPrefix || "verified-webhooks:";
-        node.stateFor = (windowMs) =>
-            new RedisState(client as never, { keyPrefix, windowMs, pendingMs: 5000, timeoutMs: 2000 });
+        node.stateFor = ({ windowMs, maxEntries }) =>
+            new RedisState(client as never, {
+                keyPrefix,
+                windowMs,
+                maxEntries,
+                pendingMs: 5000,
+                timeoutMs: REDIS_TIMEOUT_MS,
+                busyWaitMs: BUSY_WAIT_MS,
+                onFailure: reportUnavailable,
+                onAnswer: reportAvailable,
+            });
         node.on("close", (done: () => void) => {
             client.close().catch(() => client.destroy()).finally(done);
         });

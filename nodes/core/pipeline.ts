@@ -452,7 +452,7 @@ export class Receiver<Options, Keys> {
         const identities = wanted.map((event) => this.identityOf(event, delivery));
         const reserving = identities.filter((identity): identity is Identity => identity !== undefined);
         const deliverReserved = (reservation: Reservation | undefined) =>
-            releasedOnFailure(reservation, () => this.deliver(wanted, identities, reservation, invalid, isBatch, info, request));
+            releasedOnFailure(reservation, () => this.deliver(wanted, identities, reservation, invalid, info, request));
         if (reserving.length === 0) return deliverReserved(undefined);
         const reserved = this.state.reserve(this.context.scope, reserving);
         if (!(reserved instanceof Promise)) return deliverReserved(reserved);
@@ -467,14 +467,14 @@ export class Receiver<Options, Keys> {
         identities: (Identity | undefined)[],
         reservation: Reservation | undefined,
         invalid: InvalidElement[],
-        isBatch: boolean,
         info: DeliveryInfo,
         request: RoutedRequest,
     ): Promise<void> | undefined {
         const statuses = reservation?.statuses ?? [];
-        // Another delivery of the same event is being taken in right now (on another instance):
-        // a single event waits for the sender's retry; an element of a batch is left to it.
-        if (this.closed || (!isBatch && statuses.includes("busy"))) {
+        // Another delivery of the same event is still being taken in (on another instance), even
+        // after the state waited for it: answering 2xx could lose it if that delivery fails, so
+        // the sender retries, batch or not.
+        if (this.closed || statuses.includes("busy")) {
             throw new Rejection(503, this.closed ? "receiver is restarting: retry" : "the same event is being received: retry");
         }
 

@@ -98,7 +98,7 @@ export function registerReceiverNode(RED: NodeAPI, type: string, provider: AnyPr
         if (config.state) {
             const shared = RED.nodes.getNode(String(config.state)) as (Node & Partial<SharedStateNode>) | null;
             if (!shared?.stateFor) return fail("no-state");
-            state = shared.stateFor(limits.windowMs);
+            state = shared.stateFor(limits);
         }
 
         const receiver = new Receiver(

@@ -41,7 +41,7 @@ export interface DeliveryState {
 
 /** What a receiver node asks of the shared-state config node it selects. */
 export interface SharedStateNode {
-    stateFor(windowMs: number): DeliveryState;
+    stateFor(limits: StateLimits): DeliveryState;
 }
 
 interface Entry<Value> {

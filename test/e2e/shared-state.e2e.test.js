@@ -4,9 +4,13 @@
 // Redis going away means 503 (the provider retries), never a duplicate or a crash.
 const assert = require("node:assert/strict");
 const { spawn } = require("node:child_process");
+const { createHash } = require("node:crypto");
+const net = require("node:net");
+const { createClient } = require("redis");
 const { NodeRedProcess, Collector, freePort, sleep } = require("../support/node-red-process");
 const { wmsBody, mentraSession, synthesisBatch, dist } = require("../support/fixtures");
 const { wmsSignature } = dist("providers/wms.js");
+const { RedisState } = dist("core/redis-state.js");
 
 const REDIS_SERVER = process.env.REDIS_SERVER || "redis-server";
 
@@ -145,5 +149,109 @@ describe("end to end: two Node-RED instances sharing state through Redis", funct
             assert.match(instance.log, /Redis unavailable/);
             assert.doesNotMatch(instance.log, /\[error\]/);
         }
+    });
+});
+
+describe("end to end: shared state never turns a delivery into a silent loss", function () {
+    this.timeout(90000);
+    let redis;
+    let collector;
+    let nodeRed;
+    let client;
+
+    before(async () => {
+        redis = await new RedisServer().start();
+        collector = await new Collector().start();
+        nodeRed = await new NodeRedProcess().start();
+        await nodeRed.deploy(sharedFlow(collector, "one", redis.port));
+        client = createClient({ url: `redis://127.0.0.1:${redis.port}` });
+        await client.connect();
+        await sleep(300);
+    });
+    after(async () => {
+        await client?.close().catch(() => {});
+        if (redis?.child?.exitCode === null) redis.child.kill("SIGCONT");
+        await nodeRed?.stop();
+        await redis?.stop();
+        await collector?.stop();
+    });
+    beforeEach(() => collector.clear());
+
+    /** The Redis key of a SynthesisVR element's identity on this flow's node. */
+    const identityKey = (event) => `test:id:${createHash("sha256").update(`synthesis:/synthesis\n${event.uuid}\n${event.action}`).digest("base64url")}`;
+    const uniqueBatch = (label, count) => synthesisBatch(count).map((event, index) => ({ ...event, uuid: `${label}-${Date.now()}-${index}` }));
+
+    it("takes the retry of a batch answered 503 while Redis hung (its reservation is released)", async () => {
+        const batch = uniqueBatch("paused", 3);
+        redis.child.kill("SIGSTOP");
+        try {
+            const started = Date.now();
+            const paused = await nodeRed.post("/synthesis", JSON.stringify(batch));
+            assert.equal(paused.status, 503);
+            assert.ok(Date.now() - started < 1800, `answered within ${Date.now() - started} ms, before SynthesisVR gives up`);
+        } finally {
+            redis.child.kill("SIGCONT");
+        }
+        await sleep(100);
+        const retry = await nodeRed.post("/synthesis", JSON.stringify(batch));
+        assert.deepEqual(retry.json, { status: "ok", accepted: 3, duplicates: 0, rejected: 0 });
+        assert.equal((await collector.waitFor("one-synthesis:1", 3)).length, 3);
+        assert.match(nodeRed.log, /Redis did not answer within 1000 ms/);
+        assert.equal(nodeRed.log.match(/Redis did not answer within/g).length, 1, "one warning per outage");
+    });
+
+    it("never answers 2xx for a batch element another delivery is still taking in", async () => {
+        const [held, free] = uniqueBatch("busy", 2);
+        // Another delivery holds `held` and never finishes: 503, and nothing is counted as a duplicate.
+        await client.set(identityKey(held), "p:another-delivery", { PX: 3000 });
+        const refused = await nodeRed.post("/synthesis", JSON.stringify([held, free]));
+        assert.equal(refused.status, 503);
+        assert.equal((await collector.settle("one-synthesis:1", 300)).length, 0);
+        // It is released while this delivery waits: taken.
+        await client.set(identityKey(held), "p:another-delivery", { PX: 3000 });
+        setTimeout(() => void client.del(identityKey(held)), 300);
+        const taken = await nodeRed.post("/synthesis", JSON.stringify([held, free]));
+        assert.deepEqual(taken.json, { status: "ok", accepted: 2, duplicates: 0, rejected: 0 });
+        // It is answered ("d") while this delivery waits: a duplicate, emitted by that delivery.
+        const [answered, other] = uniqueBatch("answered", 2);
+        await client.set(identityKey(answered), "p:another-delivery", { PX: 3000 });
+        setTimeout(() => void client.set(identityKey(answered), "d", { PX: 60000 }), 300);
+        const duplicate = await nodeRed.post("/synthesis", JSON.stringify([answered, other]));
+        assert.deepEqual(duplicate.json, { status: "ok", accepted: 1, duplicates: 1, rejected: 0 });
+    });
+
+    it("answers 503 quickly against a Redis that accepts connections and never answers, warning once", async () => {
+        const silent = net.createServer(() => {}); // accepts, reads nothing, answers nothing
+        await new Promise((resolve) => silent.listen(0, "127.0.0.1", resolve));
+        const hungCollector = await new Collector().start();
+        const hung = await new NodeRedProcess().start();
+        try {
+            await hung.deploy(sharedFlow(hungCollector, "hung", silent.address().port));
+            await sleep(300);
+            for (let n = 0; n < 3; n++) {
+                const started = Date.now();
+                const response = await hung.post("/synthesis", JSON.stringify(uniqueBatch("hung", 1)));
+                assert.equal(response.status, 503);
+                assert.ok(Date.now() - started < 1800, `503 after ${Date.now() - started} ms`);
+            }
+            assert.equal((hung.log.match(/Redis unavailable/g) ?? []).length, 1, "one warning per outage");
+        } finally {
+            await hung.stop();
+            await hungCollector.stop();
+            silent.close();
+        }
+    });
+
+    it("bounds the keys per receiver by count, as memory does", async () => {
+        const state = new RedisState(client, { keyPrefix: "bound:", windowMs: 3_600_000, maxEntries: 50, pendingMs: 5000, timeoutMs: 1000, busyWaitMs: 0 });
+        for (let n = 0; n < 300; n++) {
+            const reservation = await state.reserve("scope", [{ key: `k${n}`, stream: { name: `stream-${n}`, position: 0 } }]);
+            reservation.commit();
+        }
+        await sleep(100);
+        const keys = await client.keys("bound:*");
+        assert.ok(keys.length <= 2 * 50 + 2, `${keys.length} keys for a bound of 50 identities and 50 streams`);
+        const recent = await state.reserve("scope", [{ key: "k299" }]);
+        assert.deepEqual(recent.statuses, ["seen"], "the newest are kept");
     });
 });
