@@ -52,6 +52,8 @@ describe("end to end: slow and abusive clients", function () {
             { id: "slow", type: "synthesis-webhook", z: tab, path: "/slow", bodyTimeoutSeconds: 1, wires },
             { id: "capped", type: "synthesis-webhook", z: tab, path: "/capped", maxConcurrent: 2, bodyTimeoutSeconds: 20, wires: wires2 },
             { id: "mac", type: "wms-webhook", z: tab, path: "/mac", wires: [[], []], credentials: { secret: "abuse-secret" } },
+            { id: "loop", type: "synthesis-webhook", z: tab, path: "/loop", wires: [["loop-sink"], ["loop-sink"]] },
+            { id: "loop-sink", type: "junction", z: tab, wires: [] },
             ...tapNodes,
             ...tapNodes2,
         ]);
@@ -79,6 +81,45 @@ describe("end to end: slow and abusive clients", function () {
         assert.equal(await request.status(), 413, "answered with no body byte sent");
         await request.answered;
         assert.match(request.text, /exceeds the limit/);
+    });
+
+    it("never holds Node-RED's event loop for 100 ms with a delivery within the default limits", async function () {
+        this.timeout(30000);
+        const megabyte = 1024 * 1024;
+        const bodies = {
+            "zeros (over the batch limit)": `[${Array.from({ length: (megabyte - 2) / 2 }, () => "0").join(",")}]`,
+            "1,000 invalid objects": JSON.stringify(Array.from({ length: 1000 }, (_, n) => ({ uuid: "", action: "x".repeat(900), n }))),
+            "1,000 valid events": JSON.stringify(synthesisBatch(1000).map((event, n) => ({ ...event, uuid: `loop-${n}`, location: "x".repeat(900) }))),
+            "deep nesting": `${"[".repeat(100000)}${"]".repeat(100000)}`,
+        };
+        // A probe that Node-RED answers on its event loop, every 5 ms: its slowest answer bounds how long the loop was held.
+        let probing = true;
+        const latencies = [];
+        const probe = (async () => {
+            while (probing) {
+                const started = process.hrtime.bigint();
+                await request(nodeRed.adminUrl("/verified-webhooks/samples"));
+                latencies.push(Number(process.hrtime.bigint() - started) / 1e6);
+                await new Promise((resolve) => setTimeout(resolve, 5));
+            }
+        })();
+        try {
+            await new Promise((resolve) => setTimeout(resolve, 200));
+            for (const [name, body] of Object.entries(bodies)) {
+                assert.ok(Buffer.byteLength(body) <= megabyte, name);
+                for (let round = 0; round < 3; round++) {
+                    const response = await request(nodeRed.nodeUrl("/loop"), { method: "POST", headers: { "content-type": "application/json", "content-length": String(Buffer.byteLength(body)) }, body });
+                    assert.ok([200, 400, 413].includes(response.status), `${name}: ${response.status}`);
+                }
+            }
+            await new Promise((resolve) => setTimeout(resolve, 200));
+        } finally {
+            probing = false;
+            await probe;
+        }
+        const worst = Math.max(...latencies);
+        assert.ok(latencies.length > 20, `${latencies.length} probes`);
+        assert.ok(worst < 100, `the event loop was held for up to ${worst.toFixed(1)} ms`);
     });
 
     it("does not count bodies still arriving against the cap on deliveries handled at once", async () => {
