@@ -84,7 +84,7 @@ const DRY_RUN = Symbol("verified-webhooks.dry-run");
 const DRY_RUN_METHOD = "VERIFIED-WEBHOOKS-DRY-RUN";
 
 interface DryRun {
-    readonly marker: unknown;
+    readonly markers: readonly unknown[];
     readonly isDispatcher: (handle: unknown) => boolean;
     readonly isReplayable: (handle: unknown) => boolean;
     readonly steps: PlanStep[];
@@ -122,7 +122,7 @@ function visit(run: DryRun, layer: Layer, req: DryRunRequest, res: unknown, next
     const { handle } = layer;
     const baseUrl = req.baseUrl ?? "";
     if (run.isDispatcher(handle)) return run.finish({ baseUrl, url: pathOnly(req.url) });
-    if (handle === run.marker) return next();
+    if (run.markers.includes(handle)) return next();
     const name = handle.name;
     if (DISPATCH.has(name)) {
         if (name === "expressInit") {
@@ -162,8 +162,8 @@ export interface PlanOptions {
     readonly isDispatcher: (handle: unknown) => boolean;
     /** Middleware we may run ourselves, in Express's order (httpNodeAuth functions). */
     readonly isReplayable: (handle: unknown) => boolean;
-    /** Our own marker at the top of the root app, which the dry run passes over. */
-    readonly marker: Middleware;
+    /** Our own markers in the root app, which the dry run passes over. */
+    readonly markers: readonly Middleware[];
     /** RED.httpNode's stack: its routes (core http in nodes) come after our dispatcher. */
     readonly ownStack: readonly unknown[] | undefined;
 }
@@ -184,7 +184,7 @@ export function planFor(root: ExpressApp, path: string, options: PlanOptions): P
     return new Promise((resolve) => {
         let settled = false;
         const run: DryRun = {
-            marker: options.marker,
+            markers: options.markers,
             isDispatcher: options.isDispatcher,
             isReplayable: options.isReplayable,
             steps: [],

@@ -102,15 +102,18 @@ function rootOf(app: ExpressApp): ExpressApp {
     return app.parent ? rootOf(app.parent) : app;
 }
 
-/** Moves `handler` just below Express's own `expressInit` in the app's stack: above everything else. */
-function moveToTop(app: ExpressApp, handler: Middleware): void {
+/**
+ * Moves `handler` to the top of the app's stack: above everything, or just below Express's
+ * own `expressInit` when `afterExpressInit` (for middleware that uses Express's req/res API).
+ */
+function moveToTop(app: ExpressApp, handler: Middleware, afterExpressInit: boolean): void {
     app.use(handler);
     const stack = stackOf(app);
     if (!stack) return;
     const index = stack.findIndex((layer) => layer.handle === handler);
     if (index < 0) return;
     const [layer] = stack.splice(index, 1);
-    const init = stack.findIndex((candidate) => candidate.name === "expressInit");
+    const init = afterExpressInit ? stack.findIndex((candidate) => candidate.name === "expressInit") : -1;
     stack.splice(init + 1, 0, layer!);
 }
 
@@ -156,6 +159,8 @@ export class RouteTable {
     private readonly chain: Middleware[] = [];
     /** httpNodeAuth given as functions: the short way may run them itself, where Express would. */
     private readonly replayable: ReadonlySet<unknown>;
+    /** httpNodeMiddleware is user code, which may use Express's req/res API. */
+    private readonly chainNeedsExpress: boolean;
     private mountPrefix: string | undefined;
     private markerInstalled = false;
 
@@ -163,6 +168,7 @@ export class RouteTable {
         this.chain.push(...middlewareList(settings.httpNodeMiddleware));
         if (settings.httpNodeCors) this.chain.push(corsMiddleware(settings.httpNodeCors as corsMiddleware.CorsOptions) as Middleware);
         this.replayable = new Set(middlewareList(settings.httpNodeAuth));
+        this.chainNeedsExpress = middlewareList(settings.httpNodeMiddleware).length > 0;
         httpNode.use(this.dispatch);
         events?.on("flows:started", () => this.dropClosed());
     }
@@ -184,7 +190,8 @@ export class RouteTable {
         if (this.markerInstalled) return;
         const root = this.root();
         if (!root) return; // not mounted (yet): nothing parses bodies before us
-        moveToTop(root, this.mark);
+        moveToTop(root, this.markBelowInit, true);
+        moveToTop(root, this.markAtTop, false);
         this.markerInstalled = true;
     }
 
@@ -228,7 +235,7 @@ export class RouteTable {
         planFor(root, fullPath, {
             isDispatcher: (handle) => handle === this.dispatch,
             isReplayable: (handle) => this.replayable.has(handle),
-            marker: this.mark,
+            markers: [this.markAtTop, this.markBelowInit],
             ownStack: stackOf(this.httpNode),
         }).then(
             (plan) => {
@@ -282,14 +289,37 @@ export class RouteTable {
         return this.mountPrefix;
     }
 
-    /** Runs first in the root app: the short way where a plan allows it, else flags the request and lets it pass. */
-    private readonly mark: Middleware = (req, res, next) => {
+    /**
+     * Whether the short way needs Express's req/res API: user middleware may use it; the CORS
+     * handlers (the `cors` package) use Node's alone. Giving a request Express's prototypes
+     * costs about half the throughput, so it is done only where needed.
+     */
+    private needsExpress(plan: Plan & { kind: "fast" }): boolean {
+        return this.chainNeedsExpress || plan.steps.some((step) => step.handle.name !== "corsMiddleware");
+    }
+
+    /** The short way for a POST whose plan allows it, if it needs nothing of Express. */
+    private shortWayFor(req: IncomingMessage, express: boolean): { plan: Plan & { kind: "fast" }; match: Match } | undefined {
+        if (req.method !== "POST") return undefined;
         const match = this.match(req.url, this.mountPath());
-        if (!match) return next();
-        const plan = req.method === "POST" ? this.currentPlan(match.claim, pathOf(req.url!)) : undefined;
-        if (plan?.kind === "fast") return this.shortWay(plan, match, req as MarkedRequest, res, next);
+        if (!match) return undefined;
+        const plan = this.currentPlan(match.claim, pathOf(req.url!));
+        return plan?.kind === "fast" && this.needsExpress(plan) === express ? { plan, match } : undefined;
+    }
+
+    /** Runs first in the root app, before Express's own init. */
+    private readonly markAtTop: Middleware = (req, res, next) => {
+        const short = this.shortWayFor(req, false);
+        if (!short) return next();
+        this.shortWay(short.plan, short.match, req as MarkedRequest, res, next);
+    };
+
+    /** Runs just below Express's init: the short way for plans that need Express's API, else the long way, flagged. */
+    private readonly markBelowInit: Middleware = (req, res, next) => {
+        const short = this.shortWayFor(req, true);
+        if (short) return this.shortWay(short.plan, short.match, req as MarkedRequest, res, next);
         // The long way: no body parser on it may consume the raw bytes.
-        (req as MarkedRequest)._body = true;
+        if (this.match(req.url, this.mountPath())) (req as MarkedRequest)._body = true;
         next();
     };
 
@@ -319,8 +349,11 @@ export class RouteTable {
             // Inside RED.httpNode, as its own expressInit would present the request.
             req.baseUrl = plan.nodeBaseUrl;
             req.url = plan.nodeUrl + query;
-            if (this.httpNode.request) Object.setPrototypeOf(req, this.httpNode.request);
-            if (this.httpNode.response) Object.setPrototypeOf(res, this.httpNode.response);
+            if (this.needsExpress(plan)) {
+                // As RED.httpNode's own expressInit would: its req/res API, not the root app's.
+                if (this.httpNode.request) Object.setPrototypeOf(req, this.httpNode.request);
+                if (this.httpNode.response) Object.setPrototypeOf(res, this.httpNode.response);
+            }
             this.route(match, req, res, leave);
         };
         step();

@@ -422,3 +422,27 @@ describe("end to end in a real Node-RED with default settings", function () {
         });
     });
 });
+
+describe("end to end: a delivery that fails after its reservation leaves nothing marked as seen", function () {
+    this.timeout(60000);
+    const suite = startedForSuite();
+
+    it("answers a delivery whose emission throws 500, and its retry again (not 200 as a duplicate)", async () => {
+        const { nodeRed } = suite;
+        // Two wires on output 1: Node-RED clones the message for the second, and a payload nested
+        // 200,000 deep makes that clone throw inside the receiver's send.
+        await nodeRed.deploy([
+            { id: "tab-deep", type: "tab", label: "deep" },
+            { id: "deep", z: "tab-deep", type: "mentra-webhook", path: "/deep", wires: [["sink-a", "sink-b"], []] },
+            { id: "sink-a", z: "tab-deep", type: "junction", wires: [] },
+            { id: "sink-b", z: "tab-deep", type: "junction", wires: [] },
+        ]);
+        const session = JSON.stringify(mentraSession({ timestamp: new Date().toISOString() }));
+        const deep = `${session.slice(0, -1)},"nested":${"[".repeat(200000)}${"]".repeat(200000)}}`;
+        const first = await nodeRed.post("/deep", deep);
+        assert.equal(first.status, 500, first.text);
+        const retry = await nodeRed.post("/deep", deep);
+        assert.equal(retry.status, 500, "the retry is taken again, not answered as a duplicate of an event never emitted");
+        assert.equal((await nodeRed.post("/deep", session)).status, 200, "the node still works");
+    });
+});
