@@ -400,7 +400,7 @@ export class Receiver<Options, Keys> {
             if (this.inFlight >= this.settings.maxConcurrent) throw new Rejection(429, "too many deliveries at once: retry");
             this.inFlight++;
             handling = true;
-            const delivery: Delivery = { ...head, body };
+            const delivery: Delivery = { headers: head.headers, path: head.path, extraPath: head.extraPath, query: head.query, body };
             const verification = checkedHead ?? this.provider.verify(delivery, keys, this.options);
             const { verified } = verification instanceof Promise ? await verification : verification;
             const test = isTestEvent(req.headers[TEST_EVENT_HEADER], verified, this.context.testEventNonce);
