@@ -59,9 +59,8 @@ export interface WebhookInfo {
     missingCount?: number;
 }
 
+/** A message on output 1; a provider may add properties of its own (Mentra: websocketUrl). */
 export interface EventMessage {
-    /** Properties a provider adds (Mentra: websocketUrl). */
-    [field: string]: unknown;
     payload: unknown;
     topic: string;
     webhook: WebhookInfo;
