@@ -4,7 +4,10 @@
  * would, to a webhook URL (a receiver node of this package, or anything else).
  */
 import { parseArgs } from "node:util";
-import { curlCommand, deliveryUrl, isProviderName, PROVIDER_NAMES, SAMPLE_EVENTS, sampleDelivery } from "../nodes/samples.js";
+import { curlCommand, deliveryUrl, sampleDelivery, sampleNames } from "../nodes/core/signing.js";
+import { PROVIDERS, providerNamed } from "../nodes/providers/index.js";
+
+const PROVIDER_NAMES = PROVIDERS.map((provider) => provider.name);
 
 const USAGE = `Usage:
   verified-webhooks send <provider> <url> [--secret-env <NAME> | --secret - | --secret <secret>]
@@ -58,12 +61,13 @@ async function secretFrom(values: { secret?: string; "secret-env"?: string }): P
 
 async function send(positionals: string[], values: { secret?: string; "secret-env"?: string; event?: string; curl?: boolean }): Promise<number> {
     const [provider, url] = positionals;
-    if (!provider || !isProviderName(provider)) usage(`unknown provider ${provider ?? "(none)"}`);
+    const chosen = provider === undefined ? undefined : providerNamed(provider);
+    if (!chosen) usage(`unknown provider ${provider ?? "(none)"}`);
     if (!url || !/^https?:\/\//.test(url)) usage("a http:// or https:// URL is required");
     const secret = await secretFrom(values);
     let delivery;
     try {
-        delivery = await sampleDelivery(provider, values.event, secret);
+        delivery = await sampleDelivery(chosen, values.event, secret);
     } catch (error) {
         usage((error as Error).message);
     }
@@ -78,9 +82,10 @@ async function send(positionals: string[], values: { secret?: string; "secret-en
 
 function events(positionals: string[]): number {
     const providers = positionals.length ? positionals : [...PROVIDER_NAMES];
-    for (const provider of providers) {
-        if (!isProviderName(provider)) usage(`unknown provider ${provider}`);
-        console.log(`${provider}: ${Object.keys(SAMPLE_EVENTS[provider]).join(", ")}`);
+    for (const name of providers) {
+        const provider = providerNamed(name);
+        if (!provider) usage(`unknown provider ${name}`);
+        console.log(`${provider.name}: ${sampleNames(provider).join(", ")}`);
     }
     return 0;
 }

@@ -13,12 +13,11 @@ const packageName = require(path.join(root, "package.json")).name;
 const port = Number(process.env.PORT || 1880);
 const userDir = path.resolve(process.env.NODE_RED_USER_DIR || path.join(root, ".node-red-dev"));
 const base = `http://127.0.0.1:${port}`;
-const { sampleDelivery, curlCommand, SAMPLE_EVENTS } = require(path.join(root, "dist", "nodes", "samples.js"));
-const { eventWanted } = require(path.join(root, "dist", "nodes", "providers", "meshagent.js"));
+const { sampleDelivery, sampleNames, curlCommand } = require(path.join(root, "dist", "nodes", "core", "signing.js"));
+const { providerNamed } = require(path.join(root, "dist", "nodes", "providers", "index.js"));
 
-/** Secrets the demo flows are deployed with; the printed curl commands sign with them. */
-const DEMO_SECRETS = { "wms-webhook": "demo-wms-mac-secret", "meshagent-webhook": "demo-meshagent-secret" };
-const PROVIDER_OF = { "mentra-webhook": "mentra", "wms-webhook": "wms", "synthesis-webhook": "synthesis", "meshagent-webhook": "meshagent" };
+/** The provider of a flow node that is one of this package's receivers. */
+const providerOf = (node) => (typeof node.type === "string" ? providerNamed(node.type) : undefined);
 
 // Older runs wrote "// Settings of the local development Node-RED started by `npm start`."
 const SETTINGS_HEADER = "// Settings of the local ";
@@ -87,20 +86,20 @@ function exampleFlows() {
         .filter((file) => file.endsWith(".json"))
         .sort()
         .flatMap((file) => JSON.parse(fs.readFileSync(path.join(folder, file), "utf8")))
-        .map((node) => (DEMO_SECRETS[node.type] ? { ...node, credentials: { secret: DEMO_SECRETS[node.type] } } : node));
+        // The demo secrets of the providers that sign: the printed commands sign with them.
+        .map((node) => (providerOf(node)?.demoSecret ? { ...node, credentials: { secret: providerOf(node).demoSecret } } : node));
 }
 
 /** The command-line signer's command for a node, and the equivalent curl. */
 async function commandsFor(node) {
-    const provider = PROVIDER_OF[node.type];
-    // A sample the node emits: MeshAgent nodes may filter events.
-    const eventName = Object.keys(SAMPLE_EVENTS[provider]).find(
-        (name) => provider !== "meshagent" || eventWanted(name, String(node.events || "*").split(/[\s,]+/).filter(Boolean)),
-    );
-    const secret = DEMO_SECRETS[node.type];
+    const provider = providerOf(node);
+    // A sample the node emits, for a node that filters events.
+    const options = provider.options(node);
+    const eventName = sampleNames(provider).find((name) => !provider.wanted || provider.wanted(provider.samples[name](), options));
+    const secret = provider.demoSecret;
     const url = `${base}${node.path}`;
     // The secret through the environment, not the command line: it stays out of the process list.
-    const send = [...(secret ? [`VW_SECRET=${secret}`] : []), "npx verified-webhooks send", provider, url, ...(secret ? ["--secret-env", "VW_SECRET"] : []), "--event", eventName].join(" ");
+    const send = [...(secret ? [`VW_SECRET=${secret}`] : []), "npx verified-webhooks send", provider.name, url, ...(secret ? ["--secret-env", "VW_SECRET"] : []), "--event", eventName].join(" ");
     return { url, send, curl: curlCommand(url, await sampleDelivery(provider, eventName, secret)) };
 }
 
@@ -112,18 +111,18 @@ async function main() {
     child.on("exit", (code) => process.exit(code ?? 0));
 
     let { flows } = await waitForNodeRed(child);
-    if (!flows.some((node) => PROVIDER_OF[node.type])) {
+    if (!flows.some(providerOf)) {
         const response = await call("POST", "/flows", { flows: [...flows, ...exampleFlows()] });
         if (response.status !== 200) throw new Error(`deploying the examples failed: ${response.text}`);
         ({ flows } = JSON.parse((await call("GET", "/flows")).text));
     }
 
     const lines = ["", `Node-RED with ${packageName}: ${base}/`, ""];
-    for (const node of flows.filter((candidate) => PROVIDER_OF[candidate.type] && !candidate.d)) {
+    for (const node of flows.filter((candidate) => providerOf(candidate) && !candidate.d)) {
         const { url, send, curl } = await commandsFor(node);
         lines.push(`${node.name || node.type} (${node.type}): ${url}`, `  ${send}`, `  ${curl}`, "");
     }
-    lines.push("WMS and MeshAgent demo nodes use the secrets in scripts/start.js; Ctrl-C stops Node-RED.", "");
+    lines.push("The demo nodes of providers that sign use each provider module's demo secret; Ctrl-C stops Node-RED.", "");
     console.log(lines.join("\n"));
 }
 

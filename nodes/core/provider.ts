@@ -56,9 +56,33 @@ export interface DeliverySummary {
 /** Node configuration every receiver shares; providers add their own string options. */
 export type RawOptions = Readonly<Record<string, unknown>>;
 
+/** JSON Schema (draft 2020-12) of one event as a node emits it in msg.payload. */
+export type JsonSchema = Record<string, unknown>;
+
 export interface Provider<Event, Options, Keys> {
-    /** Short name used in msg.webhook.provider and output-2 payloads. */
+    /** Short name used in msg.webhook.provider, output-2 payloads and the CLI. */
     readonly name: string;
+    /** The Node-RED node type of the provider's receiver ("wms-webhook"). */
+    readonly nodeType: string;
+    /** What the provider is, for people: "NuraLogix WMS event". */
+    readonly title: string;
+    /** One line on what msg.payload holds, for the JSON Schema's description. */
+    readonly description: string;
+
+    /**
+     * Sample events, each as a real delivery of its kind holds it: what the CLI signer,
+     * "Send test event", `npm start` and the tests send. The first is the default.
+     */
+    readonly samples: Readonly<Record<string, () => unknown>>;
+    /** The bytes the provider sends for `event` (default: JSON.stringify). */
+    serialise?(event: unknown): string;
+    /** The headers that sign `body` as the provider signs it, with `secret`. */
+    signatureHeaders?(body: string, secret: string): Record<string, string> | Promise<Record<string, string>>;
+    /** The secret `npm start` deploys the example node with, when the node needs one. */
+    readonly demoSecret?: string;
+    /** JSON Schema of msg.payload, where the zod schema alone cannot express it (default: derived from `schema`). */
+    jsonSchema?(): JsonSchema;
+
     /** Whether a node of this provider refuses to start without a secret. */
     readonly secretRequired: boolean;
     /**

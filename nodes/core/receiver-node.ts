@@ -131,7 +131,7 @@ export function registerReceiverNode(RED: NodeAPI, type: string, provider: AnyPr
         );
         const routes = routeTableFor(RED.httpNode, settings, RED.events as never);
         attachStats(node, () => receiver.stats());
-        attachTestEventSender(node, testEventSender(RED, provider.name, path, () => routes.mountPath(), secrets[0]));
+        attachTestEventSender(node, testEventSender(RED, provider, path, () => routes.mountPath(), secrets[0]));
         const extraPath = extraPathRule(provider);
         const claim = routes.claim(path, {
             maxExtraSegments: extraPath.maxSegments,
@@ -155,6 +155,6 @@ export function registerReceiverNode(RED: NodeAPI, type: string, provider: AnyPr
         });
     }
 
-    registerTestEventRoutes(RED);
+    registerTestEventRoutes(RED, provider);
     RED.nodes.registerType(type, ReceiverNode as never, { credentials: { secret: { type: "password" } } } as never);
 }

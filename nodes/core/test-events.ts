@@ -8,8 +8,9 @@ import http from "node:http";
 import https from "node:https";
 import type { AddressInfo } from "node:net";
 import type { NodeAPI } from "node-red";
-import { isProviderName, SAMPLE_EVENTS, sampleDelivery } from "../samples.js";
 import { TEST_EVENT_HEADER } from "./pipeline.js";
+import type { AnyProvider } from "./provider.js";
+import { sampleDelivery, sampleNames } from "./signing.js";
 
 export interface TestEventResult {
     event: string;
@@ -77,14 +78,13 @@ function post(url: URL, headers: Record<string, string>, body: string): Promise<
 /** A sender for a node of `provider` listening at `path` (below `mountPath`). */
 export function testEventSender(
     RED: NodeAPI,
-    provider: string,
+    provider: AnyProvider,
     nodePath: string,
     mountPath: () => string,
     secret: string | undefined,
 ): TestEventSender {
     return async (eventName) => {
-        if (!isProviderName(provider)) throw new Error(`no samples for ${provider}`);
-        const event = eventName ?? Object.keys(SAMPLE_EVENTS[provider])[0]!;
+        const event = eventName ?? sampleNames(provider)[0]!;
         const delivery = await sampleDelivery(provider, event, secret);
         const url = selfUrl(loopbackOrigin(RED), `${mountPath()}${nodePath}${delivery.pathSuffix}`);
         const answer = await post(url, { ...delivery.headers, [TEST_EVENT_HEADER]: TEST_EVENT_NONCE }, delivery.body);
@@ -94,13 +94,19 @@ export function testEventSender(
 
 const registered = new WeakSet<object>();
 
+/** The providers whose nodes this runtime registered: their samples are listed. */
+const providersOf = new WeakMap<object, Map<string, AnyProvider>>();
+
 /** The admin routes behind the editor's "send test event" button; once per runtime. */
-export function registerTestEventRoutes(RED: NodeAPI): void {
+export function registerTestEventRoutes(RED: NodeAPI, provider: AnyProvider): void {
+    let providers = providersOf.get(RED.httpAdmin);
+    if (!providers) providersOf.set(RED.httpAdmin, (providers = new Map()));
+    providers.set(provider.name, provider);
     if (registered.has(RED.httpAdmin)) return;
     registered.add(RED.httpAdmin);
 
     RED.httpAdmin.get("/verified-webhooks/samples", RED.auth.needsPermission("verified-webhooks.read"), (_req, res) => {
-        res.json(Object.fromEntries(Object.entries(SAMPLE_EVENTS).map(([provider, events]) => [provider, Object.keys(events)])));
+        res.json(Object.fromEntries([...providers.values()].map((each) => [each.name, sampleNames(each)])));
     });
 
     RED.httpAdmin.get("/verified-webhooks/nodes/:id/stats", RED.auth.needsPermission("verified-webhooks.read"), (req, res) => {

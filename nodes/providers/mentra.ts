@@ -168,8 +168,54 @@ export function websocketUrlFor(event: MentraSessionRequest | MentraSessionRecov
 /** The same answer every time: serialised once by the pipeline. */
 const MENTRA_SUCCESS = { status: 200, body: { status: "success" } } as const;
 
+const now = () => new Date().toISOString();
+
 export const mentra: Provider<MentraEvent, MentraOptions, Buffer[]> = {
     name: "mentra",
+    nodeType: "mentra-webhook",
+    title: "Mentra webhook event",
+    description: "msg.payload of a mentra-webhook node: one MentraOS app lifecycle webhook.",
+    samples: {
+    session_request: () => ({
+        type: "session_request",
+        sessionId: "jane.doe@example.com-com.example.notes",
+        userId: "jane.doe@example.com",
+        timestamp: now(),
+        websocketUrl: "wss://prod.mentra.glass/ws/miniapp",
+        mentraOSWebsocketUrl: "wss://prod.mentra.glass/app-ws",
+        augmentOSWebsocketUrl: "wss://prod.mentra.glass/app-ws",
+    }),
+    stop_request: () => ({
+        type: "stop_request",
+        sessionId: "jane.doe@example.com-com.example.notes",
+        userId: "jane.doe@example.com",
+        timestamp: now(),
+        reason: "user_disabled",
+    }),
+    server_heartbeat: () => ({
+        type: "server_heartbeat",
+        sessionId: "heartbeat-123456",
+        userId: "system",
+        timestamp: now(),
+        registrationId: "reg-78901234",
+    }),
+    server_registration: () => ({
+        type: "server_registration",
+        sessionId: "registration-123456",
+        userId: "system",
+        timestamp: now(),
+        registrationId: "reg-78901234",
+        packageName: "com.example.notes",
+        serverUrls: ["https://notes.example.com/webhook"],
+    }),
+    session_recovery: () => ({
+        type: "session_recovery",
+        sessionId: "jane.doe@example.com-com.example.notes",
+        userId: "jane.doe@example.com",
+        timestamp: now(),
+        mentraOSWebsocketUrl: "wss://franceapi.mentra.glass/app-ws",
+    }),
+    },
     secretRequired: false,
     pathToken: true,
     // The cloud posts to `<public URL>/webhook`; the SDK 3 app server also serves `/api/_mentraos/webhook`.

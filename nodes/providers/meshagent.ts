@@ -5,7 +5,8 @@
  */
 import { createHash, createHmac, timingSafeEqual } from "node:crypto";
 import { z } from "zod";
-import { Rejection, type Provider, type RawOptions } from "../core/provider.js";
+import { toJsonSchema } from "../core/json-schema.js";
+import { Rejection, type JsonSchema, type Provider, type RawOptions } from "../core/provider.js";
 import { parseList } from "../core/secrets.js";
 
 // jose ships as ES modules only; import() loads it from CommonJS on every supported Node.
@@ -124,8 +125,51 @@ let acceptedProtectedHeader: string | undefined;
 /** The same answer every time: serialised once by the pipeline. */
 const MESHAGENT_SUCCESS = { status: 200, body: { ok: true } } as const;
 
+/**
+ * Python's json.dumps with its defaults, which is how MeshAgent serialises bodies:
+ * ", " and ": " separators, and everything outside printable ASCII as \uXXXX.
+ */
+export function toPythonJson(value: unknown): string {
+    if (value === null || typeof value !== "object") {
+        return JSON.stringify(value).replace(/[\u007f-\uffff]/g, (char) => `\\u${char.charCodeAt(0).toString(16).padStart(4, "0")}`);
+    }
+    if (Array.isArray(value)) return `[${value.map(toPythonJson).join(", ")}]`;
+    const entries = Object.entries(value as Record<string, unknown>).filter(([, item]) => item !== undefined);
+    return `{${entries.map(([key, item]) => `${toPythonJson(key)}: ${toPythonJson(item)}`).join(", ")}}`;
+}
+
+/**
+ * The runtime schema picks the data schema by event name (a transform, which JSON Schema
+ * cannot express): here, one branch per documented event, and one for events added later,
+ * whose name is none of those.
+ */
+function meshagentJsonSchema(): JsonSchema {
+    const known = MESHAGENT_EVENT_NAMES.map((name) => toJsonSchema(z.looseObject({ event: z.literal(name), data: MESHAGENT_DATA_SCHEMAS[name] })));
+    const other = toJsonSchema(meshagentEnvelopeSchema);
+    const properties = other.properties as Record<string, JsonSchema>;
+    properties.event = { ...properties.event, not: { enum: MESHAGENT_EVENT_NAMES } };
+    return { anyOf: [...known, other] };
+}
+
 export const meshagent: Provider<MeshAgentEvent, MeshAgentOptions, Buffer[]> = {
     name: "meshagent",
+    nodeType: "meshagent-webhook",
+    title: "MeshAgent event",
+    description: "msg.payload of a meshagent-webhook node: one MeshAgent room or storage event.",
+    samples: {
+    "room.started": () => ({ event: "room.started", data: { room_name: "café-standup", room_url: "https://studio.meshagent.com/rooms/café-standup" } }),
+    "room.ended": () => ({ event: "room.ended", data: { room_name: "café-standup" } }),
+    "storage.file.updated": () => ({ event: "storage.file.updated", data: { path: "notes/réunion.md", participant_id: "p-42" } }),
+    "storage.file.deleted": () => ({ event: "storage.file.deleted", data: { path: "notes/old.md", participant_id: "p-42" } }),
+    "storage.file.moved": () => ({
+        event: "storage.file.moved",
+        data: { source_path: "notes/draft.md", destination_path: "notes/final.md", participant_id: "p-42" },
+    }),
+    },
+    serialise: toPythonJson,
+    jsonSchema: meshagentJsonSchema,
+    signatureHeaders: async (body, secret) => ({ [MESHAGENT_SIGNATURE_HEADER]: await meshagentSignature(body, secret) }),
+    demoSecret: "demo-meshagent-secret",
     secretRequired: true,
 
     options: (raw: RawOptions) => ({ events: parseList(raw.events, ["*"]) }),

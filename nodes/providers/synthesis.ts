@@ -20,6 +20,29 @@ export const SYNTHESIS_ACTIONS = ["create", "delete"] as const;
 
 export const synthesis: Provider<SynthesisEvent, Record<string, never>, Buffer[]> = {
     name: "synthesis",
+    nodeType: "synthesis-webhook",
+    title: "SynthesisVR session event",
+    description: "msg.payload of a synthesis-webhook node: one element of a SynthesisVR batch (the request body is an array of these).",
+    samples: {
+    create: () => [
+        {
+            uuid: "41509791-3de8-5bb9-b4fc-a9753da95aad",
+            action: "create",
+            location: "Kamen Test",
+            stations: 1,
+            customerid: 7685,
+        },
+    ],
+    delete: () => [
+        {
+            uuid: "41509791-3de8-5bb9-b4fc-a9753da95aad",
+            action: "delete",
+            location: "Kamen Test",
+            stations: 1,
+            customerid: 7685,
+        },
+    ],
+    },
     secretRequired: false,
     pathToken: true,
 

@@ -100,8 +100,41 @@ export function wmsOptions(raw: RawOptions): WmsOptions {
     };
 }
 
+const nowInSeconds = () => Math.floor(Date.now() / 1000);
+
 export const wms: Provider<WmsEvent, WmsOptions, Buffer[]> = {
     name: "wms",
+    nodeType: "wms-webhook",
+    title: "NuraLogix WMS event",
+    description: "msg.payload of a wms-webhook node: one WMS measurement event.",
+    samples: {
+    MEASUREMENT_CREATED: () => ({
+        timestamp: nowInSeconds(),
+        sessionId: "ryueiwoqfh910fu3rpqruvfiu",
+        sequence: 0,
+        event: "MEASUREMENT_CREATED",
+        severity: "INFO",
+        payload: { measurementId: "f0c8ca8d-111d-4dcf-a69d-46ed39a2db06" },
+    }),
+    INTERMEDIATE_RESULTS: () => ({
+        timestamp: nowInSeconds(),
+        sessionId: "ryueiwoqfh910fu3rpqruvfiu",
+        sequence: 1,
+        event: "INTERMEDIATE_RESULTS",
+        severity: "INFO",
+        payload: { measurementId: "f0c8ca8d-111d-4dcf-a69d-46ed39a2db06", snr: 100, sequence: 1 },
+    }),
+    CONSTRAINT_VIOLATION: () => ({
+        timestamp: nowInSeconds(),
+        sessionId: "ryueiwoqfh910fu3rpqruvfiu",
+        sequence: 2,
+        event: "CONSTRAINT_VIOLATION",
+        severity: "ERROR",
+        payload: { measurementId: "f0c8ca8d-111d-4dcf-a69d-46ed39a2db06" },
+    }),
+    },
+    signatureHeaders: (body, secret) => ({ [WMS_MAC_HEADER]: wmsSignature(body, secret) }),
+    demoSecret: "demo-wms-mac-secret",
     secretRequired: true,
 
     options: wmsOptions,
