@@ -10,6 +10,7 @@
  */
 import { mentraEventSchema, type MentraEvent } from "./nodes/providers/mentra.js";
 import { MESHAGENT_EVENT_NAMES, meshagentEventSchema, type KnownMeshAgentEvent, type MeshAgentEvent } from "./nodes/providers/meshagent.js";
+import { standardEventSchema, type StandardEvent } from "./nodes/providers/standard.js";
 import { synthesisEventSchema, type SynthesisEvent } from "./nodes/providers/synthesis.js";
 import { wmsEventSchema, type WmsEvent } from "./nodes/providers/wms.js";
 import type { EventMessage, RejectionMessage, WebhookInfo } from "./nodes/core/pipeline.js";
@@ -34,6 +35,7 @@ export {
     type MeshAgentEventName,
     type OtherMeshAgentEvent,
 } from "./nodes/providers/meshagent.js";
+export { standardEventSchema, type StandardEvent } from "./nodes/providers/standard.js";
 export type { WebhookInfo, RejectionMessage };
 
 /** A message on a receiver's first output: `payload` is one event, `topic` its name. */
@@ -46,6 +48,7 @@ export type WmsMessage = WebhookMessage<WmsEvent>;
 /** One element of a SynthesisVR batch; `parts` lets a `join` node rebuild the batch. */
 export type SynthesisMessage = WebhookMessage<SynthesisEvent> & { parts: NonNullable<EventMessage["parts"]> };
 export type MeshAgentMessage = WebhookMessage<MeshAgentEvent>;
+export type StandardMessage = WebhookMessage<StandardEvent>;
 
 export function isMentraEvent(value: unknown): value is MentraEvent {
     return mentraEventSchema.safeParse(value).success;
@@ -55,6 +58,9 @@ export function isWmsEvent(value: unknown): value is WmsEvent {
 }
 export function isSynthesisEvent(value: unknown): value is SynthesisEvent {
     return synthesisEventSchema.safeParse(value).success;
+}
+export function isStandardEvent(value: unknown): value is StandardEvent {
+    return standardEventSchema.safeParse(value).success;
 }
 export function isMeshAgentEvent(value: unknown): value is MeshAgentEvent {
     return meshagentEventSchema.safeParse(value).success;

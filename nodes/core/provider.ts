@@ -85,6 +85,8 @@ export interface Provider<Event, Options, Keys> {
 
     /** Whether a node of this provider refuses to start without a secret. */
     readonly secretRequired: boolean;
+    /** Why the configured secrets cannot be used (never quoting them), if they cannot: the node does not start. */
+    secretProblem?(secrets: readonly string[]): string | undefined;
     /**
      * Whether an unguessable token may follow the node's path as one more segment (or come
      * as a `token` query parameter): the only shared secret of a provider that signs nothing.

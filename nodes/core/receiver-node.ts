@@ -71,6 +71,8 @@ export function registerReceiverNode(RED: NodeAPI, type: string, provider: AnyPr
             return typeof value === "string" ? value : undefined;
         });
         if (provider.secretRequired && secrets.length === 0) return fail("no-secret");
+        const secretProblem = provider.secretProblem?.(secrets);
+        if (secretProblem) return fail("bad-secret", { reason: secretProblem });
 
         let statusTimer: NodeJS.Timeout | undefined;
         /** The editor or admin route that owns this node's path, if one does: the node then does not listen. */

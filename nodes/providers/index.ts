@@ -6,10 +6,11 @@
 import type { AnyProvider } from "../core/provider.js";
 import { mentra } from "./mentra.js";
 import { meshagent } from "./meshagent.js";
+import { standard } from "./standard.js";
 import { synthesis } from "./synthesis.js";
 import { wms } from "./wms.js";
 
-export const PROVIDERS: readonly AnyProvider[] = [mentra, wms, synthesis, meshagent];
+export const PROVIDERS: readonly AnyProvider[] = [mentra, wms, synthesis, meshagent, standard];
 
 /** The provider called `name` (its short name or its node type), if any. */
 export function providerNamed(name: string): AnyProvider | undefined {

@@ -7,7 +7,7 @@ import { createHash, createHmac, timingSafeEqual } from "node:crypto";
 import { z } from "zod";
 import { toJsonSchema } from "../core/json-schema.js";
 import { Rejection, type JsonSchema, type Provider, type RawOptions } from "../core/provider.js";
-import { parseList } from "../core/secrets.js";
+import { eventWanted, parseList } from "../core/secrets.js";
 
 // jose ships as ES modules only; import() loads it from CommonJS on every supported Node.
 type Jose = typeof import("jose");
@@ -83,11 +83,7 @@ export interface MeshAgentOptions {
     readonly events: readonly string[];
 }
 
-export function eventWanted(name: string, patterns: readonly string[]): boolean {
-    return patterns.some(
-        (pattern) => pattern === "*" || pattern === name || (pattern.endsWith(".*") && name.startsWith(pattern.slice(0, -1))),
-    );
-}
+export { eventWanted };
 
 /** The header value MeshAgent sends for `body`, as its reference sender builds it. */
 export async function meshagentSignature(body: Buffer | string, secret: string): Promise<string> {

@@ -11,7 +11,13 @@ const DIST = path.resolve(__dirname, "..", "..", "dist");
 const { SAMPLE_EVENTS, PROVIDER_NAMES } = require(path.join(DIST, "nodes", "samples.js"));
 const exported = require(path.join(DIST, "index.js"));
 
-const GUARD_OF = { mentra: exported.isMentraEvent, wms: exported.isWmsEvent, synthesis: exported.isSynthesisEvent, meshagent: exported.isMeshAgentEvent };
+const GUARD_OF = {
+    mentra: exported.isMentraEvent,
+    wms: exported.isWmsEvent,
+    synthesis: exported.isSynthesisEvent,
+    meshagent: exported.isMeshAgentEvent,
+    standard: exported.isStandardEvent,
+};
 const jsonSchemaOf = (provider) => JSON.parse(fs.readFileSync(path.join(DIST, "schemas", `${provider}.json`), "utf8"));
 
 /** Events each provider's node refuses, as JSON. */
@@ -33,6 +39,7 @@ const INVALID = {
         { event: "agent.spawned", data: [] },
         { data: {} },
     ],
+    standard: [{ type: 42 }, { timestamp: 1 }, { type: "user.created", timestamp: ["2026"] }],
 };
 
 describe("JSON Schema files", () => {
