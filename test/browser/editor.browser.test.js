@@ -18,7 +18,10 @@ const PROVIDERS = [
     { type: "wms-webhook", provider: "wms", label: "WMS", topic: "MEASUREMENT_CREATED", secret: "ui-wms-secret" },
     { type: "synthesis-webhook", provider: "synthesis", label: "SynthesisVR", topic: "create" },
     { type: "meshagent-webhook", provider: "meshagent", label: "MeshAgent", topic: "room.started", secret: "ui-mesh-secret" },
+    { type: "standard-webhook", provider: "standard", label: "Standard Webhooks", topic: "user.created", secret: "whsec_dWktc3RhbmRhcmQtc2VjcmV0LWZvci10aGUtYnJvd3Nlcg==" },
 ];
+/** What a user pastes into an example's signed node: Standard Webhooks takes only whsec_/whpk_ keys. */
+const EXAMPLE_SECRETS = { "wms-webhook": "example-secret", "meshagent-webhook": "example-secret", "standard-webhook": "whsec_ZXhhbXBsZS1zZWNyZXQtb2YtMjQtYnl0ZXMtKys=" };
 
 function runCli(args) {
     return new Promise((resolve) => {
@@ -34,7 +37,7 @@ describe("the editor in a real browser", function () {
     const pageErrors = [];
 
     before(async () => {
-        watchSecret(...PROVIDERS.filter((spec) => spec.secret).map((spec) => spec.secret), "example-secret");
+        watchSecret(...PROVIDERS.filter((spec) => spec.secret).map((spec) => spec.secret), ...Object.values(EXAMPLE_SECRETS));
         nodeRed = await new NodeRedProcess({ settings: SETTINGS }).start();
         browser = await launchBrowser();
         page = await (await browser.newContext({ viewport: { width: 1400, height: 900 }, locale: "en-US" })).newPage();
@@ -175,7 +178,7 @@ describe("the editor in a real browser", function () {
 
     it("imports each example from Import > Examples and deploys it", async () => {
         const examples = fs.readdirSync(path.join(PACKAGE_ROOT, "examples")).map((file) => file.replace(/\.json$/, "")).sort();
-        assert.equal(examples.length, 5);
+        assert.equal(examples.length, 6);
         for (const example of examples) {
             await page.click("#red-ui-header-button-sidemenu");
             await page.click("#menu-item-import");
@@ -198,10 +201,10 @@ describe("the editor in a real browser", function () {
         assert.deepEqual([...new Set(imported.map((node) => node.type))].sort(), PROVIDERS.map((spec) => spec.type).sort(), "the examples use every node type");
 
         // The examples leave the secrets of the signed providers to the user, as a user would fill them in.
-        for (const node of imported.filter((candidate) => /^(wms|meshagent)-webhook$/.test(candidate.type))) {
+        for (const node of imported.filter((candidate) => EXAMPLE_SECRETS[candidate.type])) {
             await page.evaluate((z) => RED.workspaces.show(z), node.z);
             await openDialog(node.id);
-            await page.fill("#node-input-secret", "example-secret");
+            await page.fill("#node-input-secret", EXAMPLE_SECRETS[node.type]);
             await page.click("#node-dialog-ok");
         }
         await screenshot(page, "05-examples-imported");

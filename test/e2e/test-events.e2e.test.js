@@ -89,7 +89,7 @@ describe("send test event, from the editor's admin route", function () {
         const { status, json } = await request(nodeRed.adminUrl("/verified-webhooks/samples"));
         assert.equal(status, 200);
         assert.deepEqual(json.wms, Object.keys(SAMPLE_EVENTS.wms));
-        assert.deepEqual(Object.keys(json).sort(), ["mentra", "meshagent", "synthesis", "wms"]);
+        assert.deepEqual(Object.keys(json).sort(), ["mentra", "meshagent", "standard", "synthesis", "wms"]);
     });
 
     it("sends every sample, signed with the node's secret, through each node's real endpoint", async () => {

@@ -16,8 +16,9 @@ const { signDelivery, SAMPLE_EVENTS, PROVIDER_NAMES } = require(path.join(PACKAG
 
 const PACKAGE = require(path.join(PACKAGE_ROOT, "package.json"));
 const RECEIVER_TYPES = ["mentra-webhook", "wms-webhook", "synthesis-webhook", "meshagent-webhook"];
-const TYPE_OF = { mentra: "mentra-webhook", wms: "wms-webhook", synthesis: "synthesis-webhook", meshagent: "meshagent-webhook" };
-const SECRET = "published-package-secret";
+const TYPE_OF = { mentra: "mentra-webhook", wms: "wms-webhook", synthesis: "synthesis-webhook", meshagent: "meshagent-webhook", standard: "standard-webhook" };
+/** A node's secret: Standard Webhooks takes whsec_ keys. */
+const secretFor = (provider) => (provider === "standard" ? "whsec_cHVibGlzaGVkLXBhY2thZ2Utc2VjcmV0LTI0Yg==" : "published-package-secret");
 
 /** Packs the package as `npm publish` would; returns the tarball's path and its file list. */
 function pack(destination) {
@@ -140,12 +141,12 @@ describe("the published package", function () {
                 const flows = [{ id: "tab", type: "tab", label: "published" }];
                 for (const provider of PROVIDER_NAMES) {
                     const [taps, wires] = collector.tap(provider, "tab");
-                    flows.push({ id: provider, type: TYPE_OF[provider], z: "tab", path: `/${provider}`, wires, credentials: { secret: SECRET } }, ...taps);
+                    flows.push({ id: provider, type: TYPE_OF[provider], z: "tab", path: `/${provider}`, wires, credentials: { secret: secretFor(provider) } }, ...taps);
                 }
                 await nodeRed.deploy(flows);
                 for (const provider of PROVIDER_NAMES) {
                     const [eventName, make] = Object.entries(SAMPLE_EVENTS[provider])[0];
-                    const delivery = await signDelivery(provider, make(), SECRET);
+                    const delivery = await signDelivery(provider, make(), secretFor(provider));
                     const accepted = await nodeRed.post(`/${provider}${delivery.pathSuffix}`, delivery.body, delivery.headers);
                     assert.equal(accepted.status, 200, `${provider}: ${accepted.text}`);
                     const [message] = await collector.waitFor(`${provider}:1`, 1);

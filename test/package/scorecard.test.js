@@ -130,7 +130,7 @@ describe("Flow Library scorecard", () => {
         assert.ok(examples.length > 0);
         const used = new Set(examples.flatMap((file) => JSON.parse(fs.readFileSync(path.join(ROOT, "examples", file), "utf8")).map((node) => node.type)));
         const needingExamples = Object.keys(definitions).filter((type) => definitions[type].category !== "config");
-        assert.equal(needingExamples.length, 4);
+        assert.equal(needingExamples.length, 5);
         for (const type of needingExamples) assert.ok(used.has(type), `an example uses ${type}`);
     });
 });
