@@ -226,7 +226,8 @@ describe("the editor in a real browser", function () {
                 const tree = localized.locator(".red-ui-treeList-label");
                 await tree.filter({ hasText: /^node-red-contrib-verified-webhooks$/ }).first().click();
                 for (const { label, type } of PROVIDERS) {
-                    await tree.filter({ hasText: new RegExp(`^${label}$`) }).first().click();
+                    // Only the help tree: an example tab of the same name is listed, hidden, in the info outline.
+                    await tree.filter({ hasText: new RegExp(`^${label}$`), visible: true }).first().click();
                     // The help of this node type, in this language, with its Outputs section.
                     await localized.waitForFunction(
                         ({ heading, type }) => {
