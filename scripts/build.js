@@ -16,8 +16,61 @@ execFileSync(process.execPath, [require.resolve("typescript/bin/tsc"), "-p", roo
 fs.chmodSync(path.join(dist, "bin", "verified-webhooks.js"), 0o755);
 
 const nodeTypes = Object.keys(require(path.join(root, "package.json"))["node-red"].nodes);
+const { PROVIDERS } = require(path.join(nodesOut, "providers", "index.js"));
+const { DEFAULT_SETTINGS } = require(path.join(nodesOut, "core", "pipeline.js"));
+const receiverTypes = new Set(PROVIDERS.map((provider) => provider.nodeType));
+const missing = [...receiverTypes].filter((type) => !nodeTypes.includes(type));
+if (missing.length) throw new Error(`package.json's node-red.nodes lacks ${missing.join(", ")}`);
+
+/**
+ * A receiver's editor file: the one template, with the provider's editor metadata
+ * (nodes/providers/<name>.editor.html) and the defaults the runtime uses. It keeps the literal
+ * RED.nodes.registerType("<type>", {…}) that the Flow Library validator reads.
+ */
+function editorFile(provider) {
+    const metadata = fs.readFileSync(path.join(root, "nodes", "providers", `${provider.name}.editor.html`), "utf8");
+    const meta = (name) => {
+        const found = new RegExp(`<meta name="${name}" content="([^"]*)">`).exec(metadata);
+        if (!found) throw new Error(`${provider.name}.editor.html: no <meta name="${name}">`);
+        return found[1];
+    };
+    const section = (id) => new RegExp('<template id="' + id + '">\\n([\\s\\S]*?)</template>').exec(metadata)?.[1] ?? "";
+    const indent = (text, spaces) => text.split("\n").filter(Boolean).map((line) => `${" ".repeat(spaces)}${line.trim()}\n`).join("");
+    const values = {
+        type: provider.nodeType,
+        provider: provider.name,
+        paletteLabel: meta("palette-label"),
+        icon: meta("icon"),
+        path: meta("path"),
+        rows: section("rows"),
+        defaults: indent(section("defaults"), 16),
+        batchRow: provider.batches
+            ? [
+                  '    <div class="form-row">',
+                  '        <label for="node-input-maxBatchEvents"><i class="fa fa-list"></i> <span data-i18n="webhook.label.maxBatchEvents"></span></label>',
+                  '        <input type="text" id="node-input-maxBatchEvents" style="width:100px"> <span data-i18n="webhook.label.perBatch"></span>',
+                  "    </div>",
+                  "",
+              ].join("\n")
+            : "",
+        batchDefault: provider.batches ? `                maxBatchEvents: { value: ${DEFAULT_SETTINGS.maxBatchEvents}, validate: RED.validators.number(true) },\n` : "",
+        maxBodyKiB: DEFAULT_SETTINGS.maxBodyBytes / 1024,
+        dedupSeconds: DEFAULT_SETTINGS.windowMs / 1000,
+        bodyTimeoutSeconds: DEFAULT_SETTINGS.bodyTimeoutMs / 1000,
+        maxConcurrent: DEFAULT_SETTINGS.maxConcurrent,
+        secretRequired: provider.secretRequired,
+    };
+    const template = fs.readFileSync(path.join(root, "nodes", "core", "editor-template.html"), "utf8");
+    return template.replace(/\{\{(\w+)\}\}/g, (_, key) => {
+        if (!(key in values)) throw new Error(`editor-template.html: no value for {{${key}}}`);
+        return String(values[key]);
+    });
+}
+
 for (const type of nodeTypes) {
-    fs.copyFileSync(path.join(root, "nodes", `${type}.html`), path.join(nodesOut, `${type}.html`));
+    const provider = PROVIDERS.find((candidate) => candidate.nodeType === type);
+    const html = provider ? editorFile(provider) : fs.readFileSync(path.join(root, "nodes", `${type}.html`), "utf8");
+    fs.writeFileSync(path.join(nodesOut, `${type}.html`), html);
 }
 fs.cpSync(path.join(root, "icons"), path.join(nodesOut, "icons"), { recursive: true });
 
