@@ -51,7 +51,9 @@ export function receiverSettings(config: ReceiverNodeDef): ReceiverSettings {
     };
 }
 
-export function registerReceiverNode(RED: NodeAPI, type: string, provider: AnyProvider): void {
+export function registerReceiverNode(RED: NodeAPI, type: string, found: AnyProvider | undefined): void {
+    if (!found) throw new Error(`no provider for ${type}`);
+    const provider = found;
     const settings = RED.settings as unknown as HttpSettings & { httpNodeRoot?: string | false };
 
     function ReceiverNode(this: Node<Credentials>, config: ReceiverNodeDef) {
