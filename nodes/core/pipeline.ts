@@ -7,7 +7,7 @@
 import { randomUUID, timingSafeEqual } from "node:crypto";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { z } from "zod";
-import { Rejection, type AnyProvider, type Delivery, type DeliveryHead } from "./provider.js";
+import { Rejection, type Answer, type AnyProvider, type Delivery, type DeliveryHead, type Provider } from "./provider.js";
 import { MemoryState, skippedPositions, type DeliveryState, type Identity, type Reservation, type StateLimits } from "./state.js";
 
 export interface ReceiverSettings extends StateLimits {
@@ -285,7 +285,7 @@ function isPlainObject(value: unknown): value is Record<string, unknown> {
 }
 
 /** An element of a batch that failed validation: reported on the second output. */
-interface InvalidElement {
+export interface InvalidElement {
     readonly index: number;
     readonly reason: string;
 }
@@ -312,7 +312,7 @@ function isTestEvent(header: string | string[] | undefined, verified: boolean, n
     return verified && header === "1";
 }
 
-interface DeliveryInfo {
+export interface DeliveryInfo {
     readonly receivedAt: string;
     readonly deliveryId: string;
     readonly verified: boolean;
@@ -336,6 +336,102 @@ function whereFrom(error: unknown): string {
     const name = error instanceof Error ? error.name : typeof error;
     const frame = error instanceof Error ? /\(?([^\s()]+:\d+):\d+\)?\s*$/m.exec(error.stack?.split("\n")[1] ?? "") : null;
     return frame ? `${name} at ${frame[1]!.replace(/^.*[\\/]/, "")}` : name;
+}
+
+/** What a delivery reserved, and what it carried, once validated. */
+export interface DeliveryInput {
+    readonly wanted: readonly unknown[];
+    /** Per wanted event, its identity (undefined: nothing makes it a duplicate). */
+    readonly identities: readonly (Identity | undefined)[];
+    /** Per identity, in order: new, busy or seen (none when nothing was reserved). */
+    readonly reservation: Pick<Reservation, "statuses" | "previousHighest"> | undefined;
+    readonly invalid: readonly InvalidElement[];
+    readonly info: DeliveryInfo;
+    readonly remoteAddress: string | undefined;
+}
+
+export interface DeliveryOutcome {
+    /** The messages for output 1: the new events, each with what is known about its delivery. */
+    readonly events: EventMessage[];
+    /** The messages for output 2: one for a batch's invalid elements, however many. */
+    readonly rejections: RejectionMessage[];
+    readonly duplicates: number;
+    /** What the sender is answered once the messages are on their way. */
+    readonly answer: Answer;
+}
+
+/**
+ * Decides a delivery's outcome from its events and its reservation: which events are new,
+ * what each message carries (gaps, parts, provider fields), what goes to output 2 and what
+ * the sender is answered. Pure: it emits, answers and commits nothing. Throws a Rejection
+ * (503) when another delivery still holds one of the events, so the sender retries.
+ */
+export function deliveryOutcome<Event, Options>(
+    provider: Pick<Provider<Event, Options, unknown>, "name" | "eventName" | "messageFields" | "batches" | "streamPosition" | "success">,
+    options: Options,
+    input: DeliveryInput,
+): DeliveryOutcome {
+    const { wanted, identities, reservation, invalid, info } = input;
+    const statuses = reservation?.statuses ?? [];
+    // Answering 2xx for an event another delivery is still taking in would lose it if that one failed.
+    if (statuses.includes("busy")) throw new Rejection(503, "the same event is being received: retry");
+    const events: EventMessage[] = [];
+    let duplicates = 0;
+    let reserved = 0;
+    wanted.forEach((value, position) => {
+        const event = value as Event;
+        const identity = identities[position];
+        const webhook: WebhookInfo = { provider: provider.name, receivedAt: info.receivedAt, verified: info.verified, deliveryId: info.deliveryId, test: info.test };
+        if (identity) {
+            const status = statuses[reserved];
+            const previousHighest = reservation?.previousHighest[reserved];
+            reserved++;
+            if (status !== "new") {
+                duplicates++;
+                return;
+            }
+            if (identity.stream) Object.assign(webhook, skippedPositions(previousHighest ?? -1, identity.stream.position));
+        } else if (provider.streamPosition) {
+            Object.assign(webhook, { missing: [], missingCount: 0 });
+        }
+        const message: EventMessage = { payload: event, topic: provider.eventName(event), webhook };
+        const fields = provider.messageFields?.(event, options);
+        events.push(fields ? Object.assign(message, fields) : message);
+    });
+    if (provider.batches) {
+        events.forEach((message, index) => {
+            message.parts = { id: info.deliveryId, index, count: events.length, type: "array", len: 1 };
+        });
+    }
+    const first = invalid[0];
+    const rejections = first
+        ? [
+              rejectionMessageOf(
+                  provider.name,
+                  new Rejection(400, `${invalid.length === 1 ? "1 event" : `${invalid.length} events`} of the batch invalid; first, at ${first.index}: ${first.reason}`),
+                  info,
+                  input.remoteAddress,
+                  invalid,
+              ),
+          ]
+        : [];
+    return { events, rejections, duplicates, answer: provider.success({ accepted: events.length, duplicates, rejected: invalid.length }) };
+}
+
+/** The output-2 message of a refusal: never a secret, a signature or the body. */
+export function rejectionMessageOf(
+    provider: string,
+    rejection: Rejection,
+    info: Pick<DeliveryInfo, "receivedAt" | "deliveryId">,
+    remoteAddress: string | undefined,
+    invalid?: readonly InvalidElement[],
+): RejectionMessage {
+    const payload: RejectionMessage["payload"] = { provider, status: rejection.status, reason: rejection.reason };
+    if (invalid) {
+        payload.invalidCount = invalid.length;
+        payload.invalid = invalid.slice(0, MAX_INVALID_LISTED).map(({ index, reason }) => ({ index, reason }));
+    }
+    return { payload, webhook: { provider, receivedAt: info.receivedAt, deliveryId: info.deliveryId, remoteAddress } };
 }
 
 export class Receiver<Options, Keys> {
@@ -460,7 +556,7 @@ export class Receiver<Options, Keys> {
         });
     }
 
-    /** Acknowledge and emit what was reserved. */
+    /** Acknowledge and emit what was reserved: the outcome is decided first, then the effects happen. */
     private deliver(
         wanted: unknown[],
         identities: (Identity | undefined)[],
@@ -469,68 +565,15 @@ export class Receiver<Options, Keys> {
         info: DeliveryInfo,
         request: RoutedRequest,
     ): Promise<void> | undefined {
-        const statuses = reservation?.statuses ?? [];
-        // Another delivery of the same event is still being taken in (on another instance), even
-        // after the state waited for it: answering 2xx could lose it if that delivery fails, so
-        // the sender retries, batch or not.
-        if (this.closed || statuses.includes("busy")) {
-            throw new Rejection(503, this.closed ? "receiver is restarting: retry" : "the same event is being received: retry");
-        }
-
-        const events: EventMessage[] = [];
-        let duplicates = 0;
-        let reserved = 0;
-        wanted.forEach((event, position) => {
-            const identity = identities[position];
-            const webhook: WebhookInfo = {
-                provider: this.provider.name,
-                receivedAt: info.receivedAt,
-                verified: info.verified,
-                deliveryId: info.deliveryId,
-                test: info.test,
-            };
-            if (identity) {
-                const status = statuses[reserved];
-                const previousHighest = reservation?.previousHighest[reserved];
-                reserved++;
-                if (status !== "new") {
-                    duplicates++;
-                    return;
-                }
-                if (identity.stream) Object.assign(webhook, skippedPositions(previousHighest ?? -1, identity.stream.position));
-            } else if (this.provider.streamPosition) {
-                Object.assign(webhook, { missing: [], missingCount: 0 });
-            }
-            const message: EventMessage = { payload: event, topic: this.provider.eventName(event), webhook };
-            const fields = this.provider.messageFields?.(event, this.options);
-            events.push(fields ? Object.assign(message, fields) : message);
-        });
-        if (this.provider.batches) {
-            events.forEach((message, index) => {
-                message.parts = { id: info.deliveryId, index, count: events.length, type: "array", len: 1 };
-            });
-        }
-
-        // One message for all the invalid elements of a batch, however many.
-        const rejections = invalid.length
-            ? [
-                  this.rejectionMessage(
-                      new Rejection(400, `${invalid.length === 1 ? "1 event" : `${invalid.length} events`} of the batch invalid; first, at ${invalid[0]!.index}: ${invalid[0]!.reason}`),
-                      request,
-                      info.receivedAt,
-                      info.deliveryId,
-                      invalid,
-                  ),
-              ]
-            : [];
+        if (this.closed) throw new Rejection(503, "receiver is restarting: retry");
+        const outcome = deliveryOutcome(this.provider, this.options, { wanted, identities, reservation, invalid, info, remoteAddress: request.req.socket?.remoteAddress });
         const acknowledge = () => {
-            const answer = this.provider.success({ accepted: events.length, duplicates, rejected: invalid.length });
-            this.respond(request.res, answer.status, answer.body);
+            this.respond(request.res, outcome.answer.status, outcome.answer.body);
             reservation?.commit();
             this.counts.accepted++;
             this.context.onCount?.();
         };
-        if (!events.length && !rejections.length) {
+        if (!outcome.events.length && !outcome.rejections.length) {
             acknowledge();
             return undefined;
         }
@@ -539,7 +582,7 @@ export class Receiver<Options, Keys> {
         // deploy that stopped their next nodes in between is noticed: 503, so the sender
         // retries, rather than 200 for messages that will be dropped.
         const turn = nextTurn();
-        const willArrive = this.outputs.emit(events, rejections);
+        const willArrive = this.outputs.emit(outcome.events, outcome.rejections);
         return turn.then(() => {
             if (!willArrive()) throw new Rejection(503, "receiver is restarting: retry");
             acknowledge();
@@ -579,29 +622,7 @@ export class Receiver<Options, Keys> {
         this.respond(res, rejection.status, this.provider.errorBody(rejection.reason));
         this.counts.rejected++;
         this.context.onCount?.();
-        this.outputs.emit([], [this.rejectionMessage(rejection, request, receivedAt, deliveryId)]);
-    }
-
-    private rejectionMessage(
-        rejection: Rejection,
-        request: RoutedRequest,
-        receivedAt: string,
-        deliveryId: string,
-        invalid?: readonly InvalidElement[],
-    ): RejectionMessage {
-        const payload: RejectionMessage["payload"] = {
-            provider: this.provider.name,
-            status: rejection.status,
-            reason: rejection.reason,
-        };
-        if (invalid) {
-            payload.invalidCount = invalid.length;
-            payload.invalid = invalid.slice(0, MAX_INVALID_LISTED).map(({ index, reason }) => ({ index, reason }));
-        }
-        return {
-            payload,
-            webhook: { provider: this.provider.name, receivedAt, deliveryId, remoteAddress: request.req.socket?.remoteAddress },
-        };
+        this.outputs.emit([], [rejectionMessageOf(this.provider.name, rejection, { receivedAt, deliveryId }, request.req.socket?.remoteAddress)]);
     }
 
     /**

@@ -442,3 +442,39 @@ describe("pipeline: concurrency", () => {
         assert.equal((await sendWms(receiver, { sequence: 1 })).status, 200, "the slot is free again");
     });
 });
+
+describe("pipeline: the outcome of a delivery, decided without effects", () => {
+    const { deliveryOutcome } = dist("core/pipeline.js");
+    const info = { receivedAt: "2026-11-24T10:00:00.000Z", deliveryId: "d-1", verified: true, test: false };
+    const event = (sequence) => JSON.parse(wmsBody({ sequence }));
+
+    it("emits the new events with their gaps, counts the seen ones, and answers as the provider does", () => {
+        const wanted = [event(3), event(1), event(4)];
+        const identities = wanted.map((value) => ({ key: `s#${value.sequence}`, stream: { name: "s", position: value.sequence } }));
+        const reservation = { statuses: ["new", "seen", "new"], previousHighest: [0, undefined, 3] };
+        const outcome = deliveryOutcome(wms, wms.options({}), { wanted, identities, reservation, invalid: [], info, remoteAddress: "203.0.113.7" });
+        assert.deepEqual(outcome.events.map((message) => [message.payload.sequence, message.webhook.missing]), [[3, [1, 2]], [4, []]]);
+        assert.equal(outcome.duplicates, 1);
+        assert.deepEqual(outcome.answer, { status: 200, body: { status: "ok" } });
+        assert.deepEqual(outcome.rejections, []);
+    });
+
+    it("numbers a batch's parts over the events it emits, and sums its invalid elements in one message", () => {
+        const wanted = synthesisBatch(3);
+        const invalid = [{ index: 1, reason: "uuid: too short" }, { index: 5, reason: "event must be a JSON object" }];
+        const outcome = deliveryOutcome(synthesis, {}, { wanted, identities: [undefined, undefined, undefined], reservation: undefined, invalid, info, remoteAddress: undefined });
+        assert.deepEqual(outcome.events.map((message) => message.parts), [0, 1, 2].map((index) => ({ id: "d-1", index, count: 3, type: "array", len: 1 })));
+        assert.equal(outcome.rejections.length, 1);
+        assert.deepEqual(outcome.rejections[0].payload.invalid, invalid);
+        assert.deepEqual(outcome.answer.body, { status: "ok", accepted: 3, duplicates: 0, rejected: 2 });
+    });
+
+    it("refuses (503) when another delivery still holds one of the events", () => {
+        const wanted = synthesisBatch(2);
+        const identities = wanted.map((value) => ({ key: value.uuid }));
+        assert.throws(
+            () => deliveryOutcome(synthesis, {}, { wanted, identities, reservation: { statuses: ["new", "busy"], previousHighest: [undefined, undefined] }, invalid: [], info, remoteAddress: undefined }),
+            (error) => error.status === 503,
+        );
+    });
+});
