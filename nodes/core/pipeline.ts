@@ -105,20 +105,28 @@ function serialise(body: unknown): string {
  * reservation is released first, so the sender's retry is taken rather than answered as a
  * duplicate of an event that was never emitted.
  */
-function releasedOnFailure(reservation: Reservation | undefined, work: () => Promise<void> | undefined): Promise<void> | undefined {
+function releasedOnFailure(reservation: Reservation | undefined, work: () => void | Promise<void>): void | Promise<void> {
     const releaseThenFail = (error: unknown): Promise<never> => {
         const fail = () => Promise.reject(error);
         return Promise.resolve()
             .then(() => reservation?.release())
             .then(fail, fail);
     };
-    let outcome: Promise<void> | undefined;
+    let outcome: void | Promise<void>;
     try {
         outcome = work();
     } catch (error) {
         return releaseThenFail(error);
     }
     return outcome?.catch(releaseThenFail);
+}
+
+/**
+ * `next(value)` at once when `value` is ready, or once it resolves: each await costs a promise
+ * and a turn on a hot path, and most values here (memory state, keys, HMACs) are ready.
+ */
+function whenReady<T>(value: T | Promise<T>, next: (ready: T) => void | Promise<void>, failed?: (error: unknown) => never): void | Promise<void> {
+    return value instanceof Promise ? value.then(next, failed) : next(value);
 }
 
 /** Resolves at the next turn of the event loop's check phase. */
@@ -497,9 +505,10 @@ export class Receiver<Options, Keys> {
             handling = true;
             const delivery: Delivery = { headers: head.headers, path: head.path, extraPath: head.extraPath, query: head.query, body };
             const verification = checkedHead ?? this.provider.verify(delivery, keys, this.options);
-            const { verified } = verification instanceof Promise ? await verification : verification;
-            const test = isTestEvent(req.headers[TEST_EVENT_HEADER], verified, this.context.testEventNonce);
-            const accepted = this.accept(delivery, { receivedAt, deliveryId, verified, test }, request);
+            const accepted = whenReady(verification, ({ verified }) => {
+                const test = isTestEvent(req.headers[TEST_EVENT_HEADER], verified, this.context.testEventNonce);
+                return this.accept(delivery, { receivedAt, deliveryId, verified, test }, request);
+            });
             if (accepted) await accepted;
         } catch (error) {
             if (!(error instanceof Rejection)) this.context.onInternalError?.(whereFrom(error));
@@ -519,7 +528,7 @@ export class Receiver<Options, Keys> {
         delivery: Delivery,
         info: DeliveryInfo,
         request: RoutedRequest,
-    ): Promise<void> | undefined {
+    ): void | Promise<void> {
         const document = parseJson(delivery.body);
         const isBatch = this.provider.batches && Array.isArray(document);
         let valid: unknown[];
@@ -546,14 +555,14 @@ export class Receiver<Options, Keys> {
 
         const identities = wanted.map((event) => this.identityOf(event, delivery));
         const reserving = identities.filter((identity): identity is Identity => identity !== undefined);
-        const deliverReserved = (reservation: Reservation | undefined) =>
-            releasedOnFailure(reservation, () => this.deliver(wanted, identities, reservation, invalid, info, request));
-        if (reserving.length === 0) return deliverReserved(undefined);
-        const reserved = this.state.reserve(this.context.scope, reserving);
-        if (!(reserved instanceof Promise)) return deliverReserved(reserved);
-        return reserved.then(deliverReserved, () => {
-            throw new Rejection(503, "de-duplication state unavailable: retry");
-        });
+        const reserved = reserving.length === 0 ? undefined : this.state.reserve(this.context.scope, reserving);
+        return whenReady(
+            reserved,
+            (reservation) => releasedOnFailure(reservation, () => this.deliver(wanted, identities, reservation, invalid, info, request)),
+            () => {
+                throw new Rejection(503, "de-duplication state unavailable: retry");
+            },
+        );
     }
 
     /** Acknowledge and emit what was reserved: the outcome is decided first, then the effects happen. */
@@ -564,7 +573,7 @@ export class Receiver<Options, Keys> {
         invalid: InvalidElement[],
         info: DeliveryInfo,
         request: RoutedRequest,
-    ): Promise<void> | undefined {
+    ): void | Promise<void> {
         if (this.closed) throw new Rejection(503, "receiver is restarting: retry");
         const outcome = deliveryOutcome(this.provider, this.options, { wanted, identities, reservation, invalid, info, remoteAddress: request.req.socket?.remoteAddress });
         const acknowledge = () => {
