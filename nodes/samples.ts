@@ -2,7 +2,7 @@
  * Samples of every provider, through the one list of providers: what the command-line signer,
  * `npm start` and the tests use. Each provider's samples and signing live in its module.
  */
-import { sampleNames, signDelivery as signFor, sampleDelivery as sampleFor, type SignedDelivery } from "./core/signing.js";
+import { signDelivery as signFor, sampleDelivery as sampleFor, type SignedDelivery } from "./core/signing.js";
 import { PROVIDERS, providerNamed } from "./providers/index.js";
 
 export { curlCommand, deliveryUrl, type SignedDelivery } from "./core/signing.js";
@@ -14,10 +14,6 @@ export const PROVIDER_NAMES: readonly string[] = PROVIDERS.map((provider) => pro
 export const SAMPLE_EVENTS: Readonly<Record<string, Readonly<Record<string, () => unknown>>>> = Object.fromEntries(
     PROVIDERS.map((provider) => [provider.name, provider.samples]),
 );
-
-export function isProviderName(name: string): boolean {
-    return providerNamed(name) !== undefined && PROVIDER_NAMES.includes(name);
-}
 
 function provider(name: string) {
     const found = providerNamed(name);
@@ -34,5 +30,3 @@ export function signDelivery(name: string, event: unknown, secret?: string): Pro
 export function sampleDelivery(name: string, eventName?: string, secret?: string): Promise<SignedDelivery> {
     return sampleFor(provider(name), eventName, secret);
 }
-
-export { sampleNames };

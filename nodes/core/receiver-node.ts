@@ -7,6 +7,7 @@ import type { Node, NodeAPI, NodeDef } from "node-red";
 import { DEFAULT_SETTINGS, Receiver, type EventMessage, type ReceiverSettings, type RejectionMessage } from "./pipeline.js";
 import type { AnyProvider } from "./provider.js";
 import { isSafePath, normalisePath, routeTableFor, type HttpSettings } from "./route-table.js";
+import { dedupWindowSeconds, positiveNumber } from "./options.js";
 import { extraPathRule, parseSecrets } from "./secrets.js";
 import type { DeliveryState, SharedStateNode } from "./state.js";
 import { attachStats, attachTestEventSender, registerTestEventRoutes, TEST_EVENT_NONCE, testEventSender } from "./test-events.js";
@@ -35,15 +36,11 @@ interface Credentials {
 /** Status redraws are throttled: under load, one per interval instead of one per request. */
 const STATUS_INTERVAL_MS = 500;
 
-function positiveNumber(value: unknown, fallback: number): number {
-    const number = typeof value === "string" && value.trim() === "" ? NaN : Number(value);
-    return Number.isFinite(number) && number > 0 ? number : fallback;
-}
 
 export function receiverSettings(config: ReceiverNodeDef): ReceiverSettings {
     return {
         maxBodyBytes: Math.floor(positiveNumber(config.maxBodyKiB, DEFAULT_SETTINGS.maxBodyBytes / 1024) * 1024),
-        windowMs: Math.floor(positiveNumber(config.dedupSeconds, DEFAULT_SETTINGS.windowMs / 1000) * 1000),
+        windowMs: Math.floor(dedupWindowSeconds(config) * 1000),
         bodyTimeoutMs: Math.floor(positiveNumber(config.bodyTimeoutSeconds, DEFAULT_SETTINGS.bodyTimeoutMs / 1000) * 1000),
         maxConcurrent: Math.floor(positiveNumber(config.maxConcurrent, DEFAULT_SETTINGS.maxConcurrent)),
         maxBatchEvents: Math.floor(positiveNumber(config.maxBatchEvents, DEFAULT_SETTINGS.maxBatchEvents)),
@@ -51,9 +48,8 @@ export function receiverSettings(config: ReceiverNodeDef): ReceiverSettings {
     };
 }
 
-export function registerReceiverNode(RED: NodeAPI, type: string, found: AnyProvider | undefined): void {
-    if (!found) throw new Error(`no provider for ${type}`);
-    const provider = found;
+export function registerReceiverNode(RED: NodeAPI, provider: AnyProvider): void {
+    const type = provider.nodeType;
     const settings = RED.settings as unknown as HttpSettings & { httpNodeRoot?: string | false };
 
     function ReceiverNode(this: Node<Credentials>, config: ReceiverNodeDef) {

@@ -39,9 +39,15 @@ export function matchesAnyDigest(candidate: string, digests: readonly Buffer[]):
     return matched;
 }
 
+type Suffixes = readonly (readonly string[])[];
+/** A provider's suffixes, longest first: sorted once, not per request. */
+const longestFirst = new WeakMap<Suffixes, Suffixes>();
+
 /** `segments` without the provider's suffix it ends with, if any (the longest that fits). */
-export function withoutSuffix(segments: readonly string[], suffixes: readonly (readonly string[])[] = []): readonly string[] {
-    for (const suffix of [...suffixes].sort((a, b) => b.length - a.length)) {
+export function withoutSuffix(segments: readonly string[], suffixes: Suffixes = []): readonly string[] {
+    let sorted = longestFirst.get(suffixes);
+    if (!sorted) longestFirst.set(suffixes, (sorted = [...suffixes].sort((a, b) => b.length - a.length)));
+    for (const suffix of sorted) {
         const start = segments.length - suffix.length;
         if (suffix.length > 0 && start >= 0 && suffix.every((segment, index) => segments[start + index] === segment)) {
             return segments.slice(0, start);

@@ -92,18 +92,18 @@ export function testEventSender(
     };
 }
 
-const registered = new WeakSet<object>();
-
 /** The providers whose nodes this runtime registered: their samples are listed. */
 const providersOf = new WeakMap<object, Map<string, AnyProvider>>();
 
 /** The admin routes behind the editor's "send test event" button; once per runtime. */
 export function registerTestEventRoutes(RED: NodeAPI, provider: AnyProvider): void {
-    let providers = providersOf.get(RED.httpAdmin);
-    if (!providers) providersOf.set(RED.httpAdmin, (providers = new Map()));
-    providers.set(provider.name, provider);
-    if (registered.has(RED.httpAdmin)) return;
-    registered.add(RED.httpAdmin);
+    const known = providersOf.get(RED.httpAdmin);
+    if (known) {
+        known.set(provider.name, provider);
+        return; // the routes are there already
+    }
+    const providers = new Map([[provider.name, provider]]);
+    providersOf.set(RED.httpAdmin, providers);
 
     RED.httpAdmin.get("/verified-webhooks/samples", RED.auth.needsPermission("verified-webhooks.read"), (_req, res) => {
         res.json(Object.fromEntries([...providers.values()].map((each) => [each.name, sampleNames(each)])));

@@ -8,6 +8,7 @@
  */
 import { createHmac, createPublicKey, randomBytes, timingSafeEqual, verify as verifySignature, type KeyObject } from "node:crypto";
 import { z } from "zod";
+import { dedupWindowSeconds, positiveNumber } from "../core/options.js";
 import { Rejection, type DeliveryHead, type Provider, type RawOptions } from "../core/provider.js";
 import { eventWanted, parseList } from "../core/secrets.js";
 
@@ -92,9 +93,19 @@ interface SignedHead {
     readonly v1a: readonly Buffer[];
 }
 
+/** The header names a delivery uses: the specification's, or Svix's. */
+function headerNamesOf(head: DeliveryHead): (typeof HEADER_SETS)[number] {
+    return HEADER_SETS.find((set) => head.headers[set.id] !== undefined) ?? HEADER_SETS[0];
+}
+
+/** A verified delivery's id (checked by signedHead before). */
+function idOf(head: DeliveryHead): string | undefined {
+    return headerValue(head.headers[headerNamesOf(head).id]);
+}
+
 /** The id, timestamp and signatures a delivery carries; refused (401) when any is missing or malformed. */
 function signedHead(head: DeliveryHead): SignedHead {
-    const names = HEADER_SETS.find((set) => head.headers[set.id] !== undefined) ?? HEADER_SETS[0];
+    const names = headerNamesOf(head);
     const id = headerValue(head.headers[names.id]);
     const timestamp = headerValue(head.headers[names.timestamp]);
     const signature = headerValue(head.headers[names.signature]);
@@ -127,17 +138,11 @@ export function standardSignatureHeaders(body: string | Buffer, secret: string, 
     return { "webhook-id": id, "webhook-timestamp": String(timestamp), "webhook-signature": `v1,${signature}` };
 }
 
-function nonNegative(value: unknown): number | undefined {
-    if (value === undefined || value === null || (typeof value === "string" && value.trim() === "")) return undefined;
-    const number = Number(value);
-    return Number.isFinite(number) && number >= 0 ? number : undefined;
-}
 
 export function standardOptions(raw: RawOptions): StandardOptions {
-    const window = nonNegative(raw.dedupSeconds) || 600;
-    const tolerance = nonNegative(raw.toleranceSeconds) || STANDARD_DEFAULT_TOLERANCE_SECONDS;
+    const tolerance = positiveNumber(raw.toleranceSeconds, STANDARD_DEFAULT_TOLERANCE_SECONDS);
     // Past the window a replay would no longer be a known duplicate: the timestamp must refuse it.
-    return { events: parseList(raw.events, ["*"]), toleranceSeconds: Math.min(tolerance, window) };
+    return { events: parseList(raw.events, ["*"]), toleranceSeconds: Math.min(tolerance, dedupWindowSeconds(raw)) };
 }
 
 const now = () => new Date().toISOString();
@@ -185,7 +190,7 @@ export const standard: Provider<StandardEvent, StandardOptions, StandardKeys> = 
     eventName: (event) => (typeof event.type === "string" ? event.type : ""),
     wanted: (event, options) => eventWanted(typeof event.type === "string" ? event.type : "", options.events),
     // The id is the same on every retry of an event: the idempotency key.
-    duplicateKey: (_event, delivery) => signedHead(delivery).id,
+    duplicateKey: (_event, delivery) => idOf(delivery),
 
     success: () => STANDARD_SUCCESS,
     errorBody: (reason) => ({ error: reason }),

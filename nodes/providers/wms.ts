@@ -1,6 +1,7 @@
 /** NuraLogix WMS (Web Measurement Service) measurement events, HMAC-SHA256 signed. */
 import { createHmac, timingSafeEqual } from "node:crypto";
 import { z } from "zod";
+import { dedupWindowSeconds, nonNegativeNumber } from "../core/options.js";
 import { Rejection, type Provider, type RawOptions } from "../core/provider.js";
 
 /** The documented codes; the list is open, so any other code with a valid MAC is emitted too. */
@@ -69,7 +70,6 @@ const WMS_SUCCESS = { status: 200, body: { status: "ok" } } as const;
 
 /** How far ahead of this server's clock an event's timestamp may be: clocks drift. */
 export const WMS_FUTURE_TOLERANCE_SECONDS = 300;
-const DEFAULT_WINDOW_SECONDS = 600;
 
 export interface WmsOptions {
     /**
@@ -82,21 +82,15 @@ export interface WmsOptions {
     readonly maxAgeSeconds: number;
 }
 
-function nonNegative(value: unknown): number | undefined {
-    if (value === undefined || value === null || (typeof value === "string" && value.trim() === "")) return undefined;
-    const number = Number(value);
-    return Number.isFinite(number) && number >= 0 ? number : undefined;
-}
 
 /**
  * An exact replay after the de-duplication window would be taken as new: so by default an
  * event must be younger than the window.
  */
 export function wmsOptions(raw: RawOptions): WmsOptions {
-    const window = nonNegative(raw.dedupSeconds) || DEFAULT_WINDOW_SECONDS;
     return {
         acceptTextMac: raw.acceptTextMac === true || raw.acceptTextMac === "true",
-        maxAgeSeconds: nonNegative(raw.maxAgeSeconds) ?? window,
+        maxAgeSeconds: nonNegativeNumber(raw.maxAgeSeconds) ?? dedupWindowSeconds(raw),
     };
 }
 
