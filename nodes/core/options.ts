@@ -1,6 +1,5 @@
 /** Numbers typed into a node's dialog: blank, or not a number, means "use the default". */
 import { DEFAULT_SETTINGS } from "./pipeline.js";
-import type { RawOptions } from "./provider.js";
 
 function numberIn(value: unknown): number {
     return typeof value === "string" && value.trim() === "" ? NaN : Number(value);
@@ -20,6 +19,6 @@ export function nonNegativeNumber(value: unknown): number | undefined {
 }
 
 /** The node's de-duplication window in seconds, as the pipeline reads it. */
-export function dedupWindowSeconds(raw: RawOptions): number {
+export function dedupWindowSeconds(raw: { readonly dedupSeconds?: unknown }): number {
     return positiveNumber(raw.dedupSeconds, DEFAULT_SETTINGS.windowMs / 1000);
 }

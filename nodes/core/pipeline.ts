@@ -7,7 +7,7 @@
 import { randomUUID, timingSafeEqual } from "node:crypto";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { z } from "zod";
-import { Rejection, type Answer, type AnyProvider, type Delivery, type DeliveryHead, type Provider } from "./provider.js";
+import { Rejection, type Answer, type Delivery, type DeliveryHead, type Provider } from "./provider.js";
 import { MemoryState, skippedPositions, type DeliveryState, type Identity, type Reservation, type StateLimits } from "./state.js";
 
 export interface ReceiverSettings extends StateLimits {
@@ -60,8 +60,8 @@ export interface WebhookInfo {
 }
 
 /** A message on output 1; a provider may add properties of its own (Mentra: websocketUrl). */
-export interface EventMessage {
-    payload: unknown;
+export interface EventMessage<Event = unknown> {
+    payload: Event;
     topic: string;
     webhook: WebhookInfo;
     parts?: { id: string; index: number; count: number; type: "array"; len: 1 };
@@ -82,13 +82,13 @@ export interface RejectionMessage {
     webhook: { provider: string; receivedAt: string; deliveryId: string; remoteAddress: string | undefined };
 }
 
-export interface ReceiverOutputs {
+export interface ReceiverOutputs<Event = unknown> {
     /**
      * Hands a delivery's messages to the flow. Returns a check, run just before they reach
      * the next nodes, telling whether they still will: false when a deploy stopped one of
      * those nodes in between (the flow engine would then drop the messages).
      */
-    emit(events: EventMessage[], rejections: RejectionMessage[]): () => boolean;
+    emit(events: EventMessage<Event>[], rejections: RejectionMessage[]): () => boolean;
 }
 
 /** Answers that never change (most providers' success) are serialised once. */
@@ -301,7 +301,7 @@ const NONE_INVALID: InvalidElement[] = [];
 const NOT_AN_OBJECT = new Rejection(400, "event must be a JSON object");
 
 /** One event checked: the event, or why it was refused (never thrown: a batch may hold thousands). */
-type Checked = { readonly event: unknown; readonly rejection?: undefined } | { readonly event?: undefined; readonly rejection: Rejection };
+type Checked<Event> = { readonly event: Event; readonly rejection?: undefined } | { readonly event?: undefined; readonly rejection: Rejection };
 
 /**
  * Marks a test event: "Send test event" sends this process's random nonce in it; the
@@ -347,8 +347,8 @@ function whereFrom(error: unknown): string {
 }
 
 /** What a delivery reserved, and what it carried, once validated. */
-export interface DeliveryInput {
-    readonly wanted: readonly unknown[];
+export interface DeliveryInput<Event> {
+    readonly wanted: readonly Event[];
     /** Per wanted event, its identity (undefined: nothing makes it a duplicate). */
     readonly identities: readonly (Identity | undefined)[];
     /** Per identity, in order: new, busy or seen (none when nothing was reserved). */
@@ -358,9 +358,9 @@ export interface DeliveryInput {
     readonly remoteAddress: string | undefined;
 }
 
-export interface DeliveryOutcome {
+export interface DeliveryOutcome<Event> {
     /** The messages for output 1: the new events, each with what is known about its delivery. */
-    readonly events: EventMessage[];
+    readonly events: EventMessage<Event>[];
     /** The messages for output 2: one for a batch's invalid elements, however many. */
     readonly rejections: RejectionMessage[];
     readonly duplicates: number;
@@ -377,17 +377,16 @@ export interface DeliveryOutcome {
 export function deliveryOutcome<Event, Options>(
     provider: Pick<Provider<Event, Options, unknown>, "name" | "eventName" | "messageFields" | "batches" | "streamPosition" | "success">,
     options: Options,
-    input: DeliveryInput,
-): DeliveryOutcome {
+    input: DeliveryInput<Event>,
+): DeliveryOutcome<Event> {
     const { wanted, identities, reservation, invalid, info } = input;
     const statuses = reservation?.statuses ?? [];
     // Answering 2xx for an event another delivery is still taking in would lose it if that one failed.
     if (statuses.includes("busy")) throw new Rejection(503, "the same event is being received: retry");
-    const events: EventMessage[] = [];
+    const events: EventMessage<Event>[] = [];
     let duplicates = 0;
     let reserved = 0;
-    wanted.forEach((value, position) => {
-        const event = value as Event;
+    wanted.forEach((event, position) => {
         const identity = identities[position];
         const webhook: WebhookInfo = { provider: provider.name, receivedAt: info.receivedAt, verified: info.verified, deliveryId: info.deliveryId, test: info.test };
         if (identity) {
@@ -402,7 +401,7 @@ export function deliveryOutcome<Event, Options>(
         } else if (provider.streamPosition) {
             Object.assign(webhook, { missing: [], missingCount: 0 });
         }
-        const message: EventMessage = { payload: event, topic: provider.eventName(event), webhook };
+        const message: EventMessage<Event> = { payload: event, topic: provider.eventName(event), webhook };
         const fields = provider.messageFields?.(event, options);
         events.push(fields ? Object.assign(message, fields) : message);
     });
@@ -442,7 +441,7 @@ export function rejectionMessageOf(
     return { payload, webhook: { provider, receivedAt: info.receivedAt, deliveryId: info.deliveryId, remoteAddress } };
 }
 
-export class Receiver<Options, Keys> {
+export class Receiver<Event, Options, Keys> {
     readonly counts: ReceiverCounts = { accepted: 0, rejected: 0 };
     private readonly keys: Promise<Keys>;
     private readonly state: DeliveryState;
@@ -456,11 +455,11 @@ export class Receiver<Options, Keys> {
     private readyKeys: Keys | undefined;
 
     constructor(
-        private readonly provider: AnyProvider,
+        private readonly provider: Provider<Event, Options, Keys>,
         private readonly options: Options,
         secrets: readonly string[],
         private readonly settings: ReceiverSettings,
-        private readonly outputs: ReceiverOutputs,
+        private readonly outputs: ReceiverOutputs<Event>,
         private readonly context: ReceiverContext = { scope: provider.name },
     ) {
         this.keys = Promise.resolve(provider.prepareKeys(secrets));
@@ -524,68 +523,54 @@ export class Receiver<Options, Keys> {
      * Parse, validate, de-duplicate; then acknowledge and emit. Returns a promise only when
      * something had to be waited for.
      */
-    private accept(
-        delivery: Delivery,
-        info: DeliveryInfo,
-        request: RoutedRequest,
-    ): void | Promise<void> {
-        const document = parseJson(delivery.body);
-        const isBatch = this.provider.batches && Array.isArray(document);
-        let valid: unknown[];
-        let invalid: InvalidElement[] = NONE_INVALID;
-        if (isBatch) {
-            const elements = document as unknown[];
-            if (elements.length > this.settings.maxBatchEvents) {
-                throw new Rejection(413, `batch of ${elements.length} events exceeds the limit of ${this.settings.maxBatchEvents}`);
-            }
-            valid = [];
-            invalid = [];
-            for (let index = 0; index < elements.length; index++) {
-                const checked = this.check(elements[index]);
-                if (checked.rejection) invalid.push({ index, reason: checked.rejection.reason });
-                else valid.push(checked.event);
-            }
-        } else {
-            const checked = this.check(document);
-            if (checked.rejection) throw checked.rejection;
-            valid = [checked.event];
-        }
+    private accept(delivery: Delivery, info: DeliveryInfo, request: RoutedRequest): void | Promise<void> {
+        const { valid, invalid } = this.validated(parseJson(delivery.body));
         if (this.closed) throw new Rejection(503, "receiver is restarting: retry");
         const wanted = this.provider.wanted ? valid.filter((event) => this.provider.wanted!(event, this.options)) : valid;
-
         const identities = wanted.map((event) => this.identityOf(event, delivery));
         const reserving = identities.filter((identity): identity is Identity => identity !== undefined);
         const reserved = reserving.length === 0 ? undefined : this.state.reserve(this.context.scope, reserving);
+        const taken: Omit<DeliveryInput<Event>, "reservation"> = { wanted, identities, invalid, info, remoteAddress: request.req.socket?.remoteAddress };
         return whenReady(
             reserved,
-            (reservation) => releasedOnFailure(reservation, () => this.deliver(wanted, identities, reservation, invalid, info, request)),
+            (reservation) => releasedOnFailure(reservation, () => this.deliver({ ...taken, reservation }, reservation, request.res)),
             () => {
                 throw new Rejection(503, "de-duplication state unavailable: retry");
             },
         );
     }
 
+    /** The document's events: one, or a batch's valid elements and the invalid ones' reasons. */
+    private validated(document: unknown): { valid: Event[]; invalid: InvalidElement[] } {
+        if (!this.provider.batches || !Array.isArray(document)) {
+            const checked = this.check(document);
+            if (checked.rejection) throw checked.rejection;
+            return { valid: [checked.event], invalid: NONE_INVALID };
+        }
+        if (document.length > this.settings.maxBatchEvents) {
+            throw new Rejection(413, `batch of ${document.length} events exceeds the limit of ${this.settings.maxBatchEvents}`);
+        }
+        const valid: Event[] = [];
+        const invalid: InvalidElement[] = [];
+        for (let index = 0; index < document.length; index++) {
+            const checked = this.check(document[index]);
+            if (checked.rejection) invalid.push({ index, reason: checked.rejection.reason });
+            else valid.push(checked.event);
+        }
+        return { valid, invalid };
+    }
+
     /** Acknowledge and emit what was reserved: the outcome is decided first, then the effects happen. */
-    private deliver(
-        wanted: unknown[],
-        identities: (Identity | undefined)[],
-        reservation: Reservation | undefined,
-        invalid: InvalidElement[],
-        info: DeliveryInfo,
-        request: RoutedRequest,
-    ): void | Promise<void> {
+    private deliver(input: DeliveryInput<Event>, reservation: Reservation | undefined, res: ServerResponse): void | Promise<void> {
         if (this.closed) throw new Rejection(503, "receiver is restarting: retry");
-        const outcome = deliveryOutcome(this.provider, this.options, { wanted, identities, reservation, invalid, info, remoteAddress: request.req.socket?.remoteAddress });
+        const outcome = deliveryOutcome(this.provider, this.options, input);
         const acknowledge = () => {
-            this.respond(request.res, outcome.answer.status, outcome.answer.body);
+            this.respond(res, outcome.answer.status, outcome.answer.body);
             reservation?.commit();
             this.counts.accepted++;
             this.context.onCount?.();
         };
-        if (!outcome.events.length && !outcome.rejections.length) {
-            acknowledge();
-            return undefined;
-        }
+        if (!outcome.events.length && !outcome.rejections.length) return acknowledge();
         // The answer waits one turn: scheduled before the messages are handed over, it runs
         // just before the flow engine delivers them, so a slow flow never delays it, and a
         // deploy that stopped their next nodes in between is noticed: 503, so the sender
@@ -599,7 +584,7 @@ export class Receiver<Options, Keys> {
     }
 
     /** What makes a second delivery of `event` a duplicate, if anything. */
-    private identityOf(event: unknown, delivery: Delivery): Identity | undefined {
+    private identityOf(event: Event, delivery: Delivery): Identity | undefined {
         const key = this.provider.duplicateKey?.(event, delivery);
         const position = this.provider.streamPosition?.(event);
         if (position) {
@@ -608,7 +593,7 @@ export class Receiver<Options, Keys> {
         return key === undefined ? undefined : { key };
     }
 
-    private check(value: unknown): Checked {
+    private check(value: unknown): Checked<Event> {
         if (!isPlainObject(value)) return { rejection: NOT_AN_OBJECT };
         const result = this.provider.schema.safeParse(value);
         if (!result.success) return { rejection: new Rejection(400, describeSchemaError(result.error)) };

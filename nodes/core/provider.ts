@@ -59,9 +59,9 @@ export type RawOptions = Readonly<Record<string, unknown>>;
 /** JSON Schema (draft 2020-12) of one event as a node emits it in msg.payload. */
 export type JsonSchema = Record<string, unknown>;
 
-export interface Provider<Event, Options, Keys> {
-    /** Short name used in msg.webhook.provider, output-2 payloads and the CLI. */
-    readonly name: string;
+export interface Provider<Event, Options, Keys, Name extends string = string> {
+    /** Short name used in msg.webhook.provider, output-2 payloads, the CLI and the package's exports. */
+    readonly name: Name;
     /** The Node-RED node type of the provider's receiver ("wms-webhook"). */
     readonly nodeType: string;
     /** What the provider is, for people: "NuraLogix WMS event". */
@@ -138,5 +138,9 @@ export interface Provider<Event, Options, Keys> {
     errorBody(reason: string): unknown;
 }
 
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
-export type AnyProvider = Provider<any, any, any>;
+/**
+ * A provider of whatever event, options and keys: what a list of providers holds. Code that
+ * uses one (a receiver) is generic over the three and so checks them together; code that
+ * only signs, samples or exports schemas needs none of them.
+ */
+export type SomeProvider = Provider<unknown, unknown, unknown>;

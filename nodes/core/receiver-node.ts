@@ -5,15 +5,15 @@
  */
 import type { Node, NodeAPI, NodeDef } from "node-red";
 import { DEFAULT_SETTINGS, Receiver, type EventMessage, type ReceiverSettings, type RejectionMessage } from "./pipeline.js";
-import type { AnyProvider } from "./provider.js";
+import type { Provider } from "./provider.js";
 import { isSafePath, normalisePath, routeTableFor, type HttpSettings } from "./route-table.js";
 import { dedupWindowSeconds, positiveNumber } from "./options.js";
 import { extraPathRule, parseSecrets } from "./secrets.js";
 import type { DeliveryState, SharedStateNode } from "./state.js";
 import { attachStats, attachTestEventSender, registerTestEventRoutes, TEST_EVENT_NONCE, testEventSender } from "./test-events.js";
 
-export interface ReceiverNodeDef extends NodeDef {
-    path?: string;
+/** The limits a receiver node's dialog sets. */
+export interface ReceiverLimitOptions {
     /** Size limit in KiB. */
     maxBodyKiB?: number | string;
     /** De-duplication window in seconds. */
@@ -24,6 +24,10 @@ export interface ReceiverNodeDef extends NodeDef {
     maxConcurrent?: number | string;
     /** Events a batch may hold. */
     maxBatchEvents?: number | string;
+}
+
+export interface ReceiverNodeDef extends NodeDef, ReceiverLimitOptions {
+    path?: string;
     /** The id of a webhook-state config node: de-duplication state shared through Redis. */
     state?: string;
     [option: string]: unknown;
@@ -37,7 +41,7 @@ interface Credentials {
 const STATUS_INTERVAL_MS = 500;
 
 
-export function receiverSettings(config: ReceiverNodeDef): ReceiverSettings {
+export function receiverSettings(config: ReceiverLimitOptions): ReceiverSettings {
     return {
         maxBodyBytes: Math.floor(positiveNumber(config.maxBodyKiB, DEFAULT_SETTINGS.maxBodyBytes / 1024) * 1024),
         windowMs: Math.floor(dedupWindowSeconds(config) * 1000),
@@ -48,7 +52,8 @@ export function receiverSettings(config: ReceiverNodeDef): ReceiverSettings {
     };
 }
 
-export function registerReceiverNode(RED: NodeAPI, provider: AnyProvider): void {
+/** Registers the node type of `provider`; generic so that its options and keys meet their own provider's. */
+export function registerReceiverNode<Event, Options, Keys>(RED: NodeAPI, provider: Provider<Event, Options, Keys>): void {
     const type = provider.nodeType;
     const settings = RED.settings as unknown as HttpSettings & { httpNodeRoot?: string | false };
 

@@ -4,7 +4,7 @@
  * event", `npm start` and the tests, for any provider, from what its module declares.
  */
 import { TEST_EVENT_HEADER } from "./pipeline.js";
-import type { AnyProvider } from "./provider.js";
+import type { SomeProvider } from "./provider.js";
 
 export interface SignedDelivery {
     readonly body: string;
@@ -14,7 +14,7 @@ export interface SignedDelivery {
 }
 
 /** Serialises `event` as the provider does and adds what signs it. */
-export async function signDelivery(provider: AnyProvider, event: unknown, secret?: string): Promise<SignedDelivery> {
+export async function signDelivery(provider: SomeProvider, event: unknown, secret?: string): Promise<SignedDelivery> {
     const body = provider.serialise ? provider.serialise(event) : JSON.stringify(event);
     const headers: Record<string, string> = { "content-type": "application/json" };
     if (secret !== undefined && provider.signatureHeaders) Object.assign(headers, await provider.signatureHeaders(body, secret));
@@ -25,12 +25,12 @@ export async function signDelivery(provider: AnyProvider, event: unknown, secret
 }
 
 /** The names of a provider's sample events; the first is the default. */
-export function sampleNames(provider: AnyProvider): string[] {
+export function sampleNames(provider: SomeProvider): string[] {
     return Object.keys(provider.samples);
 }
 
 /** A sample delivery of `eventName` (default: the provider's first), signed with `secret`, marked as a test event. */
-export async function sampleDelivery(provider: AnyProvider, eventName?: string, secret?: string): Promise<SignedDelivery> {
+export async function sampleDelivery(provider: SomeProvider, eventName?: string, secret?: string): Promise<SignedDelivery> {
     const name = eventName ?? sampleNames(provider)[0]!;
     // Own properties only: "constructor" or "toString" is not an event.
     const make = Object.hasOwn(provider.samples, name) ? provider.samples[name] : undefined;

@@ -9,7 +9,7 @@ import https from "node:https";
 import type { AddressInfo } from "node:net";
 import type { NodeAPI } from "node-red";
 import { TEST_EVENT_HEADER } from "./pipeline.js";
-import type { AnyProvider } from "./provider.js";
+import type { SomeProvider } from "./provider.js";
 import { sampleDelivery, sampleNames } from "./signing.js";
 
 export interface TestEventResult {
@@ -78,7 +78,7 @@ function post(url: URL, headers: Record<string, string>, body: string): Promise<
 /** A sender for a node of `provider` listening at `path` (below `mountPath`). */
 export function testEventSender(
     RED: NodeAPI,
-    provider: AnyProvider,
+    provider: SomeProvider,
     nodePath: string,
     mountPath: () => string,
     secret: string | undefined,
@@ -93,10 +93,10 @@ export function testEventSender(
 }
 
 /** The providers whose nodes this runtime registered: their samples are listed. */
-const providersOf = new WeakMap<object, Map<string, AnyProvider>>();
+const providersOf = new WeakMap<object, Map<string, SomeProvider>>();
 
 /** The admin routes behind the editor's "send test event" button; once per runtime. */
-export function registerTestEventRoutes(RED: NodeAPI, provider: AnyProvider): void {
+export function registerTestEventRoutes(RED: NodeAPI, provider: SomeProvider): void {
     const known = providersOf.get(RED.httpAdmin);
     if (known) {
         known.set(provider.name, provider);

@@ -170,7 +170,7 @@ const MENTRA_SUCCESS = { status: 200, body: { status: "success" } } as const;
 
 const now = () => new Date().toISOString();
 
-export const mentra: Provider<MentraEvent, MentraOptions, Buffer[]> = {
+export const mentra: Provider<MentraEvent, MentraOptions, Buffer[], "mentra"> = {
     name: "mentra",
     nodeType: "mentra-webhook",
     title: "Mentra webhook event",

@@ -147,7 +147,7 @@ function meshagentJsonSchema(): JsonSchema {
     return { anyOf: [...known, other] };
 }
 
-export const meshagent: Provider<MeshAgentEvent, MeshAgentOptions, Buffer[]> = {
+export const meshagent: Provider<MeshAgentEvent, MeshAgentOptions, Buffer[], "meshagent"> = {
     name: "meshagent",
     nodeType: "meshagent-webhook",
     title: "MeshAgent event",

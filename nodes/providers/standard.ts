@@ -148,7 +148,7 @@ export function standardOptions(raw: RawOptions): StandardOptions {
 const now = () => new Date().toISOString();
 const STANDARD_SUCCESS = { status: 200, body: { ok: true } } as const;
 
-export const standard: Provider<StandardEvent, StandardOptions, StandardKeys> = {
+export const standard: Provider<StandardEvent, StandardOptions, StandardKeys, "standard"> = {
     name: "standard",
     nodeType: "standard-webhook",
     title: "Standard Webhooks event",

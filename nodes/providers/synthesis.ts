@@ -18,7 +18,7 @@ export const synthesisEventSchema = z.looseObject({
 export type SynthesisEvent = z.infer<typeof synthesisEventSchema>;
 export const SYNTHESIS_ACTIONS = ["create", "delete"] as const;
 
-export const synthesis: Provider<SynthesisEvent, Record<string, never>, Buffer[]> = {
+export const synthesis: Provider<SynthesisEvent, Record<string, never>, Buffer[], "synthesis"> = {
     name: "synthesis",
     nodeType: "synthesis-webhook",
     title: "SynthesisVR session event",

@@ -96,7 +96,7 @@ export function wmsOptions(raw: RawOptions): WmsOptions {
 
 const nowInSeconds = () => Math.floor(Date.now() / 1000);
 
-export const wms: Provider<WmsEvent, WmsOptions, Buffer[]> = {
+export const wms: Provider<WmsEvent, WmsOptions, Buffer[], "wms"> = {
     name: "wms",
     nodeType: "wms-webhook",
     title: "NuraLogix WMS event",
