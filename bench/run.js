@@ -15,7 +15,8 @@ const { fork } = require("node:child_process");
 const { createHash, createHmac } = require("node:crypto");
 const path = require("node:path");
 const autocannon = require("autocannon");
-const { NodeRedProcess, request, sleep } = require("../test/support/node-red-process");
+// The tests' Node-RED launcher, compiled with them (npm run bench compiles both).
+const { NodeRedProcess, request, sleep } = require("../dist/test/support/node-red-process.js");
 
 const DURATION = Number(process.env.BENCH_SECONDS || 10);
 const WARMUP = Number(process.env.BENCH_WARMUP_SECONDS || 2);

@@ -11,16 +11,28 @@ const dist = path.join(root, "dist");
 const nodesOut = path.join(dist, "nodes");
 
 fs.rmSync(dist, { recursive: true, force: true });
-execFileSync(process.execPath, [require.resolve("typescript/bin/tsc"), "-p", root], { stdio: "inherit" });
+execFileSync(process.execPath, [require.resolve("typescript/bin/tsc"), "-b", root], { stdio: "inherit" });
 
 fs.chmodSync(path.join(dist, "bin", "verified-webhooks.js"), 0o755);
 
-const nodeTypes = Object.keys(require(path.join(root, "package.json"))["node-red"].nodes);
 const { PROVIDERS } = require(path.join(nodesOut, "providers", "index.js"));
 const { DEFAULT_SETTINGS } = require(path.join(nodesOut, "core", "pipeline.js"));
-const receiverTypes = new Set(PROVIDERS.map((provider) => provider.nodeType));
-const missing = [...receiverTypes].filter((type) => !nodeTypes.includes(type));
-if (missing.length) throw new Error(`package.json's node-red.nodes lacks ${missing.join(", ")}`);
+
+/** Node types that are not receivers, each with its own source files in nodes/. */
+const OTHER_NODE_TYPES = ["webhook-state"];
+
+// Node-RED finds node files through package.json, so its node-red.nodes follows the list of
+// providers: the build writes it when a provider was added or removed (commit the change).
+const packageFile = path.join(root, "package.json");
+const packageText = fs.readFileSync(packageFile, "utf8");
+const packageJson = JSON.parse(packageText);
+const nodeTypes = [...PROVIDERS.map((provider) => provider.nodeType), ...OTHER_NODE_TYPES];
+const nodeFiles = Object.fromEntries(nodeTypes.map((type) => [type, `dist/nodes/${type}.js`]));
+if (JSON.stringify(packageJson["node-red"].nodes) !== JSON.stringify(nodeFiles)) {
+    packageJson["node-red"].nodes = nodeFiles;
+    fs.writeFileSync(packageFile, `${JSON.stringify(packageJson, null, 2)}\n`);
+    console.log(`build: package.json's node-red.nodes now lists ${nodeTypes.join(", ")} (from nodes/providers/index.ts)`);
+}
 
 /**
  * A receiver's editor file: the one template, with the provider's editor metadata

@@ -1,7 +1,8 @@
 #!/usr/bin/env node
-// `npm test` and `npm run test:<layer>`: builds, makes sure the system programs the chosen
-// layers use are there (installing Debian's packages when it can, naming them when it
-// cannot), then runs those layers in one mocha run.
+// `npm test` and `npm run test:<layer>`: builds the package and compiles the tests (type-
+// checked against the package's own types, into dist/test/), makes sure the system programs
+// the chosen layers use are there (installing Debian's packages when it can, naming them
+// when it cannot), then runs those layers in one mocha run.
 //
 //   node scripts/test.js                 every layer
 //   node scripts/test.js unit e2e        some layers
@@ -17,11 +18,11 @@ const root = path.resolve(__dirname, "..");
 
 /** Each layer's tests, and what it needs beyond Node.js and the npm packages. */
 const LAYERS = {
-    unit: { spec: "test/unit/**/*.test.js", needs: [] },
-    nodes: { spec: "test/nodes/**/*.test.js", needs: [] },
-    e2e: { spec: "test/e2e/**/*.test.js", needs: ["python3", "curl", "redis-server"] },
-    browser: { spec: "test/browser/**/*.test.js", needs: ["chromium"] },
-    package: { spec: "test/package/**/*.test.js", needs: [] },
+    unit: { spec: "dist/test/unit/**/*.test.js", needs: [] },
+    nodes: { spec: "dist/test/nodes/**/*.test.js", needs: [] },
+    e2e: { spec: "dist/test/e2e/**/*.test.js", needs: ["python3", "curl", "redis-server"] },
+    browser: { spec: "dist/test/browser/**/*.test.js", needs: ["chromium"] },
+    package: { spec: "dist/test/package/**/*.test.js", needs: [] },
 };
 
 const CHROMIUM = process.env.CHROMIUM_PATH || "/usr/bin/chromium";
@@ -89,6 +90,7 @@ function main(args) {
     if (checkOnly) return 0;
 
     execFileSync(process.execPath, [path.join(root, "scripts", "build.js")], { stdio: "inherit", cwd: root });
+    execFileSync(process.execPath, [require.resolve("typescript/bin/tsc"), "-b", "test"], { stdio: "inherit", cwd: root });
     const mocha = require.resolve("mocha/bin/mocha.js");
     const result = spawnSync(process.execPath, [mocha, ...layers.map((name) => LAYERS[name].spec)], { stdio: "inherit", cwd: root });
     return result.status ?? 1;

@@ -1,19 +1,26 @@
-"use strict";
 // The editor in a real browser (Debian's Chromium, driven by playwright-core) against a
 // real Node-RED: what a new user does, click by click. Screenshots: test-results/screenshots.
-const assert = require("node:assert/strict");
-const { execFile } = require("node:child_process");
-const fs = require("node:fs");
-const path = require("node:path");
-const { NodeRedProcess, PACKAGE_ROOT } = require("../support/node-red-process");
-const { launchBrowser, screenshot } = require("../support/browser");
-const { watchSecret } = require("../support/leak-watch");
+import type { Browser, Page } from "playwright-core";
+import assert = require("node:assert/strict");
+import fs = require("node:fs");
+import path = require("node:path");
+import { NodeRedProcess, PACKAGE_ROOT } from "../support/node-red-process.js";
+import { launchBrowser, screenshot } from "../support/browser.js";
+import { watchSecret } from "../support/leak-watch.js";
+import { runCli } from "../support/cli.js";
 
-const CLI = path.join(PACKAGE_ROOT, "dist", "bin", "verified-webhooks.js");
 // Node-RED's defaults, less the first-run tour and the update-notification prompt.
 const SETTINGS = 'module.exports = { flowFile: "flows.json", telemetry: { enabled: false }, editorTheme: { tours: false } };';
 
-const PROVIDERS = [
+interface ProviderSpec {
+    type: string;
+    provider: string;
+    label: string;
+    topic: string;
+    secret?: string;
+}
+
+const PROVIDERS: ProviderSpec[] = [
     { type: "mentra-webhook", provider: "mentra", label: "Mentra", topic: "session_request" },
     { type: "wms-webhook", provider: "wms", label: "WMS", topic: "MEASUREMENT_CREATED", secret: "ui-wms-secret" },
     { type: "synthesis-webhook", provider: "synthesis", label: "SynthesisVR", topic: "create" },
@@ -21,23 +28,18 @@ const PROVIDERS = [
     { type: "standard-webhook", provider: "standard", label: "Standard Webhooks", topic: "user.created", secret: "whsec_dWktc3RhbmRhcmQtc2VjcmV0LWZvci10aGUtYnJvd3Nlcg==" },
 ];
 /** What a user pastes into an example's signed node: Standard Webhooks takes only whsec_/whpk_ keys. */
-const EXAMPLE_SECRETS = { "wms-webhook": "example-secret", "meshagent-webhook": "example-secret", "standard-webhook": "whsec_ZXhhbXBsZS1zZWNyZXQtb2YtMjQtYnl0ZXMtKys=" };
+const EXAMPLE_SECRETS: Record<string, string> = { "wms-webhook": "example-secret", "meshagent-webhook": "example-secret", "standard-webhook": "whsec_ZXhhbXBsZS1zZWNyZXQtb2YtMjQtYnl0ZXMtKys=" };
 
-function runCli(args) {
-    return new Promise((resolve) => {
-        execFile(process.execPath, [CLI, ...args], { encoding: "utf8" }, (error, stdout, stderr) => resolve({ code: error ? error.code : 0, stdout, stderr }));
-    });
-}
 
 describe("the editor in a real browser", function () {
     this.timeout(180000);
-    let nodeRed;
-    let browser;
-    let page;
-    const pageErrors = [];
+    let nodeRed: NodeRedProcess;
+    let browser: Browser;
+    let page: Page;
+    const pageErrors: string[] = [];
 
     before(async () => {
-        watchSecret(...PROVIDERS.filter((spec) => spec.secret).map((spec) => spec.secret), ...Object.values(EXAMPLE_SECRETS));
+        watchSecret(...PROVIDERS.map((spec) => spec.secret).filter((secret) => secret !== undefined), ...Object.values(EXAMPLE_SECRETS));
         nodeRed = await new NodeRedProcess({ settings: SETTINGS }).start();
         browser = await launchBrowser();
         page = await (await browser.newContext({ viewport: { width: 1400, height: 900 }, locale: "en-US" })).newPage();
@@ -52,14 +54,15 @@ describe("the editor in a real browser", function () {
     });
 
     afterEach(async function () {
-        if (this.currentTest.state === "failed" && page) {
-            await screenshot(page, `failed-${this.currentTest.title.replace(/\W+/g, "-")}`);
+        const test = this.currentTest;
+        if (test?.state === "failed" && page) {
+            await screenshot(page, `failed-${test.title.replace(/\W+/g, "-")}`);
             await page.keyboard.press("Escape"); // close whatever dialog was left open
         }
     });
 
     /** Drags a node type from the palette onto the workspace at (x, y); returns its id. */
-    async function dragFromPalette(type, x, y) {
+    async function dragFromPalette(type: string, x: number, y: number): Promise<string> {
         const filter = page.locator('input[placeholder="filter nodes"]');
         await filter.fill("");
         await filter.pressSequentially(type.replace(/-webhook$/, ""), { delay: 10 });
@@ -68,6 +71,7 @@ describe("the editor in a real browser", function () {
         await page.waitForTimeout(400);
         await source.scrollIntoViewIfNeeded();
         const box = await source.boundingBox();
+        assert.ok(box, `${type} is in the palette`);
         const before = await page.evaluate((t) => RED.nodes.filterNodes({ type: t }).map((node) => node.id), type);
         await page.mouse.move(box.x + box.width / 2, box.y + box.height / 2);
         await page.mouse.down();
@@ -79,13 +83,14 @@ describe("the editor in a real browser", function () {
         const ids = await page.evaluate((t) => RED.nodes.filterNodes({ type: t }).map((node) => node.id), type);
         const added = ids.filter((id) => !before.includes(id));
         assert.equal(added.length, 1, `dragged one ${type}`);
-        return added[0];
+        return added[0]!;
     }
 
     /** Draws a wire from output `port` of one node to the input of another, with the mouse. */
-    async function wire(fromId, toId, port = 0) {
+    async function wire(fromId: string, toId: string, port = 0) {
         const from = await page.locator(`[id="${fromId}"] .red-ui-flow-port-output`).nth(port).boundingBox();
         const to = await page.locator(`[id="${toId}"] .red-ui-flow-port-input`).first().boundingBox();
+        assert.ok(from && to, "both ports are on the workspace");
         await page.mouse.move(from.x + from.width / 2, from.y + from.height / 2);
         await page.mouse.down();
         for (let step = 1; step <= 10; step++) {
@@ -94,7 +99,7 @@ describe("the editor in a real browser", function () {
         await page.mouse.up();
     }
 
-    async function openDialog(id) {
+    async function openDialog(id: string) {
         await page.locator(`[id="${id}"] .red-ui-flow-node`).first().dblclick();
         await page.waitForSelector("#node-input-path", { state: "visible" });
     }
@@ -114,7 +119,7 @@ describe("the editor in a real browser", function () {
     const debugMessages = () => page.locator(".red-ui-debug-content .red-ui-debug-msg");
 
     it("drags each receiver from the palette, configures and wires it, deploys, and shows a signed event in the debug sidebar", async () => {
-        const placed = [];
+        const placed: (ProviderSpec & { receiver: string; debug: string })[] = [];
         for (const [index, spec] of PROVIDERS.entries()) {
             const y = 150 + index * 100;
             const receiver = await dragFromPalette(spec.type, 330, y);
@@ -128,8 +133,10 @@ describe("the editor in a real browser", function () {
             placed.push({ ...spec, receiver, debug });
         }
         const links = await page.evaluate(() => {
-            const found = [];
-            RED.nodes.eachLink((link) => found.push([link.source.id, link.sourcePort, link.target.id]));
+            const found: [string, number, string][] = [];
+            RED.nodes.eachLink((link) => {
+                found.push([link.source.id, link.sourcePort, link.target.id]);
+            });
             return found;
         });
         for (const { receiver, debug } of placed) assert.ok(links.some(([s, p, t]) => s === receiver && p === 0 && t === debug), "wired");
@@ -149,11 +156,10 @@ describe("the editor in a real browser", function () {
         await screenshot(page, "02-debug-sidebar-events");
         const statuses = await page.locator(".red-ui-flow-node-status-label").allTextContents();
         assert.ok(statuses.some((text) => /\/ui\/wms · 1 ok · 0 rejected/.test(text)), statuses.join(" | "));
-        this.placed = placed;
     });
 
     it("sends a test event from the node's dialog and from the button on the node", async () => {
-        const receiver = await page.evaluate(() => RED.nodes.filterNodes({ type: "wms-webhook" })[0].id);
+        const receiver = await page.evaluate(() => RED.nodes.filterNodes({ type: "wms-webhook" })[0]!.id);
         await openDialog(receiver);
         await page.waitForSelector("#node-input-test-event option[value='CONSTRAINT_VIOLATION']", { state: "attached" });
         await page.selectOption("#node-input-test-event", "CONSTRAINT_VIOLATION");
@@ -165,12 +171,12 @@ describe("the editor in a real browser", function () {
         await debugMessages().filter({ hasText: "CONSTRAINT_VIOLATION" }).first().waitFor({ timeout: 10000 });
 
         // Mentra's sample carries a fresh timestamp, so it is a new event (SynthesisVR's would be a duplicate).
-        const mentra = await page.evaluate(() => RED.nodes.filterNodes({ type: "mentra-webhook" })[0].id);
+        const mentra = await page.evaluate(() => RED.nodes.filterNodes({ type: "mentra-webhook" })[0]!.id);
         const before = await debugMessages().filter({ hasText: "session_request" }).count();
         await page.locator(`[id="${mentra}"] .red-ui-flow-node-button`).click();
         await page.waitForSelector(".red-ui-notification:has-text('Test event session_request sent: 200')");
         await page.waitForFunction(
-            ({ count }) => [...document.querySelectorAll(".red-ui-debug-content .red-ui-debug-msg")].filter((el) => el.textContent.includes("session_request")).length > count,
+            ({ count }) => [...document.querySelectorAll(".red-ui-debug-content .red-ui-debug-msg")].filter((el) => el.textContent?.includes("session_request")).length > count,
             { count: before },
         );
         await screenshot(page, "04-test-event-from-node-button");
@@ -192,9 +198,9 @@ describe("the editor in a real browser", function () {
             await page.mouse.click(600, 600);
         }
         const imported = await page.evaluate(() => {
-            const receivers = [];
+            const receivers: { id: string; type: string; z: string }[] = [];
             RED.nodes.eachNode((node) => {
-                if (/-webhook$/.test(node.type) && !/^\/ui\//.test(node.path)) receivers.push({ id: node.id, type: node.type, z: node.z });
+                if (/-webhook$/.test(node.type) && !/^\/ui\//.test(String(node.path))) receivers.push({ id: node.id, type: node.type, z: node.z });
             });
             return receivers;
         });
@@ -204,7 +210,7 @@ describe("the editor in a real browser", function () {
         for (const node of imported.filter((candidate) => EXAMPLE_SECRETS[candidate.type])) {
             await page.evaluate((z) => RED.workspaces.show(z), node.z);
             await openDialog(node.id);
-            await page.fill("#node-input-secret", EXAMPLE_SECRETS[node.type]);
+            await page.fill("#node-input-secret", EXAMPLE_SECRETS[node.type]!);
             await page.click("#node-dialog-ok");
         }
         await screenshot(page, "05-examples-imported");
@@ -231,13 +237,13 @@ describe("the editor in a real browser", function () {
                     // The help of this node type, in this language, with its Outputs section.
                     await localized.waitForFunction(
                         ({ heading, type }) => {
-                            const headings = [...document.querySelectorAll(".red-ui-help h3, .red-ui-sidebar-help-stack h3, h3")].filter((el) => el.offsetParent);
+                            const headings = [...document.querySelectorAll<HTMLElement>(".red-ui-help h3, .red-ui-sidebar-help-stack h3, h3")].filter((el) => el.offsetParent);
                             const text = document.body.innerText;
-                            return headings.some((el) => el.textContent.trim() === heading) && text.includes("deliveryId") && (type !== "wms-webhook" || text.includes("X-WMS-Content-MAC"));
+                            return headings.some((el) => el.textContent?.trim() === heading) && text.includes("deliveryId") && (type !== "wms-webhook" || text.includes("X-WMS-Content-MAC"));
                         },
                         { heading: outputs, type },
                     );
-                    const helpText = await localized.evaluate(() => [...document.querySelectorAll("h3")].filter((el) => el.offsetParent).map((el) => el.textContent.trim()));
+                    const helpText = await localized.evaluate(() => [...document.querySelectorAll("h3")].filter((el) => el.offsetParent).map((el) => el.textContent?.trim() ?? ""));
                     assert.ok(helpText.length >= 4, `${type}: ${helpText.join(", ")}`);
                 }
                 await screenshot(localized, `06-help-${locale}`);

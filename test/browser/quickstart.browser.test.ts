@@ -1,14 +1,14 @@
-"use strict";
 // What a new user sees after `npm start`: the editor, straight onto the example flows, with
 // no update-notification prompt and no first-run tour in front of them.
-const assert = require("node:assert/strict");
-const { launchBrowser, screenshot } = require("../support/browser");
-const { quickStartForSuite } = require("../support/quickstart");
+import type { Browser } from "playwright-core";
+import assert = require("node:assert/strict");
+import { launchBrowser, screenshot } from "../support/browser.js";
+import { quickStartForSuite } from "../support/quickstart.js";
 
 describe("npm start in a real browser", function () {
     this.timeout(90000);
     const started = quickStartForSuite();
-    let browser;
+    let browser: Browser;
 
     before(async () => {
         browser = await launchBrowser();
@@ -27,8 +27,10 @@ describe("npm start in a real browser", function () {
         assert.equal(popovers, 0, "no dialog over the flows");
         assert.equal(await page.evaluate(() => RED.settings.telemetryEnabled), false);
         const tabs = await page.evaluate(() => {
-            const labels = [];
-            RED.nodes.eachWorkspace((tab) => labels.push(tab.label));
+            const labels: string[] = [];
+            RED.nodes.eachWorkspace((tab) => {
+                labels.push(tab.label);
+            });
             return labels;
         });
         assert.ok(tabs.some((label) => /WMS/.test(label)), `the example tabs: ${tabs.join(", ")}`);

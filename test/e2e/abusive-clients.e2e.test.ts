@@ -1,17 +1,20 @@
-"use strict";
 // Slow and abusive clients against a real Node-RED, through raw sockets.
-const assert = require("node:assert/strict");
-const net = require("node:net");
-const { request, startedForSuite } = require("../support/node-red-process");
-const { synthesisBatch, wmsBody, dist } = require("../support/fixtures");
-const { wmsSignature } = dist("providers/wms.js");
+import assert = require("node:assert/strict");
+import net = require("node:net");
+import { request, startedForSuite, NodeRedProcess, Collector } from "../support/node-red-process.js";
+import { synthesisBatch, wmsBody } from "../support/fixtures.js";
+import { wmsSignature } from "../../nodes/providers/wms.js";
+import type { Receiver } from "../../nodes/core/pipeline.js";
+
+/** What the stats admin route answers: a receiver's counts, load and bytes arriving. */
+type Stats = ReturnType<Receiver<unknown, unknown, unknown>["stats"]>;
 
 /** Opens a connection, writes `head` (and optionally part of a body), and collects the answer. */
-function rawRequest(port, head, initialBody = "") {
+function rawRequest(port: number, head: string, initialBody = "") {
     const socket = net.connect(port, "127.0.0.1");
     let received = "";
-    const answered = new Promise((resolve) => {
-        socket.on("data", (chunk) => (received += chunk));
+    const answered = new Promise<string>((resolve) => {
+        socket.on("data", (chunk: Buffer) => (received += chunk.toString("utf8")));
         socket.on("close", () => resolve(received));
         socket.on("error", () => resolve(received));
     });
@@ -20,7 +23,7 @@ function rawRequest(port, head, initialBody = "") {
         socket,
         answered,
         /** Resolves once a complete status line has arrived. */
-        async status() {
+        async status(): Promise<number> {
             while (!/^HTTP\/1\.1 (\d{3})/.test(received)) {
                 if (socket.destroyed) break;
                 await new Promise((resolve) => setTimeout(resolve, 10));
@@ -33,14 +36,14 @@ function rawRequest(port, head, initialBody = "") {
     };
 }
 
-const head = (path, length, extra = "") =>
+const head = (path: string, length: number, extra = "") =>
     `POST ${path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: ${length}\r\n${extra}\r\n`;
 
 describe("end to end: slow and abusive clients", function () {
     this.timeout(60000);
     const suite = startedForSuite();
-    let nodeRed;
-    let collector;
+    let nodeRed: NodeRedProcess;
+    let collector: Collector;
 
     before(async () => {
         ({ nodeRed, collector } = suite);
@@ -94,7 +97,7 @@ describe("end to end: slow and abusive clients", function () {
         };
         // A probe that Node-RED answers on its event loop, every 5 ms: its slowest answer bounds how long the loop was held.
         let probing = true;
-        const latencies = [];
+        const latencies: number[] = [];
         const probe = (async () => {
             while (probing) {
                 const started = process.hrtime.bigint();
@@ -135,10 +138,10 @@ describe("end to end: slow and abusive clients", function () {
 
     it("keeps answering genuine deliveries within 2 s while 300 connections trickle or idle unauthenticated bodies", async function () {
         this.timeout(30000);
-        const stats = async () => (await request(nodeRed.adminUrl("/verified-webhooks/nodes/mac/stats"))).json;
+        const stats = async () => (await request<Stats>(nodeRed.adminUrl("/verified-webhooks/nodes/mac/stats"))).json;
         const forged = wmsBody({ sessionId: "forged" });
         const forgedHead = (extra = "") => head("/mac", forged.length, `X-WMS-Content-MAC: hmac-sha256=${"0".repeat(64)}\r\n${extra}`);
-        const attackers = [];
+        const attackers: ReturnType<typeof rawRequest>[] = [];
         for (let n = 0; n < 300; n++) attackers.push(rawRequest(nodeRed.port, forgedHead(), forged.slice(0, 3)));
         const trickle = setInterval(() => attackers.slice(150).forEach((attacker) => attacker.socket.destroyed || attacker.socket.write(" ")), 300);
         let maxBuffered = 0;

@@ -1,14 +1,13 @@
-"use strict";
 // Hostile input, generated: at least 10,000 requests per provider against a real Node-RED.
 // Outcome: no crash, no 5xx, every refusal a specified 4xx with a one-line reason and one
 // message on output 2, and nothing without valid credentials ever on output 1.
-const assert = require("node:assert/strict");
-const http = require("node:http");
-const { createHash, generateKeyPairSync } = require("node:crypto");
-const fc = require("fast-check");
-const { NodeRedProcess } = require("../support/node-red-process");
-const { wmsSeedBodyNow, mentraSession, synthesisBatch, meshagentEvent, toPythonJson, dist } = require("../support/fixtures");
-const { wmsSignature } = dist("providers/wms.js");
+import assert = require("node:assert/strict");
+import http = require("node:http");
+import { createHash, createHmac, generateKeyPairSync, sign as rsaSign } from "node:crypto";
+import fc = require("fast-check");
+import { NodeRedProcess, request, type FlowNode } from "../support/node-red-process.js";
+import { wmsSeedBodyNow, mentraSession, synthesisBatch, meshagentEvent, toPythonJson } from "../support/fixtures.js";
+import { wmsSignature } from "../../nodes/providers/wms.js";
 
 const RUNS = Number(process.env.FUZZ_RUNS || 10000);
 const SECRET = "fuzz-secret";
@@ -16,9 +15,9 @@ const TOKEN = "fuzz-token";
 const ALLOWED = new Set([200, 400, 401, 403, 405, 413, 415]);
 
 /** A flow whose outputs are counted in flow context and read back through an `http in` route. */
-function countingFlow() {
+function countingFlow(): FlowNode[] {
     const tab = "tab-fuzz";
-    const nodes = [{ id: tab, type: "tab", label: "fuzz" }];
+    const nodes: FlowNode[] = [{ id: tab, type: "tab", label: "fuzz" }];
     const receivers = [
         { id: "wms", type: "wms-webhook", path: "/wms", credentials: { secret: SECRET } },
         { id: "meshagent", type: "meshagent-webhook", path: "/meshagent", credentials: { secret: SECRET } },
@@ -26,7 +25,7 @@ function countingFlow() {
         { id: "synthesis", type: "synthesis-webhook", path: "/synthesis", credentials: { secret: TOKEN } },
     ];
     for (const receiver of receivers) {
-        const count = (output, check) => ({
+        const count = (output: number, check: string): FlowNode => ({
             id: `${receiver.id}-count${output}`,
             type: "function",
             z: tab,
@@ -51,16 +50,24 @@ function countingFlow() {
 }
 
 const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
-function send(port, { method, path, headers, body }) {
+type Headers = Record<string, string | string[]>;
+interface Sent {
+    method: string;
+    path: string;
+    headers: Headers;
+    body: string | undefined;
+}
+
+function send(port: number, { method, path, headers, body }: Sent): Promise<{ status: number | "reset"; text: string }> {
     // Node's client frames a DELETE body neither by length nor by chunks unless told.
-    if (body !== undefined) headers = { ...headers, "content-length": Buffer.byteLength(body) };
+    if (body !== undefined) headers = { ...headers, "content-length": String(Buffer.byteLength(body)) };
     return new Promise((resolve, reject) => {
         const req = http.request({ host: "127.0.0.1", port, method, path, headers, agent }, (res) => {
-            const chunks = [];
-            res.on("data", (chunk) => chunks.push(chunk));
-            res.on("end", () => resolve({ status: res.statusCode, text: Buffer.concat(chunks).toString("utf8") }));
+            const chunks: Buffer[] = [];
+            res.on("data", (chunk: Buffer) => chunks.push(chunk));
+            res.on("end", () => resolve({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString("utf8") }));
         });
-        req.on("error", (error) => (error.code === "ECONNRESET" || error.code === "EPIPE" ? resolve({ status: "reset", text: "" }) : reject(error)));
+        req.on("error", (error: NodeJS.ErrnoException) => (error.code === "ECONNRESET" || error.code === "EPIPE" ? resolve({ status: "reset", text: "" }) : reject(error)));
         req.end(body);
     });
 }
@@ -77,21 +84,25 @@ const hostileValue = fc.constantFrom("__proto__", "constructor", "toString", "ha
 const deepNesting = fc.integer({ min: 100, max: 20000 }).map((depth) => "[".repeat(depth) + "]".repeat(depth));
 const hugeString = fc.integer({ min: 50_000, max: 1_100_000 }).map((length) => JSON.stringify({ padding: "x".repeat(length) }));
 
+/** A valid event (or a batch of them, as SynthesisVR sends): the shape the fuzzer starts from. */
+type Valid = Record<string, unknown> | Record<string, unknown>[];
+const firstOf = (event: Valid): Record<string, unknown> => (Array.isArray(event) ? event[0]! : event);
+
 /** Mutates a valid event: fields replaced, removed or given odd values. */
-function mutated(event) {
-    const keys = Object.keys(Array.isArray(event) ? event[0] : event);
+function mutated(event: Valid) {
+    const keys = Object.keys(firstOf(event));
     return fc
         .record({ key: fc.constantFrom(...keys), value: fc.oneof(jsonValue, oddString, hostileValue), remove: fc.boolean() })
         .map(({ key, value, remove }) => {
             const copy = structuredClone(event);
-            const target = Array.isArray(copy) ? copy[0] : copy;
+            const target = firstOf(copy);
             if (remove) delete target[key];
             else target[key] = value;
             return copy;
         });
 }
 
-function bodies(validEvent, serialise = JSON.stringify) {
+function bodies(validEvent: Valid, serialise: (value: unknown) => string = JSON.stringify) {
     return fc.oneof(
         { weight: 3, arbitrary: fc.constant(validEvent).map(serialise) },
         { weight: 3, arbitrary: mutated(validEvent).map(serialise) },
@@ -99,7 +110,7 @@ function bodies(validEvent, serialise = JSON.stringify) {
         { weight: 2, arbitrary: fc.integer({ min: 1, max: 80 }).map((cut) => serialise(validEvent).slice(0, cut)) },
         { weight: 1, arbitrary: jsonValue.map((value) => JSON.stringify(value) ?? "null") },
         { weight: 1, arbitrary: deepNesting },
-        { weight: 1, arbitrary: oddString.map((text) => serialise({ ...(Array.isArray(validEvent) ? validEvent[0] : validEvent), extra: text })) },
+        { weight: 1, arbitrary: oddString.map((text) => serialise({ ...firstOf(validEvent), extra: text })) },
         { weight: 1, arbitrary: hugeString },
         { weight: 1, arbitrary: fc.constant("") },
         { weight: 1, arbitrary: fc.constant(serialise(validEvent).replace(/^(\[?)\{/, '$1{"__proto__": {"polluted": true}, "constructor": {"prototype": {"polluted": true}}, ')) },
@@ -114,17 +125,17 @@ const contentTypes = fc.oneof(
 const methods = fc.oneof({ weight: 12, arbitrary: fc.constant("POST") }, { weight: 1, arbitrary: fc.constantFrom("GET", "PUT", "DELETE", "PATCH") });
 
 // ---- generated credentials --------------------------------------------------------------
-const b64url = (value) => Buffer.from(typeof value === "string" ? value : JSON.stringify(value)).toString("base64url");
+const b64url = (value: unknown) => Buffer.from(typeof value === "string" ? value : JSON.stringify(value)).toString("base64url");
 const { privateKey: rsaKey } = generateKeyPairSync("rsa", { modulusLength: 2048 });
-function jwt(header, claims, sign) {
+function jwt(header: object, claims: object, sign: (input: string) => string): string {
     const input = `${b64url(header)}.${b64url(claims)}`;
     return `${input}.${sign(input)}`;
 }
-const hmac = (algorithm, key) => (input) => require("node:crypto").createHmac(algorithm, key).update(input).digest("base64url");
-const rsa = (input) => require("node:crypto").sign("sha256", Buffer.from(input), rsaKey).toString("base64url");
+const hmac = (algorithm: string, key: string) => (input: string) => createHmac(algorithm, key).update(input).digest("base64url");
+const rsa = (input: string) => rsaSign("sha256", Buffer.from(input), rsaKey).toString("base64url");
 
 const meshCredentials = ["valid", "missing", "none", "HS512", "RS256", "wrong key", "expired", "future nbf", "wrong sha256", "garbage", "basic", "duplicated"];
-function meshagentHeader(kind, body) {
+function meshagentHeader(kind: string, body: string): string | string[] | undefined {
     const sha256 = createHash("sha256").update(body).digest("hex");
     const now = Math.floor(Date.now() / 1000);
     const hs256 = hmac("sha256", SECRET);
@@ -148,7 +159,7 @@ function meshagentHeader(kind, body) {
 }
 
 const wmsCredentials = ["valid", "missing", "wrong prefix", "upper-case hex", "upper-case prefix", "other body", "random", "duplicated", "empty"];
-function wmsHeader(kind, body) {
+function wmsHeader(kind: string, body: string): string | string[] | undefined {
     const valid = wmsSignature(body, SECRET);
     switch (kind) {
         case "valid": return valid;
@@ -164,7 +175,7 @@ function wmsHeader(kind, body) {
 }
 
 const tokenCredentials = ["path", "query", "missing", "wrong path", "wrong query", "case"];
-function tokenPath(kind, base, suffix = "") {
+function tokenPath(kind: string, base: string, suffix = ""): string {
     switch (kind) {
         case "path": return `${base}/${TOKEN}${suffix}`;
         case "query": return `${base}${suffix}?token=${TOKEN}`;
@@ -175,10 +186,16 @@ function tokenPath(kind, base, suffix = "") {
     }
 }
 
-const PROVIDERS = {
+interface FuzzedProvider {
+    credentials: string[];
+    bodies: fc.Arbitrary<string>;
+    request(kind: string, body: string): { path: string; headers: Record<string, string | string[] | undefined> };
+}
+
+const PROVIDERS: Record<string, FuzzedProvider> = {
     wms: {
         credentials: wmsCredentials,
-        bodies: bodies(JSON.parse(wmsSeedBodyNow())),
+        bodies: bodies(JSON.parse(wmsSeedBodyNow()) as Record<string, unknown>),
         request: (kind, body) => ({ path: "/wms", headers: { "x-wms-content-mac": wmsHeader(kind, body) } }),
     },
     meshagent: {
@@ -201,8 +218,8 @@ const VALID_CREDENTIAL = new Set(["valid", "path", "query"]);
 
 describe(`end to end: ${RUNS} generated hostile requests per provider`, function () {
     this.timeout(600000);
-    let nodeRed;
-    const expected = {};
+    let nodeRed: NodeRedProcess;
+    const expected: Record<string, { rejections: number; accepted: number }> = {};
 
     before(async () => {
         nodeRed = await new NodeRedProcess().start();
@@ -219,7 +236,8 @@ describe(`end to end: ${RUNS} generated hostile requests per provider`, function
             await fc.assert(
                 fc.asyncProperty(fc.constantFrom(...spec.credentials), spec.bodies, contentTypes, methods, async (credential, body, contentType, method) => {
                     const { path, headers } = spec.request(credential, body);
-                    const requestHeaders = Object.fromEntries(Object.entries({ ...headers, "content-type": contentType }).filter(([, value]) => value !== undefined));
+                    const requestHeaders: Headers = {};
+                    for (const [name, value] of Object.entries({ ...headers, "content-type": contentType })) if (value !== undefined) requestHeaders[name] = value;
                     const response = await send(nodeRed.port, { method, path, headers: requestHeaders, body: method === "GET" ? undefined : body });
                     if (response.status === "reset") {
                         // Only an oversized body may be cut off mid-upload.
@@ -228,15 +246,15 @@ describe(`end to end: ${RUNS} generated hostile requests per provider`, function
                         return;
                     }
                     assert.ok(ALLOWED.has(response.status), `status ${response.status} for ${credential} ${method} ${contentType}: ${response.text.slice(0, 200)}`);
-                    let answer;
-                    assert.doesNotThrow(() => (answer = JSON.parse(response.text)), `a JSON answer: ${response.text.slice(0, 100)}`);
+                    let answer: { rejected?: number; error?: unknown; message?: unknown } = {};
+                    assert.doesNotThrow(() => (answer = JSON.parse(response.text) as typeof answer), `a JSON answer: ${response.text.slice(0, 100)}`);
                     if (response.status === 200) {
                         assert.ok(VALID_CREDENTIAL.has(credential), `accepted without valid credentials (${credential})`);
                         counts.accepted++;
-                        if (provider === "synthesis" && answer.rejected > 0) counts.rejections++; // one output-2 message per batch
+                        if (provider === "synthesis" && (answer.rejected ?? 0) > 0) counts.rejections++; // one output-2 message per batch
                     } else {
                         const reason = answer.error ?? answer.message;
-                        assert.equal(typeof reason, "string");
+                        assert.ok(typeof reason === "string", "a reason");
                         assert.ok(reason.length > 0 && reason.length <= 200 && !/[\r\n]/.test(reason), `one-line reason: ${reason}`);
                         assert.ok(!reason.includes(SECRET) && !reason.includes(TOKEN), "no secret in a reason");
                         counts.rejections++;
@@ -250,17 +268,17 @@ describe(`end to end: ${RUNS} generated hostile requests per provider`, function
 
     it("emitted exactly one output-2 message per refusal, nothing forged, and stayed up", async () => {
         await new Promise((resolve) => setTimeout(resolve, 1000));
-        const { json: seen } = await (await import("../support/node-red-process.js")).request(nodeRed.nodeUrl("/fuzz-counts"));
+        const { json: seen } = await request<Record<string, number | boolean | undefined>>(nodeRed.nodeUrl("/fuzz-counts"));
         for (const [provider, counts] of Object.entries(expected)) {
             assert.equal(seen[`${provider}:2`] ?? 0, counts.rejections, `${provider}: output-2 messages`);
-            assert.ok((seen[`${provider}:1`] ?? 0) >= 0);
+            assert.ok(Number(seen[`${provider}:1`] ?? 0) >= 0);
         }
         assert.equal(seen.forged ?? 0, 0, "nothing unverified on output 1");
         assert.equal(seen.leaked ?? 0, 0, "no secret on output 2");
-        assert.equal(nodeRed.child.exitCode, null, "Node-RED is still running");
+        assert.equal(nodeRed.process.exitCode, null, "Node-RED is still running");
         assert.doesNotMatch(nodeRed.log, /\[error\]|Unhandled|TypeError|RangeError/);
-        assert.equal(({}).polluted, undefined);
-        const { json: probe } = await (await import("../support/node-red-process.js")).request(nodeRed.nodeUrl("/fuzz-counts"));
+        assert.equal((({}) as { polluted?: unknown }).polluted, undefined);
+        const { json: probe } = await request(nodeRed.nodeUrl("/fuzz-counts"));
         assert.equal(probe.polluted, undefined, "no prototype pollution inside Node-RED");
     });
 });

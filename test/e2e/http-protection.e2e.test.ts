@@ -1,4 +1,3 @@
-"use strict";
 // Node-RED's HTTP protection applies to the webhook nodes exactly as it does to a core
 // `http in` node: side by side in the same Node-RED, a core `http in` → `http response` and a
 // synthesis-webhook under the same prefix get the same answer from every piece of middleware
@@ -6,12 +5,12 @@
 // httpNodeMiddleware, httpNodeCors, httpAdminMiddleware where the editor shares the root),
 // which sees the request as it would for `http in` (url, path, baseUrl). And a node path that
 // an editor or admin route owns never takes it over.
-const assert = require("node:assert/strict");
-const path = require("node:path");
-const { NodeRedProcess, request } = require("../support/node-red-process");
-const { synthesisBatch } = require("../support/fixtures");
+import assert = require("node:assert/strict");
+import path = require("node:path");
+import { NodeRedProcess, request, type FlowNode, type HttpResponse, type NodeRedOptions } from "../support/node-red-process.js";
+import { synthesisBatch } from "../support/fixtures.js";
 
-const EMBEDDED = path.join(__dirname, "..", "support", "embedded-node-red.js");
+const EMBEDDED = path.join(__dirname, "..", "support", "embedded-node-red.js"); // compiled beside this file
 const BODY = JSON.stringify(synthesisBatch(1));
 
 /** Middleware that records how it saw the request, and refuses "/private/…" paths with 401. */
@@ -23,8 +22,8 @@ const SEEN_AND_GUARD = `function (req, res, next) {
 }`;
 
 /** A core http in (POST) answering 200 at `<prefix>/core`, and a synthesis-webhook at `<prefix>/synth`. */
-function sideBySide(prefixes) {
-    const nodes = [{ id: "tab", type: "tab", label: "side by side" }];
+function sideBySide(prefixes: string[]): FlowNode[] {
+    const nodes: FlowNode[] = [{ id: "tab", type: "tab", label: "side by side" }];
     prefixes.forEach((prefix, index) => {
         const y = 60 + index * 80;
         nodes.push(
@@ -37,23 +36,23 @@ function sideBySide(prefixes) {
 }
 
 /** What middleware showed of the request, with the node's own segment made neutral. */
-function seen(response) {
+function seen(response: HttpResponse): string[] {
     const count = Number(response.headers["x-seen-count"] || 0);
-    return Array.from({ length: count }, (_, index) => response.headers[`x-seen-${index}`].replace(/\/(core|synth)\b/g, "/NODE"));
+    return Array.from({ length: count }, (_, index) => String(response.headers[`x-seen-${index}`]).replace(/\/(core|synth)\b/g, "/NODE"));
 }
 
 describe("end to end: Node-RED's HTTP protection applies as it does to http in", function () {
     this.timeout(60000);
-    let nodeRed;
+    let nodeRed: NodeRedProcess;
 
     afterEach(async () => nodeRed?.stop());
 
-    async function start(settings, options = {}) {
+    async function start(settings: string, options: NodeRedOptions = {}) {
         nodeRed = await new NodeRedProcess({ settings: `module.exports = ${settings};`, ...options }).start();
     }
 
     /** POSTs to the core node and ours under `prefix` and asserts the same status and the same view of the request. */
-    async function same(prefix, headers = {}, expected = undefined) {
+    async function same(prefix: string, headers: Record<string, string> = {}, expected?: number) {
         const core = await request(nodeRed.nodeUrl(`${prefix}/core?q=1`), { method: "POST", headers: { "content-type": "application/json", ...headers }, body: BODY });
         const ours = await request(nodeRed.nodeUrl(`${prefix}/synth?q=1`), { method: "POST", headers: { "content-type": "application/json", ...headers }, body: BODY });
         assert.equal(ours.status, core.status, `${prefix}: http in got ${core.status}, synthesis-webhook ${ours.status} ${ours.text}`);

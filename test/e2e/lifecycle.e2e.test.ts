@@ -1,26 +1,22 @@
-"use strict";
 // Redeploys of every kind, and Node-RED's own HTTP settings, in real Node-RED processes.
-const assert = require("node:assert/strict");
-const bcrypt = require("bcryptjs");
-const { NodeRedProcess, Collector, request } = require("../support/node-red-process");
-const { wmsBody, mentraSession, synthesisBatch, meshagentEvent, signDelivery, dist } = require("../support/fixtures");
-const { wmsSignature } = dist("providers/wms.js");
+import assert = require("node:assert/strict");
+import bcrypt = require("bcryptjs");
+import { NodeRedProcess, Collector, request, type FlowNode } from "../support/node-red-process.js";
+import type { SignedDelivery } from "../../nodes/samples.js";
+import { wmsBody, mentraSession, synthesisBatch, meshagentEvent, signDelivery, signedWms as signedWmsOf } from "../support/fixtures.js";
 
-const signedWms = (secret, fields = {}) => {
-    const body = wmsBody({ sessionId: `session-${Math.random()}`, ...fields });
-    return [body, { "x-wms-content-mac": wmsSignature(body, secret) }];
-};
+const signedWms = (secret: string) => signedWmsOf(secret, { sessionId: `session-${Math.random()}` });
 const batch = () => JSON.stringify([{ ...synthesisBatch(1)[0], uuid: `uuid-${Math.random()}` }]);
 
 describe("end to end: redeploys", function () {
     this.timeout(60000);
-    let nodeRed;
-    let collector;
+    let nodeRed: NodeRedProcess;
+    let collector: Collector;
     const tab = "tab-life";
-    let tapA;
-    let tapB;
+    let tapA: [FlowNode[], string[][]];
+    let tapB: [FlowNode[], string[][]];
 
-    const flows = ({ wmsSecret = "first-secret", synthesisPath = "/batches", extra = [] } = {}) => [
+    const flows = ({ wmsSecret = "first-secret", synthesisPath = "/batches", extra = [] as FlowNode[] } = {}): FlowNode[] => [
         { id: tab, type: "tab", label: "lifecycle" },
         // Only type, path, wires and credentials: every other option at its default.
         { id: "wms", type: "wms-webhook", z: tab, path: "/wms", wires: tapA[1], credentials: { secret: wmsSecret } },
@@ -97,33 +93,27 @@ describe("end to end: redeploys", function () {
 
 describe("end to end: Node-RED's HTTP settings", function () {
     this.timeout(60000);
-    let nodeRed;
-    let collector;
+    let nodeRed: NodeRedProcess;
+    let collector: Collector;
 
     afterEach(async () => {
         await nodeRed?.stop();
         await collector?.stop();
     });
 
-    async function startWith(settings, roots = {}) {
+    async function startWith(settings: string, roots: { adminRoot?: string; nodeRoot?: string } = {}) {
         collector = await new Collector().start();
         nodeRed = await new NodeRedProcess({ settings: `module.exports = ${settings};`, ...roots }).start();
-        const tab = "tab-settings";
-        const nodes = [{ id: tab, type: "tab", label: "settings" }];
-        const receivers = [
+        const receivers: FlowNode[] = [
             { id: "wms", type: "wms-webhook", path: "/wms", credentials: { secret: "wms-secret" } },
             { id: "meshagent", type: "meshagent-webhook", path: "/meshagent", credentials: { secret: "mesh-secret" } },
             { id: "mentra", type: "mentra-webhook", path: "/mentra" },
             { id: "synthesis", type: "synthesis-webhook", path: "/synthesis" },
         ];
-        receivers.forEach((receiver, index) => {
-            const [tapNodes, wires] = collector.tap(receiver.id, tab, 400, index * 100);
-            nodes.push({ z: tab, wires, ...receiver }, ...tapNodes);
-        });
-        await nodeRed.deploy(nodes);
+        await nodeRed.deploy(collector.tappedTab("tab-settings", receivers));
     }
 
-    const samples = async () => [
+    const samples = async (): Promise<[string, SignedDelivery][]> => [
         ["/wms", await signDelivery("wms", JSON.parse(wmsBody()), "wms-secret")],
         ["/meshagent", await signDelivery("meshagent", meshagentEvent(), "mesh-secret")],
         ["/mentra", await signDelivery("mentra", mentraSession())],

@@ -1,12 +1,11 @@
-"use strict";
 // Sustained concurrent load (bounded in count and time, on loopback) with redeploys of every
 // kind in the middle: every delivery answered 2xx is emitted exactly once, counted at both
 // ends; one arriving while its node stops is answered 503, never 2xx and then dropped.
-const assert = require("node:assert/strict");
-const http = require("node:http");
-const { NodeRedProcess, request, sleep } = require("../support/node-red-process");
-const { wmsBody, dist } = require("../support/fixtures");
-const { wmsSignature } = dist("providers/wms.js");
+import assert = require("node:assert/strict");
+import http = require("node:http");
+import { NodeRedProcess, request, sleep, type FlowNode } from "../support/node-red-process.js";
+import { wmsBody } from "../support/fixtures.js";
+import { wmsSignature } from "../../nodes/providers/wms.js";
 
 const CLIENTS = 16;
 const PER_CLIENT = Number(process.env.LOAD_PER_CLIENT || 250);
@@ -14,7 +13,7 @@ const RECEIVER_TAB = "tab-receivers";
 const COUNTER_TAB = "tab-counter";
 
 /** Receivers in one tab; in another, a counter of every id emitted, read back over HTTP. */
-function flows(generation) {
+function flows(generation: number): FlowNode[] {
     return [
         { id: RECEIVER_TAB, type: "tab", label: `receivers ${generation}` },
         { id: COUNTER_TAB, type: "tab", label: "counter" },
@@ -34,13 +33,13 @@ function flows(generation) {
     ];
 }
 
-function post(port, agent, path, body, headers) {
+function post(port: number, agent: http.Agent, path: string, body: string, headers: Record<string, string>): Promise<number | "error"> {
     return new Promise((resolve) => {
         const req = http.request(
             { host: "127.0.0.1", port, path, method: "POST", agent, headers: { "content-type": "application/json", "content-length": Buffer.byteLength(body), ...headers } },
             (res) => {
                 res.resume();
-                res.on("end", () => resolve(res.statusCode));
+                res.on("end", () => resolve(res.statusCode ?? 0));
             },
         );
         req.on("error", () => resolve("error"));
@@ -50,7 +49,7 @@ function post(port, agent, path, body, headers) {
 
 describe("end to end: load with redeploys, nothing lost, nothing twice", function () {
     this.timeout(180000);
-    let nodeRed;
+    let nodeRed: NodeRedProcess;
 
     before(async () => {
         nodeRed = await new NodeRedProcess().start();
@@ -88,7 +87,7 @@ describe("end to end: load with redeploys, nothing lost, nothing twice", functio
         running = false;
         await sleep(500);
 
-        const { json: seen } = await request(nodeRed.nodeUrl("/load-seen"));
+        const { json: seen } = await request<Record<string, number>>(nodeRed.nodeUrl("/load-seen"));
         const statuses = [...answered.values()];
         const accepted = [...answered].filter(([, status]) => status === 200).map(([id]) => id);
         const unexpected = statuses.filter((status) => status !== 200 && status !== 503 && status !== 404);

@@ -1,10 +1,9 @@
-"use strict";
 // MeshAgent's sender is Python: its bodies and tokens made by Python itself, not by our
 // reading of its format, must verify.
-const assert = require("node:assert/strict");
-const { execFileSync } = require("node:child_process");
-const { meshagentEvent, toPythonJson, dist } = require("../support/fixtures");
-const { meshagent, meshagentSignature } = dist("providers/meshagent.js");
+import assert = require("node:assert/strict");
+import { execFileSync } from "node:child_process";
+import { meshagentEvent, toPythonJson } from "../support/fixtures.js";
+import { meshagent, meshagentSignature } from "../../nodes/providers/meshagent.js";
 
 // Python's own json.dumps and an HS256 JWT built with hmac/hashlib, as PyJWT encodes it.
 const REFERENCE_SENDER = String.raw`
@@ -18,13 +17,14 @@ sys.stdout.write(json.dumps({"body": body, "jwt": (header + b"." + claims + b"."
 
 describe("MeshAgent against Python itself", () => {
     it("verifies what MeshAgent's reference sender, run by python3, produces", async () => {
-        const { body, jwt } = JSON.parse(execFileSync("python3", ["-c", REFERENCE_SENDER], { encoding: "utf8" }));
+        const { body, jwt } = JSON.parse(execFileSync("python3", ["-c", REFERENCE_SENDER], { encoding: "utf8" })) as { body: string; jwt: string };
         assert.equal(body, toPythonJson(meshagentEvent()), "toPythonJson writes what json.dumps writes");
         assert.ok(body.includes("caf\\u00e9"));
         const keys = await meshagent.prepareKeys(["rotated-out", "mesh-secret"]);
-        const delivery = (headers) => ({ body: Buffer.from(body), headers, path: ["hook"], extraPath: [], query: "" });
-        assert.deepEqual(meshagent.verify(delivery({ "meshagent-signature": `Bearer ${jwt}` }), keys, {}), { verified: true });
+        const options = meshagent.options({});
+        const delivery = (headers: Record<string, string>) => ({ body: Buffer.from(body), headers, path: ["hook"], extraPath: [], query: "" });
+        assert.deepEqual(meshagent.verify(delivery({ "meshagent-signature": `Bearer ${jwt}` }), keys, options), { verified: true });
         const ours = await meshagentSignature(body, "rotated-out");
-        assert.deepEqual(meshagent.verify(delivery({ "meshagent-signature": ours }), keys, {}), { verified: true });
+        assert.deepEqual(meshagent.verify(delivery({ "meshagent-signature": ours }), keys, options), { verified: true });
     });
 });

@@ -1,12 +1,11 @@
-"use strict";
 // The README's quick start: `npm start` deploys the examples and prints a curl per webhook
 // that must be accepted as it is printed.
-const assert = require("node:assert/strict");
-const { execFileSync } = require("node:child_process");
-const fs = require("node:fs");
-const path = require("node:path");
-const { request, PACKAGE_ROOT } = require("../support/node-red-process");
-const { quickStartForSuite } = require("../support/quickstart");
+import assert = require("node:assert/strict");
+import { execFileSync } from "node:child_process";
+import fs = require("node:fs");
+import path = require("node:path");
+import { request, PACKAGE_ROOT, type FlowNode } from "../support/node-red-process.js";
+import { quickStartForSuite } from "../support/quickstart.js";
 
 describe("quick start (npm start)", function () {
     this.timeout(60000);
@@ -14,13 +13,13 @@ describe("quick start (npm start)", function () {
 
     it("deploys every example and prints a URL and a signed curl for each receiver", async () => {
         const curls = started.output.split("\n").filter((line) => line.trim().startsWith("curl "));
-        const examples = fs.readdirSync(path.join(PACKAGE_ROOT, "examples")).flatMap((file) => JSON.parse(fs.readFileSync(path.join(PACKAGE_ROOT, "examples", file), "utf8")));
+        const examples = fs.readdirSync(path.join(PACKAGE_ROOT, "examples")).flatMap((file) => JSON.parse(fs.readFileSync(path.join(PACKAGE_ROOT, "examples", file), "utf8")) as FlowNode[]);
         const receivers = examples.filter((node) => /-webhook$/.test(node.type));
         assert.equal(curls.length, receivers.length);
         for (const type of ["mentra-webhook", "wms-webhook", "synthesis-webhook", "meshagent-webhook"]) {
             assert.ok(receivers.some((node) => node.type === type), `the examples use ${type}`);
         }
-        const { json } = await request(`${started.url}/flows`, { headers: { "Node-RED-API-Version": "v2" } });
+        const { json } = await request<{ flows: FlowNode[] }>(`${started.url}/flows`, { headers: { "Node-RED-API-Version": "v2" } });
         assert.equal(json.flows.filter((node) => /-webhook$/.test(node.type)).length, receivers.length);
         assert.doesNotMatch(started.output, /\[error\]/);
     });

@@ -1,22 +1,19 @@
-"use strict";
 // The four receivers in a real Node-RED process started with its default settings (editor
 // at "/", whose admin app parses JSON bodies before any node route), sent exactly what
 // each provider sends, and forgeries.
-const assert = require("node:assert/strict");
-const http = require("node:http");
-const { createHash, createHmac } = require("node:crypto");
-const { request, startedForSuite } = require("../support/node-red-process");
-const { wmsSeedBodyNow, wmsBody, mentraSession, synthesisBatch, meshagentEvent, toPythonJson, signDelivery, dist } = require("../support/fixtures");
-const { wmsSignature } = dist("providers/wms.js");
-const { meshagentSignature } = dist("providers/meshagent.js");
+import assert = require("node:assert/strict");
+import http = require("node:http");
+import { createHash, createHmac } from "node:crypto";
+import { request, startedForSuite, type Collector, type FlowNode, type HttpResponse, type Tapped, type TappedRejection, NodeRedProcess } from "../support/node-red-process.js";
+import { wmsSeedBodyNow, wmsBody, mentraSession, synthesisBatch, meshagentEvent, toPythonJson, signDelivery } from "../support/fixtures.js";
+import { wmsSignature } from "../../nodes/providers/wms.js";
+import { meshagentSignature } from "../../nodes/providers/meshagent.js";
 
 const SECRETS = { wms: "wms-mac-secret", meshagent: "meshagent-webhook-secret", mentra: "Mentra-t0ken", synthesis: "synth-t0ken" };
 
 /** A tab with one receiver per provider, each output forwarded to the collector. */
-function receiverFlows(collector, overrides = {}) {
-    const tab = "tab-e2e";
-    const flows = [{ id: tab, type: "tab", label: "e2e" }];
-    const receivers = [
+function receiverFlows(collector: Collector, overrides: Record<string, Record<string, unknown>> = {}): FlowNode[] {
+    const receivers: FlowNode[] = [
         { id: "wms", type: "wms-webhook", path: "/wms", credentials: { secret: `rotated-out\n${SECRETS.wms}` } },
         { id: "meshagent", type: "meshagent-webhook", path: "/meshagent", credentials: { secret: SECRETS.meshagent } },
         { id: "mentra", type: "mentra-webhook", path: "/mentra" },
@@ -24,31 +21,30 @@ function receiverFlows(collector, overrides = {}) {
         { id: "synthesis", type: "synthesis-webhook", path: "/synthesis" },
         { id: "synthesis-token", type: "synthesis-webhook", path: "/synthesis-private", credentials: { secret: SECRETS.synthesis } },
     ];
-    receivers.forEach((receiver, index) => {
-        const [tapNodes, wires] = collector.tap(receiver.id, tab, 400, index * 120);
-        flows.push({ z: tab, x: 150, y: index * 120 + 60, wires, ...receiver, ...overrides[receiver.id] }, ...tapNodes);
-    });
-    return flows;
+    return collector.tappedTab("tab-e2e", receivers.map((receiver) => ({ ...receiver, ...overrides[receiver.id] })));
 }
 
-function expectOneLineReason(response) {
+function expectOneLineReason(response: HttpResponse): string {
     const reason = response.json?.error ?? response.json?.message;
-    assert.equal(typeof reason, "string", `a reason in ${response.text}`);
+    assert.ok(typeof reason === "string", `a reason in ${response.text}`);
     assert.ok(reason.length > 0 && reason.length <= 200 && !reason.includes("\n"), reason);
     return reason;
 }
 
 /** Sends a body in chunks without Content-Length, so the size is only known while reading. */
-function postChunked(url, chunks, headers = {}) {
+function postChunked(url: string, chunks: string[], headers: Record<string, string> = {}): Promise<{ status: number | "reset"; text?: string }> {
     return new Promise((resolve, reject) => {
         const req = http.request(url, { method: "POST", headers: { "content-type": "application/json", ...headers }, agent: false }, (res) => {
-            const parts = [];
-            res.on("data", (part) => parts.push(part));
-            res.on("end", () => resolve({ status: res.statusCode, text: Buffer.concat(parts).toString() }));
+            const parts: Buffer[] = [];
+            res.on("data", (part: Buffer) => parts.push(part));
+            res.on("end", () => resolve({ status: res.statusCode ?? 0, text: Buffer.concat(parts).toString() }));
         });
-        req.on("error", (error) => (error.code === "ECONNRESET" || error.code === "EPIPE" ? resolve({ status: "reset" }) : reject(error)));
-        const write = (index) => {
-            if (index === chunks.length) return req.end();
+        req.on("error", (error: NodeJS.ErrnoException) => (error.code === "ECONNRESET" || error.code === "EPIPE" ? resolve({ status: "reset" }) : reject(error)));
+        const write = (index: number): void => {
+            if (index === chunks.length) {
+                req.end();
+                return;
+            }
             req.write(chunks[index], () => setImmediate(write, index + 1));
         };
         write(0);
@@ -58,8 +54,8 @@ function postChunked(url, chunks, headers = {}) {
 describe("end to end in a real Node-RED with default settings", function () {
     this.timeout(60000);
     const suite = startedForSuite();
-    let nodeRed;
-    let collector;
+    let nodeRed: NodeRedProcess;
+    let collector: Collector;
 
     before(async () => {
         ({ nodeRed, collector } = suite);
@@ -99,7 +95,7 @@ describe("end to end in a real Node-RED with default settings", function () {
         });
 
         it("answers a repeated sequence 200 without emitting it again, and reports gaps", async () => {
-            const send = async (fields) => {
+            const send = async (fields: Record<string, unknown>) => {
                 const body = wmsBody({ sessionId: "gap-session", ...fields });
                 return (await nodeRed.post("/wms", body, { "x-wms-content-mac": wmsSignature(body, SECRETS.wms) })).status;
             };
@@ -120,7 +116,7 @@ describe("end to end in a real Node-RED with default settings", function () {
             const old = wmsBody({ sessionId: "replayed", timestamp: Math.floor(Date.now() / 1000) - 3600 });
             const replay = await nodeRed.post("/wms", old, { "x-wms-content-mac": wmsSignature(old, SECRETS.wms) });
             assert.equal(replay.status, 400);
-            assert.match(replay.json.error, /older than the 600 s allowed/);
+            assert.match(String(replay.json.error), /older than the 600 s allowed/);
             assert.equal((await collector.settle("wms:1")).length, 0);
         });
 
@@ -180,7 +176,7 @@ describe("end to end in a real Node-RED with default settings", function () {
         it("emits an event MeshAgent may add later", async () => {
             const { body, headers } = await signDelivery("meshagent", meshagentEvent("room.recording.ready", { room_name: "x", url: "https://ü" }), SECRETS.meshagent);
             assert.equal((await nodeRed.post("/meshagent", body, headers)).status, 200);
-            const [msg] = await collector.waitFor("meshagent:1", 1);
+            const [msg] = await collector.waitFor<Tapped<{ data: { url: string } }>>("meshagent:1", 1);
             assert.equal(msg.topic, "room.recording.ready");
             assert.equal(msg.payload.data.url, "https://ü");
         });
@@ -238,7 +234,7 @@ describe("end to end in a real Node-RED with default settings", function () {
             const unknown = await nodeRed.post("/mentra/webhook", JSON.stringify({ type: "photo_taken", ...base }));
             assert.equal(unknown.status, 400);
             assert.equal(unknown.json.status, "error");
-            assert.match(unknown.json.message, /unknown webhook type/);
+            assert.match(String(unknown.json.message), /unknown webhook type/);
             const events = await collector.waitFor("mentra:1", 2);
             assert.deepEqual(events.map((msg) => msg.topic), ["server_heartbeat", "server_registration"]);
         });
@@ -276,23 +272,24 @@ describe("end to end in a real Node-RED with default settings", function () {
             assert.equal(response.status, 200);
             const events = await collector.waitFor("synthesis:1", 3);
             assert.deepEqual(events.map((msg) => msg.payload), batch);
-            assert.deepEqual(events.map((msg) => msg.parts.index), [0, 1, 2]);
+            assert.deepEqual(events.map((msg) => msg.parts?.index), [0, 1, 2]);
             const [first] = events;
             assert.deepEqual({ ...first.parts, id: undefined }, { id: undefined, index: 0, count: 3, type: "array", len: 1 });
-            assert.ok(events.every((msg) => msg.parts.id === first.parts.id && msg.topic === "create"));
+            assert.ok(events.every((msg) => msg.parts?.id === first.parts?.id && msg.topic === "create"));
         });
 
         it("takes a batch with invalid elements: those go to output 2 in one message, the valid ones out", async () => {
-            const batch = [synthesisBatch(1, "delete")[0], { uuid: "", action: "create" }, "nonsense", { ...synthesisBatch(2)[1], uuid: "unique-2" }];
+            const [deleted, second] = [synthesisBatch(1, "delete")[0], synthesisBatch(2)[1]];
+            const batch = [deleted, { uuid: "", action: "create" }, "nonsense", { ...second, uuid: "unique-2" }];
             const response = await nodeRed.post("/synthesis", JSON.stringify(batch));
             assert.equal(response.status, 200);
             const events = await collector.waitFor("synthesis:1", 2);
-            const rejected = await collector.waitFor("synthesis:2", 1);
-            assert.deepEqual(events.map((msg) => msg.payload.uuid), [batch[0].uuid, "unique-2"]);
+            const rejected = await collector.waitFor<TappedRejection>("synthesis:2", 1);
+            assert.deepEqual(events.map((msg) => msg.payload.uuid), [deleted.uuid, "unique-2"]);
             assert.equal((await collector.settle("synthesis:2")).length, 1, "one message for the batch");
             assert.equal(rejected[0].payload.status, 400);
             assert.equal(rejected[0].payload.invalidCount, 2);
-            assert.deepEqual(rejected[0].payload.invalid.map((entry) => entry.index), [1, 2]);
+            assert.deepEqual(rejected[0].payload.invalid?.map((entry) => entry.index), [1, 2]);
             assert.ok(rejected[0].payload.provider === "synthesis" && !rejected[0].payload.reason.includes("\n"));
         });
 
@@ -353,14 +350,14 @@ describe("end to end in a real Node-RED with default settings", function () {
             assert.match(expectOneLineReason(response), /sequence/);
             const mentra = await nodeRed.post("/mentra", JSON.stringify({ ...mentraSession(), userId: 42 }));
             assert.equal(mentra.status, 400);
-            assert.match(mentra.json.message, /userId/);
+            assert.match(String(mentra.json.message), /userId/);
         });
 
         it("answers a body over the limit 413, declared or streamed, and stays up", async () => {
             for (const path of ["/wms", "/meshagent", "/mentra", "/synthesis"]) {
                 const big = JSON.stringify({ padding: "x".repeat(1024 * 1024) });
                 // A well-formed signature header (wrong, but checked only once the body is in): the body is read, and cut off.
-                const signatureHeaders = { "/wms": { "x-wms-content-mac": `hmac-sha256=${"0".repeat(64)}` }, "/meshagent": { "meshagent-signature": "Bearer e30.e30.AAAA" } }[path] ?? {};
+                const signatureHeaders: Record<string, string> = ({ "/wms": { "x-wms-content-mac": `hmac-sha256=${"0".repeat(64)}` }, "/meshagent": { "meshagent-signature": "Bearer e30.e30.AAAA" } } as Record<string, Record<string, string>>)[path] ?? {};
                 const declared = await nodeRed.post(path, big, { ...signatureHeaders, "content-length": String(Buffer.byteLength(big)) });
                 assert.equal(declared.status, 413, path);
                 expectOneLineReason(declared);
@@ -405,6 +402,7 @@ describe("end to end in a real Node-RED with default settings", function () {
             const flows = (await nodeRed.flows()).flows.filter((node) => node.z !== slowTab && node.id !== slowTab);
             const [tapNodes] = collector.tap("slow", slowTab);
             const report = tapNodes.find((node) => node.id === "slow-post1");
+            assert.ok(report);
             await nodeRed.deploy([
                 ...flows,
                 { id: slowTab, type: "tab", label: "slow" },
@@ -414,7 +412,7 @@ describe("end to end in a real Node-RED with default settings", function () {
                 ...tapNodes.filter((node) => node.id === "slow-fn1"),
                 report,
             ]);
-            const order = [];
+            const order: string[] = [];
             const answered = nodeRed.post("/slow", JSON.stringify(synthesisBatch(1))).then((response) => order.push(`answer ${response.status}`));
             const emitted = collector.waitFor("slow:1", 1, 10000).then(() => order.push("flow done"));
             await Promise.all([answered, emitted]);

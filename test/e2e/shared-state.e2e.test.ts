@@ -1,70 +1,74 @@
-"use strict";
 // Two real Node-RED processes behind one Redis (Debian's redis-server on a free loopback
 // port): a delivery sent to both is emitted once, WMS sequences are one stream, and
 // Redis going away means 503 (the provider retries), never a duplicate or a crash.
-const assert = require("node:assert/strict");
-const { spawn } = require("node:child_process");
-const { createHash } = require("node:crypto");
-const net = require("node:net");
-const { createClient } = require("redis");
-const { NodeRedProcess, Collector, freePort, sleep } = require("../support/node-red-process");
-const { wmsBody, mentraSession, synthesisBatch, dist } = require("../support/fixtures");
-const { wmsSignature } = dist("providers/wms.js");
-const { RedisState } = dist("core/redis-state.js");
+import assert = require("node:assert/strict");
+import { spawn, type ChildProcess } from "node:child_process";
+import { createHash } from "node:crypto";
+import net = require("node:net");
+import { createClient } from "redis";
+import { NodeRedProcess, Collector, freePort, sleep, type FlowNode, type Tapped, type TappedRejection } from "../support/node-red-process.js";
+import { mentraSession, synthesisBatch, signedWms as sharedSignedWms } from "../support/fixtures.js";
+import type { SynthesisEvent } from "../../nodes/providers/synthesis.js";
+import { RedisState } from "../../nodes/core/redis-state.js";
 
 const REDIS_SERVER = process.env.REDIS_SERVER || "redis-server";
 
 class RedisServer {
-    async start(port) {
-        this.port = port ?? this.port ?? (await freePort());
-        this.child = spawn(REDIS_SERVER, ["--port", String(this.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"], { stdio: ["ignore", "pipe", "pipe"] });
+    port = 0;
+    child: ChildProcess | undefined;
+
+    async start(port?: number): Promise<this> {
+        this.port = port ?? (this.port || (await freePort()));
+        const child = spawn(REDIS_SERVER, ["--port", String(this.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"], { stdio: ["ignore", "pipe", "pipe"] });
+        this.child = child;
         let output = "";
-        this.child.stdout.on("data", (chunk) => (output += chunk));
+        child.stdout.on("data", (chunk: Buffer) => (output += chunk.toString("utf8")));
         const deadline = Date.now() + 10000;
         while (!/Ready to accept connections/.test(output)) {
-            if (Date.now() > deadline || this.child.exitCode !== null) throw new Error(`redis-server did not start: ${output}`);
+            if (Date.now() > deadline || child.exitCode !== null) throw new Error(`redis-server did not start: ${output}`);
             await sleep(20);
         }
         return this;
     }
 
-    async stop() {
-        if (!this.child || this.child.exitCode !== null) return;
-        const exited = new Promise((resolve) => this.child.on("exit", resolve));
-        this.child.kill("SIGKILL");
+    async stop(): Promise<void> {
+        const child = this.child;
+        if (!child || child.exitCode !== null) return;
+        const exited = new Promise((resolve) => child.on("exit", resolve));
+        child.kill("SIGKILL");
         await exited;
+    }
+
+    /** Sends the server a signal (SIGSTOP: it hangs; SIGCONT: it goes on). */
+    signal(signal: NodeJS.Signals): void {
+        this.child?.kill(signal);
     }
 }
 
-function sharedFlow(collector, instance, redisPort) {
-    const tab = "tab-shared";
-    const nodes = [
-        { id: tab, type: "tab", label: "shared state" },
+function sharedFlow(collector: Collector, instance: string, redisPort: number): FlowNode[] {
+    const receivers: FlowNode[] = [
         { id: "state", type: "webhook-state", url: `redis://127.0.0.1:${redisPort}`, keyPrefix: "test:" },
     ];
-    const receivers = [
-        { id: "wms", type: "wms-webhook", path: "/wms", state: "state", credentials: { secret: "shared-secret" } },
-        { id: "mentra", type: "mentra-webhook", path: "/mentra", state: "state" },
-        { id: "synthesis", type: "synthesis-webhook", path: "/synthesis", state: "state" },
-    ];
-    receivers.forEach((receiver, index) => {
-        const [tapNodes, wires] = collector.tap(`${instance}-${receiver.id}`, tab, 400, index * 100);
-        nodes.push({ z: tab, wires, ...receiver }, ...tapNodes);
-    });
-    return nodes;
+    const flows = collector.tappedTab(
+        "tab-shared",
+        [
+            { id: "wms", type: "wms-webhook", path: "/wms", state: "state", credentials: { secret: "shared-secret" } },
+            { id: "mentra", type: "mentra-webhook", path: "/mentra", state: "state" },
+            { id: "synthesis", type: "synthesis-webhook", path: "/synthesis", state: "state" },
+        ],
+        `${instance}-`,
+    );
+    return [...flows, ...receivers];
 }
 
-const signedWms = (fields) => {
-    const body = wmsBody(fields);
-    return [body, { "x-wms-content-mac": wmsSignature(body, "shared-secret") }];
-};
+const signedWms = (fields: Record<string, unknown>) => sharedSignedWms("shared-secret", fields);
 
 describe("end to end: two Node-RED instances sharing state through Redis", function () {
     this.timeout(90000);
-    let redis;
-    let collector;
-    let a;
-    let b;
+    let redis: RedisServer;
+    let collector: Collector;
+    let a: NodeRedProcess;
+    let b: NodeRedProcess;
 
     before(async () => {
         redis = await new RedisServer().start();
@@ -80,10 +84,13 @@ describe("end to end: two Node-RED instances sharing state through Redis", funct
     });
     beforeEach(() => collector.clear());
 
-    const emitted = async (id) => [...(await collector.settle(`a-${id}:1`, 400)), ...collector.list(`b-${id}:1`)];
+    const emitted = async <Event = Record<string, unknown>>(id: string) => [
+        ...(await collector.settle<Tapped<Event>>(`a-${id}:1`, 400)),
+        ...collector.list<Tapped<Event>>(`b-${id}:1`),
+    ];
 
     /** Sends until the answer is not 503 (as a provider retries), returning the final status. */
-    async function deliver(instance, path, body, headers) {
+    async function deliver(instance: NodeRedProcess, path: string, body: string, headers?: Record<string, string>): Promise<number> {
         for (let attempt = 0; attempt < 20; attempt++) {
             const { status } = await instance.post(path, body, headers);
             if (status !== 503) return status;
@@ -99,7 +106,7 @@ describe("end to end: two Node-RED instances sharing state through Redis", funct
         const second = JSON.stringify(mentraSession({ timestamp: new Date(Date.now() + 1000).toISOString() }));
         const statuses = await Promise.all([deliver(a, "/mentra", second), deliver(b, "/mentra", second), deliver(a, "/mentra", second)]);
         assert.deepEqual(statuses, [200, 200, 200]);
-        const events = await emitted("mentra");
+        const events = await emitted<{ timestamp: string }>("mentra");
         assert.deepEqual(events.map((msg) => msg.payload.timestamp).sort(), [JSON.parse(first).timestamp, JSON.parse(second).timestamp].sort());
     });
 
@@ -109,7 +116,7 @@ describe("end to end: two Node-RED instances sharing state through Redis", funct
         assert.equal(await deliver(b, "/wms", ...signedWms({ ...session, sequence: 0 })), 200, "a repeat on the other instance");
         assert.equal(await deliver(b, "/wms", ...signedWms({ ...session, sequence: 3 })), 200);
         assert.equal(await deliver(a, "/wms", ...signedWms({ ...session, sequence: 1 })), 200);
-        const events = (await emitted("wms")).sort((x, y) => x.payload.sequence - y.payload.sequence);
+        const events = (await emitted<{ sequence: number }>("wms")).sort((x, y) => x.payload.sequence - y.payload.sequence);
         assert.deepEqual(events.map((msg) => [msg.payload.sequence, msg.webhook.missing]), [[0, []], [1, []], [3, [1, 2]]]);
     });
 
@@ -117,8 +124,8 @@ describe("end to end: two Node-RED instances sharing state through Redis", funct
         const batch = synthesisBatch(5).map((event, index) => ({ ...event, uuid: `shared-${Date.now()}-${index}` }));
         const [one, two] = await Promise.all([a.post("/synthesis", JSON.stringify(batch)), b.post("/synthesis", JSON.stringify(batch))]);
         assert.deepEqual([one.status, two.status], [200, 200]);
-        assert.equal(one.json.accepted + two.json.accepted, 5);
-        const events = await emitted("synthesis");
+        assert.equal(Number(one.json.accepted) + Number(two.json.accepted), 5);
+        const events = await emitted<SynthesisEvent>("synthesis");
         assert.deepEqual(events.map((msg) => msg.payload.uuid).sort(), batch.map((event) => event.uuid).sort());
     });
 
@@ -131,7 +138,7 @@ describe("end to end: two Node-RED instances sharing state through Redis", funct
             assert.equal(response.status, 503, response.text);
             assert.equal(response.headers["retry-after"], "1");
         }
-        const [rejection] = await collector.waitFor("a-mentra:2", 1);
+        const [rejection] = await collector.waitFor<TappedRejection>("a-mentra:2", 1);
         assert.equal(rejection.payload.status, 503);
         assert.equal((await emitted("mentra")).length, 0);
 
@@ -145,7 +152,7 @@ describe("end to end: two Node-RED instances sharing state through Redis", funct
         assert.equal(await deliver(b, "/mentra", body), 200);
         assert.equal((await emitted("mentra")).length, 1, "emitted once after recovery");
         for (const instance of [a, b]) {
-            assert.equal(instance.child.exitCode, null, "still running");
+            assert.equal(instance.process.exitCode, null, "still running");
             assert.match(instance.log, /Redis unavailable/);
             assert.doesNotMatch(instance.log, /\[error\]/);
         }
@@ -154,10 +161,10 @@ describe("end to end: two Node-RED instances sharing state through Redis", funct
 
 describe("end to end: shared state never turns a delivery into a silent loss", function () {
     this.timeout(90000);
-    let redis;
-    let collector;
-    let nodeRed;
-    let client;
+    let redis: RedisServer;
+    let collector: Collector;
+    let nodeRed: NodeRedProcess;
+    let client: ReturnType<typeof createClient>;
 
     before(async () => {
         redis = await new RedisServer().start();
@@ -170,7 +177,7 @@ describe("end to end: shared state never turns a delivery into a silent loss", f
     });
     after(async () => {
         await client?.close().catch(() => {});
-        if (redis?.child?.exitCode === null) redis.child.kill("SIGCONT");
+        if (redis?.child?.exitCode === null) redis.signal("SIGCONT");
         await nodeRed?.stop();
         await redis?.stop();
         await collector?.stop();
@@ -178,26 +185,26 @@ describe("end to end: shared state never turns a delivery into a silent loss", f
     beforeEach(() => collector.clear());
 
     /** The Redis key of a SynthesisVR element's identity on this flow's node. */
-    const identityKey = (event) => `test:id:${createHash("sha256").update(`synthesis:/synthesis\n${event.uuid}\n${event.action}`).digest("base64url")}`;
-    const uniqueBatch = (label, count) => synthesisBatch(count).map((event, index) => ({ ...event, uuid: `${label}-${Date.now()}-${index}` }));
+    const identityKey = (event: SynthesisEvent) => `test:id:${createHash("sha256").update(`synthesis:/synthesis\n${event.uuid}\n${event.action}`).digest("base64url")}`;
+    const uniqueBatch = (label: string, count: number) => synthesisBatch(count).map((event, index) => ({ ...event, uuid: `${label}-${Date.now()}-${index}` }));
 
     it("takes the retry of a batch answered 503 while Redis hung (its reservation is released)", async () => {
         const batch = uniqueBatch("paused", 3);
-        redis.child.kill("SIGSTOP");
+        redis.signal("SIGSTOP");
         try {
             const started = Date.now();
             const paused = await nodeRed.post("/synthesis", JSON.stringify(batch));
             assert.equal(paused.status, 503);
             assert.ok(Date.now() - started < 1800, `answered within ${Date.now() - started} ms, before SynthesisVR gives up`);
         } finally {
-            redis.child.kill("SIGCONT");
+            redis.signal("SIGCONT");
         }
         await sleep(100);
         const retry = await nodeRed.post("/synthesis", JSON.stringify(batch));
         assert.deepEqual(retry.json, { status: "ok", accepted: 3, duplicates: 0, rejected: 0 });
         assert.equal((await collector.waitFor("one-synthesis:1", 3)).length, 3);
         assert.match(nodeRed.log, /Redis did not answer within 1000 ms/);
-        assert.equal(nodeRed.log.match(/Redis did not answer within/g).length, 1, "one warning per outage");
+        assert.equal(nodeRed.log.match(/Redis did not answer within/g)?.length, 1, "one warning per outage");
     });
 
     it("never answers 2xx for a batch element another delivery is still taking in", async () => {
@@ -222,11 +229,11 @@ describe("end to end: shared state never turns a delivery into a silent loss", f
 
     it("answers 503 quickly against a Redis that accepts connections and never answers, warning once", async () => {
         const silent = net.createServer(() => {}); // accepts, reads nothing, answers nothing
-        await new Promise((resolve) => silent.listen(0, "127.0.0.1", resolve));
+        await new Promise<void>((resolve) => silent.listen(0, "127.0.0.1", resolve));
         const hungCollector = await new Collector().start();
         const hung = await new NodeRedProcess().start();
         try {
-            await hung.deploy(sharedFlow(hungCollector, "hung", silent.address().port));
+            await hung.deploy(sharedFlow(hungCollector, "hung", (silent.address() as net.AddressInfo).port));
             await sleep(300);
             for (let n = 0; n < 3; n++) {
                 const started = Date.now();

@@ -1,13 +1,15 @@
-"use strict";
 // Standard Webhooks in a real Node-RED with default settings: deliveries signed by the
 // official library are emitted once; forgeries, replays and skewed timestamps are not.
-const assert = require("node:assert/strict");
-const { Webhook } = require("standardwebhooks");
-const { startedForSuite } = require("../support/node-red-process");
+import assert = require("node:assert/strict");
+import { Webhook } from "standardwebhooks";
+import { startedForSuite } from "../support/node-red-process.js";
 
 const SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
 
-function signed(body, { id = `msg_${Math.random().toString(36).slice(2)}`, timestamp = Math.floor(Date.now() / 1000), secret = SECRET, svix = false } = {}) {
+function signed(
+    body: string,
+    { id = `msg_${Math.random().toString(36).slice(2)}`, timestamp = Math.floor(Date.now() / 1000), secret = SECRET, svix = false }: { id?: string; timestamp?: number; secret?: string; svix?: boolean } = {},
+): Record<string, string> {
     const signature = new Webhook(secret).sign(id, new Date(timestamp * 1000), body);
     const prefix = svix ? "svix" : "webhook";
     return { [`${prefix}-id`]: id, [`${prefix}-timestamp`]: String(timestamp), [`${prefix}-signature`]: signature };

@@ -1,13 +1,14 @@
-"use strict";
 // "Send test event": the admin route behind the editor's button, in a real Node-RED, and
 // the command-line signer that shares its samples.
-const assert = require("node:assert/strict");
-const http = require("node:http");
-const bcrypt = require("bcryptjs");
-const { NodeRedProcess, request, startedForSuite } = require("../support/node-red-process");
-const { dist } = require("../support/fixtures");
-const { SAMPLE_EVENTS, signDelivery } = dist("samples.js");
-const { wmsSignature } = dist("providers/wms.js");
+import assert = require("node:assert/strict");
+import http = require("node:http");
+import bcrypt = require("bcryptjs");
+import net = require("node:net");
+import { NodeRedProcess, request, startedForSuite, Collector } from "../support/node-red-process.js";
+import type { SynthesisEvent } from "../../nodes/providers/synthesis.js";
+import type { WmsEvent } from "../../nodes/providers/wms.js";
+import { SAMPLE_EVENTS, signDelivery } from "../../nodes/samples.js";
+import { wmsSignature } from "../../nodes/providers/wms.js";
 
 const RECEIVERS = [
     { id: "mentra", type: "mentra-webhook", path: "/mentra", provider: "mentra", credentials: { secret: "mentra-token" } },
@@ -16,28 +17,22 @@ const RECEIVERS = [
     { id: "meshagent", type: "meshagent-webhook", path: "/meshagent", provider: "meshagent", credentials: { secret: "mesh-secret" } },
 ];
 
-async function deployReceivers(nodeRed, collector) {
-    const tab = "tab-test-events";
-    const nodes = [{ id: tab, type: "tab", label: "test events" }];
-    RECEIVERS.forEach(({ provider, ...receiver }, index) => {
-        const [tapNodes, wires] = collector.tap(receiver.id, tab, 400, index * 100);
-        nodes.push({ z: tab, wires, ...receiver }, ...tapNodes);
-    });
-    await nodeRed.deploy(nodes);
+async function deployReceivers(nodeRed: NodeRedProcess, collector: Collector) {
+    await nodeRed.deploy(collector.tappedTab("tab-test-events", RECEIVERS.map(({ provider: _provider, ...receiver }) => receiver)));
 }
 
 describe("send test event, from the editor's admin route", function () {
     this.timeout(60000);
     const suite = startedForSuite();
-    let nodeRed;
-    let collector;
+    let nodeRed: NodeRedProcess;
+    let collector: Collector;
 
     before(async () => {
         ({ nodeRed, collector } = suite);
         await deployReceivers(nodeRed, collector);
     });
 
-    const sendTest = (id, event) =>
+    const sendTest = (id: string, event?: string) =>
         request(nodeRed.adminUrl(`/verified-webhooks/${id}/test`), {
             method: "POST",
             headers: { "content-type": "application/json" },
@@ -46,13 +41,13 @@ describe("send test event, from the editor's admin route", function () {
 
     it("refuses a node path that would send the test event, and its token, to another host", async () => {
         let stolen = 0;
-        const thief = http.createServer((req, res) => {
+        const thief = http.createServer((_req, res) => {
             stolen++;
             res.end();
         });
-        await new Promise((resolve) => thief.listen(0, "127.0.0.1", resolve));
+        await new Promise<void>((resolve) => thief.listen(0, "127.0.0.1", resolve));
         try {
-            const { port } = thief.address();
+            const { port } = thief.address() as net.AddressInfo;
             const tab = "tab-unsafe";
             const unsafe = [
                 { id: "unsafe-backslash", path: `/\\127.0.0.1:${port}/steal` },
@@ -68,16 +63,16 @@ describe("send test event, from the editor's admin route", function () {
             assert.equal(stolen, 0);
             assert.match(nodeRed.log, /The path holds a backslash, white space/);
         } finally {
-            await new Promise((resolve) => thief.close(resolve));
+            await new Promise<void>((resolve) => thief.close(() => resolve()));
         }
     });
 
     it("marks test events only when the marker is this process's own, or sent with a valid signature or token", async () => {
-        const sample = await signDelivery("synthesis", [{ ...SAMPLE_EVENTS.synthesis.create()[0], uuid: "marker-1" }]);
+        const sample = await signDelivery("synthesis", [{ ...(SAMPLE_EVENTS.synthesis!.create!() as SynthesisEvent[])[0], uuid: "marker-1" }]);
         // The signer's "1" on a delivery that verified (the token): a test event.
         await nodeRed.post("/synthesis/synthesis-token", sample.body, { "x-verified-webhooks-test": "1" });
         // A guessed marker on a delivery that did not verify: refused (401) anyway; on WMS with a valid MAC and a guessed nonce: not a test.
-        const body = JSON.stringify({ ...SAMPLE_EVENTS.wms.MEASUREMENT_CREATED(), sessionId: "marker-session" });
+        const body = JSON.stringify({ ...(SAMPLE_EVENTS.wms!.MEASUREMENT_CREATED!() as WmsEvent), sessionId: "marker-session" });
         await nodeRed.post("/wms", body, { "x-wms-content-mac": wmsSignature(body, "wms-secret"), "x-verified-webhooks-test": "guessed-nonce-value-xxxxxx" });
         const [synthesisEvent] = await collector.waitFor("synthesis:1", 1);
         const [wmsEvent] = await collector.waitFor("wms:1", 1);
@@ -127,7 +122,7 @@ describe("send test event, from the editor's admin route", function () {
 
 describe("send test event under adminAuth", function () {
     this.timeout(60000);
-    let nodeRed;
+    let nodeRed: NodeRedProcess;
 
     before(async () => {
         const hash = bcrypt.hashSync("password", 8);
@@ -139,7 +134,7 @@ describe("send test event under adminAuth", function () {
     });
     after(async () => nodeRed?.stop());
 
-    async function tokenFor(username, scope) {
+    async function tokenFor(username: string, scope: string) {
         const response = await request(nodeRed.adminUrl("/auth/token"), {
             method: "POST",
             headers: { "content-type": "application/json" },

@@ -1,60 +1,71 @@
-"use strict";
 // The four nodes inside Node-RED's test helper: configuration, outputs, status, lifecycle.
-const assert = require("node:assert/strict");
-const http = require("node:http");
-const helper = require("node-red-node-test-helper");
-const { request } = require("../support/node-red-process");
-const { wmsSeedBodyNow, wmsBody, mentraSession, synthesisBatch, meshagentEvent, signDelivery, dist } = require("../support/fixtures");
-const { wmsSignature } = dist("providers/wms.js");
+import assert = require("node:assert/strict");
+import http = require("node:http");
+import net = require("node:net");
+import helper = require("node-red-node-test-helper");
+import type { Node, NodeAPI, NodeDef, NodeMessage, NodeStatus } from "node-red";
+import RuntimeNode = require("@node-red/runtime/lib/nodes/Node");
+import { request } from "../support/node-red-process.js";
+import path = require("node:path");
+import type { EventMessage, RejectionMessage } from "../../nodes/core/pipeline.js";
+import type { WmsEvent } from "../../nodes/providers/wms.js";
+import type { SynthesisEvent } from "../../nodes/providers/synthesis.js";
+import type { MentraEvent } from "../../nodes/providers/mentra.js";
+import type { MeshAgentEvent } from "../../nodes/providers/meshagent.js";
+import { DIST } from "../support/paths.js";
+import stateModule = require("../../nodes/webhook-state.js");
+import join = require("@node-red/nodes/core/sequence/17-split.js");
+import { wmsSeedBodyNow, wmsBody, mentraSession, synthesisBatch, meshagentEvent, signDelivery } from "../support/fixtures.js";
+import { wmsSignature } from "../../nodes/providers/wms.js";
 
 helper.init(require.resolve("node-red"));
 
-const NODE_MODULES = {
-    "mentra-webhook": require("../../dist/nodes/mentra-webhook.js"),
-    "wms-webhook": require("../../dist/nodes/wms-webhook.js"),
-    "synthesis-webhook": require("../../dist/nodes/synthesis-webhook.js"),
-    "meshagent-webhook": require("../../dist/nodes/meshagent-webhook.js"),
-};
+type NodeModule = (RED: NodeAPI) => void;
+/** A receiver's node file as the build generates it and Node-RED loads it. */
+const nodeFile = (type: string) => require(path.join(DIST, "nodes", `${type}.js`)) as NodeModule;
+const NODE_MODULES: Record<string, NodeModule> = Object.fromEntries(
+    ["mentra-webhook", "wms-webhook", "synthesis-webhook", "meshagent-webhook"].map((type) => [type, nodeFile(type)]),
+);
+type FlowNode = helper.TestFlowsItem<NodeDef & { [property: string]: unknown }>;
 
 /**
  * Loads `flow` with every receiver module, keeps hold of the RED.httpNode app the nodes
  * registered on and serves it on a loopback port. Returns { url, node(id) }.
  */
-async function start(flow, credentials = {}, extraModules = []) {
-    let httpNode;
-    const capture = (RED) => {
+async function start(flow: FlowNode[], credentials: Record<string, { secret: string }> = {}, extraModules: NodeModule[] = []) {
+    let httpNode: NodeAPI["httpNode"] | undefined;
+    const capture = (RED: NodeAPI) => {
         httpNode = RED.httpNode;
     };
     await helper.load([capture, ...Object.values(NODE_MODULES), ...extraModules], flow, credentials);
     const server = http.createServer(httpNode);
-    await new Promise((resolve) => server.listen(0, "127.0.0.1", resolve));
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
     servers.push(server);
-    return { url: (path) => `http://127.0.0.1:${server.address().port}${path}`, node: (id) => helper.getNode(id) };
+    return { url: (path: string) => `http://127.0.0.1:${(server.address() as net.AddressInfo).port}${path}`, node: (id: string) => helper.getNode(id) };
 }
-const servers = [];
+const servers: http.Server[] = [];
 
 // Every status any node shows, as [node id, status], spied on Node-RED's own Node class.
-const statusLog = [];
-const RuntimeNode = require("@node-red/runtime/lib/nodes/Node");
+const statusLog: [string, NodeStatus][] = [];
 const originalStatus = RuntimeNode.prototype.status;
-RuntimeNode.prototype.status = function (status) {
+RuntimeNode.prototype.status = function (this: { id: string }, status: NodeStatus) {
     statusLog.push([this.id, status]);
     return originalStatus.call(this, status);
 };
-const statusesOf = (id) => statusLog.filter(([nodeId]) => nodeId === id).map(([, status]) => status);
+const statusesOf = (id: string) => statusLog.filter(([nodeId]) => nodeId === id).map(([, status]) => status);
 
-function post(url, body, headers = {}) {
+function post(url: string, body: string, headers: Record<string, string> = {}) {
     return request(url, { method: "POST", headers: { "content-type": "application/json", ...headers }, body });
 }
 
-/** Collects what a helper node receives. */
-function collect(node) {
-    const messages = [];
-    node.on("input", (msg) => messages.push(msg));
+/** Collects what a helper node receives: messages of the kind its wire carries. */
+function collect<Message>(node: Node): (Message & NodeMessage)[] {
+    const messages: (Message & NodeMessage)[] = [];
+    node.on("input", (msg: NodeMessage) => messages.push(msg as Message & NodeMessage));
     return messages;
 }
 
-const until = async (predicate, what, timeoutMs = 2000) => {
+const until = async (predicate: () => boolean, what: string, timeoutMs = 2000) => {
     const deadline = Date.now() + timeoutMs;
     while (!predicate()) {
         if (Date.now() > deadline) assert.fail(`timed out waiting for ${what}`);
@@ -63,7 +74,7 @@ const until = async (predicate, what, timeoutMs = 2000) => {
 };
 const settle = () => new Promise((resolve) => setTimeout(resolve, 100));
 
-function receiverFlow(type, fields = {}) {
+function receiverFlow(type: string, fields: Record<string, unknown> = {}): FlowNode[] {
     return [
         { id: "r", type, name: "receiver", wires: [["events"], ["rejected"]], ...fields },
         { id: "events", type: "helper" },
@@ -76,29 +87,30 @@ describe("receiver nodes in the test helper", function () {
         statusLog.length = 0;
     });
     afterEach(async () => {
-        await Promise.all(servers.splice(0).map((server) => new Promise((resolve) => server.close(resolve))));
+        await Promise.all(servers.splice(0).map((server) => new Promise<void>((resolve) => server.close(() => resolve()))));
         await helper.unload();
     });
 
     it("registers the four node types with a secret credential", async () => {
         await helper.load(Object.values(NODE_MODULES), []);
         for (const type of Object.keys(NODE_MODULES)) {
-            const registered = helper._redNodes.getType(type);
+            // The registry the helper loaded the node files into.
+            const registered = (helper as unknown as { _redNodes: { getType(type: string): unknown } })._redNodes.getType(type);
             assert.ok(registered, type);
         }
     });
 
     it("wms-webhook emits a verified event on output 1 and a rejection on output 2", async () => {
         const app = await start(receiverFlow("wms-webhook", { path: "/wms" }), { r: { secret: "mac-secret" } });
-        const events = collect(app.node("events"));
-        const rejected = collect(app.node("rejected"));
+        const events = collect<EventMessage<WmsEvent>>(app.node("events"));
+        const rejected = collect<RejectionMessage>(app.node("rejected"));
 
         const WMS_SEED_BODY = wmsSeedBodyNow();
         const ok = await post(app.url("/wms"), WMS_SEED_BODY, { "x-wms-content-mac": wmsSignature(WMS_SEED_BODY, "mac-secret") });
         assert.equal(ok.status, 200);
         const forged = await post(app.url("/wms"), WMS_SEED_BODY, { "x-wms-content-mac": wmsSignature(WMS_SEED_BODY, "guess") });
         assert.equal(forged.status, 401);
-        assert.match(forged.json.error, /does not match/);
+        assert.match(String(forged.json.error), /does not match/);
         await until(() => events.length === 1 && rejected.length === 1, "both outputs");
 
         const [msg] = events;
@@ -120,8 +132,8 @@ describe("receiver nodes in the test helper", function () {
 
     it("wms-webhook tracks sequences per session: repeats answered but not emitted, gaps reported", async () => {
         const app = await start(receiverFlow("wms-webhook", { path: "/wms" }), { r: { secret: "mac-secret" } });
-        const events = collect(app.node("events"));
-        const send = async (fields) => {
+        const events = collect<EventMessage<WmsEvent>>(app.node("events"));
+        const send = async (fields: Record<string, unknown>) => {
             const body = wmsBody(fields);
             return (await post(app.url("/wms"), body, { "x-wms-content-mac": wmsSignature(body, "mac-secret") })).status;
         };
@@ -146,13 +158,14 @@ describe("receiver nodes in the test helper", function () {
     });
 
     it("webhook-state refuses a Redis URL with a password in it (the flow file would hold it in plain text)", async () => {
-        const stateModule = require("../../dist/nodes/webhook-state.js");
         const flow = [
             { id: "redis", type: "webhook-state", url: "redis://:hunter2@127.0.0.1:6399" },
             { id: "r", type: "wms-webhook", path: "/wms", state: "redis", wires: [[], []] },
         ];
         await start(flow, { r: { secret: "mac-secret" } }, [stateModule]);
-        const errors = helper.log().args.filter((args) => args[0]?.level === helper.log().ERROR).map((args) => args[0].msg);
+        // The helper's log spy: each call's first argument is Node-RED's log entry.
+        const log = helper.log() as unknown as { args: [{ level?: number; msg?: unknown }][]; ERROR: number };
+        const errors = log.args.filter((args) => args[0]?.level === log.ERROR).map((args) => args[0].msg);
         assert.ok(errors.some((message) => String(message).includes("webhook-state.errors.credentials-in-url")), String(errors));
         assert.deepEqual(statusesOf("r").at(-1), { fill: "red", shape: "ring", text: "webhook.status.no-state" });
     });
@@ -162,12 +175,11 @@ describe("receiver nodes in the test helper", function () {
         assert.deepEqual(statusesOf("r").at(-1), { fill: "green", shape: "dot", text: "webhook.status.listening" });
         await post(app.url("/synthesis"), JSON.stringify(synthesisBatch(2)));
         await post(app.url("/synthesis"), "{not json");
-        await until(() => statusesOf("r").at(-1).fill === "yellow", "a yellow status");
+        await until(() => statusesOf("r").at(-1)?.fill === "yellow", "a yellow status");
         assert.equal(statusesOf("r").length, 2, "redraws are throttled: one for both deliveries");
     });
 
     it("synthesis-webhook splits a batch so that a join node rebuilds it, and reports bad elements in one message", async () => {
-        const join = require("@node-red/nodes/core/sequence/17-split.js");
         const flow = [
             { id: "r", type: "synthesis-webhook", path: "/synthesis", wires: [["events", "joiner"], ["rejected"]] },
             { id: "joiner", type: "join", mode: "auto", wires: [["joined"]] },
@@ -176,22 +188,22 @@ describe("receiver nodes in the test helper", function () {
             { id: "joined", type: "helper" },
         ];
         const app = await start(flow, {}, [join]);
-        const events = collect(app.node("events"));
-        const rejected = collect(app.node("rejected"));
-        const joined = collect(app.node("joined"));
+        const events = collect<EventMessage<SynthesisEvent>>(app.node("events"));
+        const rejected = collect<RejectionMessage>(app.node("rejected"));
+        const joined = collect<{ payload: SynthesisEvent[] }>(app.node("joined"));
 
-        const batch = synthesisBatch(4);
+        const batch: unknown[] = synthesisBatch(4);
         batch.splice(2, 0, { uuid: 42, action: "create" }); // invalid, at index 2
         const response = await post(app.url("/synthesis"), JSON.stringify(batch));
         assert.equal(response.status, 200);
         assert.deepEqual(response.json, { status: "ok", accepted: 4, duplicates: 0, rejected: 1 });
         await until(() => joined.length === 1 && rejected.length === 1, "the joined batch");
 
-        assert.deepEqual(events.map((msg) => msg.parts.index), [0, 1, 2, 3]);
-        assert.ok(events.every((msg) => msg.parts.count === 4 && msg.parts.type === "array" && msg.parts.id === msg.webhook.deliveryId));
+        assert.deepEqual(events.map((msg) => msg.parts?.index), [0, 1, 2, 3]);
+        assert.ok(events.every((msg) => msg.parts?.count === 4 && msg.parts.type === "array" && msg.parts.id === msg.webhook.deliveryId));
         assert.ok(events.every((msg) => msg.topic === "create" && msg.webhook.verified === false));
         assert.deepEqual(joined[0].payload, batch.filter((_, index) => index !== 2));
-        assert.deepEqual(rejected[0].payload.invalid.map((entry) => entry.index), [2]);
+        assert.deepEqual(rejected[0].payload.invalid?.map((entry) => entry.index), [2]);
         assert.equal(rejected[0].payload.invalidCount, 1);
         assert.equal(rejected[0].payload.status, 400);
         assert.match(rejected[0].payload.reason, /uuid/);
@@ -207,8 +219,8 @@ describe("receiver nodes in the test helper", function () {
 
     it("mentra-webhook answers like the SDK and drops an identical retry", async () => {
         const app = await start(receiverFlow("mentra-webhook", { path: "/mentra" }));
-        const events = collect(app.node("events"));
-        const rejected = collect(app.node("rejected"));
+        const events = collect<EventMessage<MentraEvent> & { websocketUrl?: string }>(app.node("events"));
+        const rejected = collect<RejectionMessage>(app.node("rejected"));
         const body = JSON.stringify(mentraSession());
         const first = await post(app.url("/mentra/webhook"), body);
         assert.equal(first.status, 200);
@@ -217,7 +229,7 @@ describe("receiver nodes in the test helper", function () {
         const unknown = await post(app.url("/mentra/webhook"), JSON.stringify({ ...mentraSession(), type: "tool_call" }));
         assert.equal(unknown.status, 400);
         assert.equal(unknown.json.status, "error");
-        assert.match(unknown.json.message, /unknown webhook type/);
+        assert.match(String(unknown.json.message), /unknown webhook type/);
         await settle();
         assert.equal(events.length, 1);
         assert.equal(events[0].websocketUrl, "wss://prod.mentra.glass/app-ws", "the SDK 2.x URL, by default");
@@ -228,7 +240,7 @@ describe("receiver nodes in the test helper", function () {
 
     it("meshagent-webhook emits only the events its filter selects, answering all", async () => {
         const app = await start(receiverFlow("meshagent-webhook", { path: "/mesh", events: "storage.*" }), { r: { secret: "mesh-secret" } });
-        const events = collect(app.node("events"));
+        const events = collect<EventMessage<MeshAgentEvent>>(app.node("events"));
         for (const event of [meshagentEvent(), meshagentEvent("storage.file.updated", { path: "a.md", participant_id: "p" })]) {
             const { body, headers } = await signDelivery("meshagent", event, "mesh-secret");
             const response = await post(app.url("/mesh"), body, headers);
@@ -248,9 +260,9 @@ describe("receiver nodes in the test helper", function () {
         ];
         const app = await start(flow);
         assert.deepEqual(statusesOf("b").at(-1), { fill: "red", shape: "ring", text: "webhook.status.path-in-use" });
-        assert.equal(statusesOf("a").at(-1).fill, "green");
-        const events = collect(app.node("events"));
-        const other = collect(app.node("other"));
+        assert.equal(statusesOf("a").at(-1)?.fill, "green");
+        const events = collect<EventMessage<SynthesisEvent>>(app.node("events"));
+        const other = collect<EventMessage<SynthesisEvent>>(app.node("other"));
         assert.equal((await post(app.url("/same"), JSON.stringify(synthesisBatch(1)))).status, 200);
         await settle();
         assert.equal(events.length, 1);
@@ -259,7 +271,7 @@ describe("receiver nodes in the test helper", function () {
 
     it("answers 503 while a closed node's path waits for its successor, never 2xx", async () => {
         const app = await start(receiverFlow("synthesis-webhook", { path: "/synthesis" }));
-        await app.node("r").close();
+        await app.node("r").close(false);
         const response = await post(app.url("/synthesis"), JSON.stringify(synthesisBatch(1)));
         assert.equal(response.status, 503);
         assert.equal(response.headers["retry-after"], "1");

@@ -1,13 +1,13 @@
-"use strict";
 // Debian's Chromium driven by playwright-core, headless, with no network beyond loopback.
-const fs = require("node:fs");
-const path = require("node:path");
-const { chromium } = require("playwright-core");
+import fs = require("node:fs");
+import path = require("node:path");
+import { chromium, type Browser, type Page } from "playwright-core";
+import { PACKAGE_ROOT } from "./paths.js";
 
 const CHROMIUM = process.env.CHROMIUM_PATH || "/usr/bin/chromium";
-const SCREENSHOTS = path.join(__dirname, "..", "..", "test-results", "screenshots");
+const SCREENSHOTS = path.join(PACKAGE_ROOT, "test-results", "screenshots");
 
-function launchBrowser() {
+function launchBrowser(): Promise<Browser> {
     return chromium.launch({
         executablePath: CHROMIUM,
         headless: true,
@@ -23,9 +23,9 @@ function launchBrowser() {
     });
 }
 
-async function screenshot(page, name) {
+async function screenshot(page: Page, name: string): Promise<void> {
     fs.mkdirSync(SCREENSHOTS, { recursive: true });
     await page.screenshot({ path: path.join(SCREENSHOTS, `${name}.png`) });
 }
 
-module.exports = { launchBrowser, screenshot, CHROMIUM, SCREENSHOTS };
+export { launchBrowser, screenshot, CHROMIUM, SCREENSHOTS };

@@ -1,8 +1,7 @@
-"use strict";
 // Bodies exactly as the providers send them.
-const path = require("node:path");
-const dist = (module) => require(path.join(__dirname, "..", "..", "dist", "nodes", module));
-const { toPythonJson, signDelivery } = dist("samples.js");
+import { toPythonJson, signDelivery } from "../../nodes/samples.js";
+import { wmsSignature } from "../../nodes/providers/wms.js";
+import type { SynthesisEvent } from "../../nodes/providers/synthesis.js";
 
 /** The event body of the WMS webhook page, with its two JSON typos fixed and its layout kept. */
 const WMS_SEED_BODY = `{
@@ -18,11 +17,11 @@ const WMS_SEED_BODY = `{
 
 /** A WMS event sent now (an old timestamp is refused as a possible replay). */
 /** The seed body, layout kept, sent now: its 2023 timestamp is refused as a possible replay. */
-function wmsSeedBodyNow() {
+function wmsSeedBodyNow(): string {
     return WMS_SEED_BODY.replace("1689684577", String(Math.floor(Date.now() / 1000)));
 }
 
-function wmsBody(fields = {}) {
+function wmsBody(fields: Record<string, unknown> = {}): string {
     return JSON.stringify({
         timestamp: Math.floor(Date.now() / 1000),
         sessionId: "ryueiwoqfh910fu3rpqruvfiu",
@@ -35,7 +34,7 @@ function wmsBody(fields = {}) {
 }
 
 /** A session_request as the newest cloud sends it: all three URL fields (the newer protocol's, and SDK 2.x's twice), an e-mail userId. */
-function mentraSession(fields = {}) {
+function mentraSession(fields: Record<string, unknown> = {}): Record<string, unknown> {
     return {
         type: "session_request",
         sessionId: "jane.doe@example.com-com.example.notes",
@@ -49,7 +48,7 @@ function mentraSession(fields = {}) {
 }
 
 /** The SynthesisVR page's own example, as a batch of `count` sessions. */
-function synthesisBatch(count = 1, action = "create") {
+function synthesisBatch(count = 1, action = "create"): SynthesisEvent[] {
     return Array.from({ length: count }, (_, index) => ({
         uuid: `41509791-3de8-5bb9-b4fc-${String(index).padStart(12, "0")}`,
         action,
@@ -60,8 +59,14 @@ function synthesisBatch(count = 1, action = "create") {
 }
 
 /** A MeshAgent body in Python json.dumps format, with a non-ASCII room name (\u00e9). */
-function meshagentEvent(event = "room.started", data = { room_name: "café-standup", room_url: "https://studio.meshagent.com/rooms/café" }) {
+function meshagentEvent(event = "room.started", data: Record<string, unknown> = { room_name: "café-standup", room_url: "https://studio.meshagent.com/rooms/café" }): { event: string; data: Record<string, unknown> } {
     return { event, data };
 }
 
-module.exports = { WMS_SEED_BODY, wmsSeedBodyNow, wmsBody, mentraSession, synthesisBatch, meshagentEvent, toPythonJson, signDelivery, dist };
+/** A WMS body (fields over the defaults) and the header that signs it with `secret`. */
+function signedWms(secret: string, fields: Record<string, unknown> = {}): [string, Record<string, string>] {
+    const body = wmsBody(fields);
+    return [body, { "x-wms-content-mac": wmsSignature(body, secret) }];
+}
+
+export { signedWms, WMS_SEED_BODY, wmsSeedBodyNow, wmsBody, mentraSession, synthesisBatch, meshagentEvent, toPythonJson, signDelivery };

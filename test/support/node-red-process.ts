@@ -1,48 +1,75 @@
-"use strict";
 // Starts a real Node-RED process (the devDependency, default settings unless told
 // otherwise) with this package installed in a fresh user directory, deploys flows through
 // the admin API, and collects what the flows emit through a small HTTP collector.
-const { spawn } = require("node:child_process");
-const fs = require("node:fs");
-const http = require("node:http");
-const net = require("node:net");
-const os = require("node:os");
-const path = require("node:path");
+import { spawn, type ChildProcess } from "node:child_process";
+import fs = require("node:fs");
+import http = require("node:http");
+import net = require("node:net");
+import os = require("node:os");
+import path = require("node:path");
 
-const WebSocket = require("ws");
-const { capture, watchSecret } = require("./leak-watch");
-const { npm } = require("./runtimes");
+import WebSocket = require("ws");
+import { capture, watchSecret } from "./leak-watch.js";
+import { npm } from "./runtimes.js";
+import { PACKAGE_ROOT } from "./paths.js";
+import type { EventMessage, RejectionMessage } from "../../nodes/core/pipeline.js";
 
-const PACKAGE_ROOT = path.resolve(__dirname, "..", "..");
-const PACKAGE_NAME = require(path.join(PACKAGE_ROOT, "package.json")).name;
+const PACKAGE_NAME = (JSON.parse(fs.readFileSync(path.join(PACKAGE_ROOT, "package.json"), "utf8")) as { name: string }).name;
 
-function freePort() {
+/** A flow node as the admin API takes it: an id, a type, and whatever the node's type reads. */
+export interface FlowNode {
+    id: string;
+    type: string;
+    z?: string;
+    wires?: string[][];
+    credentials?: Record<string, string>;
+    [property: string]: unknown;
+}
+
+/** Parsed JSON as the tests read it: an object whose fields each test narrows as it asserts. */
+export type JsonObject = Record<string, unknown>;
+
+export interface HttpResponse<Json = JsonObject> {
+    status: number;
+    headers: http.IncomingHttpHeaders;
+    text: string;
+    /** The body parsed, or undefined when it is not JSON. */
+    json: Json;
+}
+
+export interface RequestOptions {
+    method?: string;
+    headers?: http.OutgoingHttpHeaders;
+    body?: string | Buffer;
+}
+
+function freePort(): Promise<number> {
     return new Promise((resolve, reject) => {
         const server = net.createServer();
         server.unref();
         server.on("error", reject);
         server.listen(0, "127.0.0.1", () => {
-            const { port } = server.address();
+            const { port } = server.address() as net.AddressInfo;
             server.close(() => resolve(port));
         });
     });
 }
 
 /** Sends an HTTP request; resolves with status, headers and body text. */
-function request(url, { method = "GET", headers = {}, body } = {}) {
+function request<Json = JsonObject>(url: string, { method = "GET", headers = {}, body }: RequestOptions = {}): Promise<HttpResponse<Json>> {
     return new Promise((resolve, reject) => {
         const req = http.request(url, { method, headers, agent: false }, (res) => {
-            const chunks = [];
-            res.on("data", (chunk) => chunks.push(chunk));
+            const chunks: Buffer[] = [];
+            res.on("data", (chunk: Buffer) => chunks.push(chunk));
             res.on("end", () => {
                 const text = Buffer.concat(chunks).toString("utf8");
-                let json;
+                let json: Json;
                 try {
-                    json = JSON.parse(text);
+                    json = JSON.parse(text) as Json;
                 } catch {
-                    json = undefined;
+                    json = undefined as Json;
                 }
-                resolve({ status: res.statusCode, headers: res.headers, text, json });
+                resolve({ status: res.statusCode ?? 0, headers: res.headers, text, json });
             });
         });
         req.on("error", reject);
@@ -51,25 +78,28 @@ function request(url, { method = "GET", headers = {}, body } = {}) {
     });
 }
 
-const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
 /**
  * An HTTP server the flows post their messages to: /<label> → a list per label.
  * `waitFor(label, count)` resolves when that many arrived.
  */
 class Collector {
+    private readonly received = new Map<string, unknown[]>();
+    private waiters: (() => boolean)[] = [];
+    readonly server: http.Server;
+    url = "";
+
     constructor() {
-        this.received = new Map();
-        this.waiters = [];
         this.server = http.createServer((req, res) => {
-            const chunks = [];
-            req.on("data", (chunk) => chunks.push(chunk));
+            const chunks: Buffer[] = [];
+            req.on("data", (chunk: Buffer) => chunks.push(chunk));
             req.on("end", () => {
-                const label = decodeURIComponent(req.url.slice(1));
+                const label = decodeURIComponent((req.url ?? "/").slice(1));
                 const list = this.received.get(label) ?? [];
                 const text = Buffer.concat(chunks).toString("utf8");
                 if (label.endsWith(":2")) capture(`output 2 (${label})`, text);
-                list.push(JSON.parse(text));
+                list.push(JSON.parse(text) as unknown);
                 this.received.set(label, list);
                 res.end("ok");
                 this.waiters = this.waiters.filter((waiter) => !waiter());
@@ -77,30 +107,31 @@ class Collector {
         });
     }
 
-    async start() {
-        await new Promise((resolve) => this.server.listen(0, "127.0.0.1", resolve));
-        this.url = `http://127.0.0.1:${this.server.address().port}`;
+    async start(): Promise<this> {
+        await new Promise<void>((resolve) => this.server.listen(0, "127.0.0.1", resolve));
+        this.url = `http://127.0.0.1:${(this.server.address() as net.AddressInfo).port}`;
         return this;
     }
 
-    stop() {
-        return new Promise((resolve) => this.server.close(resolve));
+    stop(): Promise<void> {
+        return new Promise((resolve) => this.server.close(() => resolve()));
     }
 
-    list(label) {
-        return this.received.get(label) ?? [];
+    /** What arrived under `label`; `Message` is what the tapped output sends (default: any event message). */
+    list<Message = Tapped>(label: string): Message[] {
+        return (this.received.get(label) ?? []) as Message[];
     }
 
-    clear() {
+    clear(): void {
         this.received.clear();
     }
 
-    waitFor(label, count, timeoutMs = 5000) {
+    waitFor<Message = Tapped>(label: string, count: number, timeoutMs = 5000): Promise<Message[]> {
         return new Promise((resolve, reject) => {
             const check = () => {
                 if (this.list(label).length >= count) {
                     clearTimeout(timer);
-                    resolve(this.list(label));
+                    resolve(this.list<Message>(label));
                     return true;
                 }
                 return false;
@@ -114,18 +145,18 @@ class Collector {
     }
 
     /** Waits a little, then returns what arrived: for asserting that nothing (more) came. */
-    async settle(label, ms = 300) {
+    async settle<Message = Tapped>(label: string, ms = 300): Promise<Message[]> {
         await sleep(ms);
-        return this.list(label);
+        return this.list<Message>(label);
     }
 
     /**
      * Nodes that forward every message on `wires` outputs of a receiver to the collector,
      * under the labels `${label}:1` and `${label}:2`. Returns [nodes, wiresForReceiver].
      */
-    tap(label, tab, x = 400, y = 100) {
-        const nodes = [];
-        const wires = [];
+    tap(label: string, tab: string, x = 400, y = 100): [FlowNode[], string[][]] {
+        const nodes: FlowNode[] = [];
+        const wires: string[][] = [];
         for (const output of [1, 2]) {
             const fn = `${label}-fn${output}`;
             const post = `${label}-post${output}`;
@@ -151,30 +182,68 @@ class Collector {
         }
         return [nodes, wires];
     }
+
+    /**
+     * A tab holding `receivers`, each wired to the collector under its id (with `labelPrefix`
+     * before it): the flow most end-to-end suites deploy.
+     */
+    tappedTab(tab: string, receivers: readonly FlowNode[], labelPrefix = ""): FlowNode[] {
+        const flows: FlowNode[] = [{ id: tab, type: "tab", label: tab }];
+        receivers.forEach((receiver, index) => {
+            const [tapNodes, wires] = this.tap(`${labelPrefix}${receiver.id}`, tab, 400, index * 120);
+            flows.push({ z: tab, x: 150, y: index * 120 + 60, wires, ...receiver }, ...tapNodes);
+        });
+        return flows;
+    }
+}
+
+export interface NodeRedOptions {
+    /** Contents of a settings.js; default: Node-RED's own defaults. */
+    settings?: string;
+    /** The node executable (Node-RED 5 needs Node 22). */
+    nodeBinary?: string;
+    /** The node-red package to run. */
+    nodeRedDir?: string;
+    /** A script started instead of red.js (an application embedding Node-RED). */
+    launcher?: string;
+    /** Options for the node executable (e.g. --cpu-prof). */
+    nodeArgs?: string[];
+    /** Other node modules to install: name → directory. */
+    extraModules?: Record<string, string>;
+    /** The package to install (a directory, linked). */
+    packageDir?: string;
+    /** Or: a packed tarball, installed with npm as the palette manager does. */
+    tarball?: string;
+    /** httpAdminRoot the settings set, for URLs. */
+    adminRoot?: string;
+    /** httpNodeRoot the settings set, for URLs. */
+    nodeRoot?: string;
 }
 
 class NodeRedProcess {
-    /**
-     * @param {object} [options]
-     * @param {string} [options.settings] contents of a settings.js; default: Node-RED's own defaults
-     * @param {string} [options.nodeBinary] the node executable (Node-RED 5 needs Node 22)
-     * @param {string} [options.nodeRedDir] the node-red package to run
-     * @param {string} [options.launcher] a script started instead of red.js (an application embedding Node-RED)
-     * @param {string[]} [options.nodeArgs] options for the node executable (e.g. --cpu-prof)
-     * @param {Record<string, string>} [options.extraModules] other node modules to install: name → directory
-     * @param {string} [options.packageDir] the package to install (a directory, linked)
-     * @param {string} [options.tarball] or: a packed tarball, installed with npm as the palette manager does
-     * @param {string} [options.adminRoot] httpAdminRoot the settings set, for URLs
-     * @param {string} [options.nodeRoot] httpNodeRoot the settings set, for URLs
-     */
-    constructor(options = {}) {
+    readonly options: NodeRedOptions;
+    readonly adminRoot: string | undefined;
+    readonly nodeRoot: string | undefined;
+    readonly logs: string[] = [];
+    userDir = "";
+    port = 0;
+    child: ChildProcess | undefined;
+    exited: Promise<unknown> = Promise.resolve();
+    private comms: WebSocket | undefined;
+
+    constructor(options: NodeRedOptions = {}) {
         this.options = options;
         this.adminRoot = options.adminRoot;
         this.nodeRoot = options.nodeRoot;
-        this.logs = [];
     }
 
-    async start() {
+    /** The running process (after start()). */
+    get process(): ChildProcess {
+        if (!this.child) throw new Error("Node-RED was not started");
+        return this.child;
+    }
+
+    async start(): Promise<this> {
         this.userDir = fs.mkdtempSync(path.join(os.tmpdir(), "vw-node-red-"));
         const modules = path.join(this.userDir, "node_modules");
         fs.writeFileSync(path.join(this.userDir, "package.json"), JSON.stringify({ name: "node-red-project", private: true, dependencies: {} }));
@@ -194,29 +263,31 @@ class NodeRedProcess {
         this.port = await freePort();
         const nodeRedDir = this.options.nodeRedDir ?? path.dirname(require.resolve("node-red/package.json"));
         const launcher = this.options.launcher ?? path.join(nodeRedDir, "red.js");
-        this.child = spawn(
+        const child = spawn(
             this.options.nodeBinary ?? process.execPath,
             [...(this.options.nodeArgs ?? []), launcher, "--userDir", this.userDir, "--port", String(this.port)],
             { stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, NODE_RED_ENABLE_PROJECTS: "" } },
         );
-        const capture = (chunk) => this.logs.push(chunk.toString("utf8"));
-        this.child.stdout.on("data", capture);
-        this.child.stderr.on("data", capture);
-        this.exited = new Promise((resolve) => this.child.on("exit", resolve));
+        this.child = child;
+        const capture = (chunk: Buffer) => this.logs.push(chunk.toString("utf8"));
+        child.stdout.on("data", capture);
+        child.stderr.on("data", capture);
+        this.exited = new Promise((resolve) => child.on("exit", resolve));
         await this.waitUntilReady();
         this.watchStatuses();
         return this;
     }
 
     /** Every node status Node-RED shows, as the editor receives it. */
-    watchStatuses() {
+    watchStatuses(): void {
         const url = this.adminUrl("/comms").replace(/^http/, "ws");
-        this.comms = new WebSocket(url);
-        this.comms.on("open", () => this.comms.send(JSON.stringify({ subscribe: "status/#" })));
-        this.comms.on("message", (data) => {
-            let frames;
+        const comms = new WebSocket(url);
+        this.comms = comms;
+        comms.on("open", () => comms.send(JSON.stringify({ subscribe: "status/#" })));
+        comms.on("message", (data: WebSocket.RawData) => {
+            let frames: { topic?: unknown; data?: { text?: string } }[];
             try {
-                frames = [].concat(JSON.parse(data.toString()));
+                frames = [JSON.parse(data.toString()) as typeof frames].flat();
             } catch {
                 return;
             }
@@ -225,28 +296,28 @@ class NodeRedProcess {
                 if (typeof topic === "string" && topic.startsWith("status/") && status?.text) capture("node status", status.text);
             }
         });
-        this.comms.on("error", () => {}); // e.g. refused under adminAuth: statuses are then not watched
+        comms.on("error", () => {}); // e.g. refused under adminAuth: statuses are then not watched
     }
 
-    get log() {
+    get log(): string {
         return this.logs.join("");
     }
 
     /** The admin API root, e.g. http://127.0.0.1:1880 or …/admin. */
-    adminUrl(suffix = "") {
+    adminUrl(suffix = ""): string {
         const root = (this.adminRoot ?? "/").replace(/\/$/, "");
         return `http://127.0.0.1:${this.port}${root}${suffix}`;
     }
 
-    nodeUrl(suffix = "") {
+    nodeUrl(suffix = ""): string {
         const root = (this.nodeRoot ?? "/").replace(/\/$/, "");
         return `http://127.0.0.1:${this.port}${root}${suffix}`;
     }
 
-    async waitUntilReady(timeoutMs = 30000) {
+    async waitUntilReady(timeoutMs = 30000): Promise<void> {
         const deadline = Date.now() + timeoutMs;
         while (Date.now() < deadline) {
-            if (this.child.exitCode !== null) throw new Error(`Node-RED exited:\n${this.log}`);
+            if (this.process.exitCode !== null) throw new Error(`Node-RED exited:\n${this.log}`);
             if (/Started flows|Server now running/.test(this.log) && /Started flows/.test(this.log)) return;
             await sleep(100);
         }
@@ -254,7 +325,7 @@ class NodeRedProcess {
     }
 
     /** Deploys `flows` (nodes may carry `credentials`) and waits until they have started. */
-    async deploy(flows, type = "full") {
+    async deploy(flows: readonly FlowNode[], type = "full"): Promise<JsonObject> {
         for (const node of flows) if (node.credentials?.secret) watchSecret(node.credentials.secret);
         const before = (this.log.match(/Started (modified )?(flows|nodes)/g) ?? []).length;
         const response = await request(this.adminUrl("/flows"), {
@@ -271,25 +342,26 @@ class NodeRedProcess {
         return response.json;
     }
 
-    async flows() {
-        return (await request(this.adminUrl("/flows"), { headers: { "Node-RED-API-Version": "v2" } })).json;
+    async flows(): Promise<{ rev: string; flows: FlowNode[] }> {
+        return (await request<{ rev: string; flows: FlowNode[] }>(this.adminUrl("/flows"), { headers: { "Node-RED-API-Version": "v2" } })).json;
     }
 
-    post(urlPath, body, headers = {}) {
-        return request(this.nodeUrl(urlPath), {
+    post<Json = JsonObject>(urlPath: string, body: string | Buffer, headers: http.OutgoingHttpHeaders = {}): Promise<HttpResponse<Json>> {
+        return request<Json>(this.nodeUrl(urlPath), {
             method: "POST",
             headers: { "content-type": "application/json", ...headers },
             body,
         });
     }
 
-    async stop() {
-        if (!this.child) return;
+    async stop(): Promise<void> {
+        const child = this.child;
+        if (!child) return;
         this.comms?.terminate();
         capture("Node-RED log", this.log);
-        if (this.child.exitCode === null) {
-            this.child.kill("SIGINT");
-            const timer = setTimeout(() => this.child.kill("SIGKILL"), 5000);
+        if (child.exitCode === null) {
+            child.kill("SIGINT");
+            const timer = setTimeout(() => child.kill("SIGKILL"), 5000);
             await this.exited;
             clearTimeout(timer);
         }
@@ -302,8 +374,14 @@ class NodeRedProcess {
  * tests and stopped after them, the collector cleared before each test. The returned object's
  * `nodeRed` and `collector` are set once the suite's first `before` hook has run.
  */
-function startedForSuite(options = {}) {
-    const context = {};
+export interface SuiteContext {
+    nodeRed: NodeRedProcess;
+    collector: Collector;
+}
+
+function startedForSuite(options: NodeRedOptions = {}): SuiteContext {
+    // Filled in by the suite's first hook, before any test reads them.
+    const context = {} as SuiteContext;
     before(async () => {
         context.collector = await new Collector().start();
         context.nodeRed = await new NodeRedProcess(options).start();
@@ -316,4 +394,9 @@ function startedForSuite(options = {}) {
     return context;
 }
 
-module.exports = { NodeRedProcess, Collector, request, freePort, sleep, startedForSuite, PACKAGE_ROOT };
+/** What a tapped receiver output posted to the collector (see Collector.tap): output 1's message by default. */
+export type Tapped<Event = JsonObject> = EventMessage<Event> & { websocketUrl?: string; keys: string[] };
+/** What a tapped output 2 posted. */
+export type TappedRejection = RejectionMessage & { keys: string[] };
+
+export { NodeRedProcess, Collector, request, freePort, sleep, startedForSuite, PACKAGE_ROOT };

@@ -1,27 +1,36 @@
-"use strict";
 // The README's `npm start` (scripts/start.js), run as a user runs it, on a free port with a
 // fresh user directory; for a mocha suite.
-const { spawn } = require("node:child_process");
-const fs = require("node:fs");
-const os = require("node:os");
-const path = require("node:path");
-const { freePort, sleep, PACKAGE_ROOT } = require("./node-red-process");
+import { spawn, type ChildProcess } from "node:child_process";
+import fs = require("node:fs");
+import os = require("node:os");
+import path = require("node:path");
+import { freePort, sleep, PACKAGE_ROOT } from "./node-red-process.js";
 
 /** Starts `npm start`'s script before the suite's tests, stops it after; `output` is what it printed. */
-function quickStartForSuite() {
-    const context = { output: "" };
+export interface QuickStart {
+    /** What npm start printed so far. */
+    output: string;
+    port: number;
+    userDir: string;
+    url: string;
+    child: ChildProcess | undefined;
+}
+
+function quickStartForSuite(): QuickStart {
+    const context: QuickStart = { output: "", port: 0, userDir: "", url: "", child: undefined };
     before(async () => {
         context.port = await freePort();
         context.userDir = fs.mkdtempSync(path.join(os.tmpdir(), "vw-quickstart-"));
-        context.child = spawn(process.execPath, [path.join(PACKAGE_ROOT, "scripts", "start.js")], {
+        const child = spawn(process.execPath, [path.join(PACKAGE_ROOT, "scripts", "start.js")], {
             env: { ...process.env, PORT: String(context.port), NODE_RED_USER_DIR: context.userDir },
             stdio: ["ignore", "pipe", "pipe"],
         });
-        context.child.stdout.on("data", (chunk) => (context.output += chunk));
-        context.child.stderr.on("data", (chunk) => (context.output += chunk));
+        context.child = child;
+        child.stdout.on("data", (chunk: Buffer) => (context.output += chunk.toString("utf8")));
+        child.stderr.on("data", (chunk: Buffer) => (context.output += chunk.toString("utf8")));
         const deadline = Date.now() + 45000;
         while (!context.output.includes("Ctrl-C stops Node-RED")) {
-            if (Date.now() > deadline || context.child.exitCode !== null) throw new Error(`npm start did not finish:\n${context.output}`);
+            if (Date.now() > deadline || child.exitCode !== null) throw new Error(`npm start did not finish:\n${context.output}`);
             await sleep(100);
         }
         context.url = `http://127.0.0.1:${context.port}`;
@@ -37,4 +46,4 @@ function quickStartForSuite() {
     return context;
 }
 
-module.exports = { quickStartForSuite };
+export { quickStartForSuite };

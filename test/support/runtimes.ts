@@ -1,12 +1,11 @@
-"use strict";
 // The Node-RED releases and Node.js binaries the published package is tested on, beyond the
 // devDependency Node-RED and the Node running the tests. Each is installed from the npm
 // registry once into a cache directory (the npm package `node` ships Node binaries), so a
 // second run needs no network.
-const { execFileSync } = require("node:child_process");
-const fs = require("node:fs");
-const os = require("node:os");
-const path = require("node:path");
+import { execFileSync } from "node:child_process";
+import fs = require("node:fs");
+import os = require("node:os");
+import path = require("node:path");
 
 const CACHE = process.env.VW_RUNTIME_CACHE || path.join(os.homedir(), ".cache", "node-red-contrib-verified-webhooks-tests");
 
@@ -14,7 +13,7 @@ const CACHE = process.env.VW_RUNTIME_CACHE || path.join(os.homedir(), ".cache", 
 const NODE_RED_5 = "5.0.7";
 const NODE_22 = "22";
 
-function npm(args, cwd) {
+function npm(args: readonly string[], cwd: string): void {
     execFileSync("npm", [...args, "--no-audit", "--no-fund", "--no-update-notifier", "--loglevel=error"], {
         cwd,
         stdio: ["ignore", "ignore", "inherit"],
@@ -23,7 +22,7 @@ function npm(args, cwd) {
 }
 
 /** Installs `spec` (npm's syntax) into its own cache folder once; returns that folder. */
-function installed(folderName, spec) {
+function installed(folderName: string, spec: string): string {
     const dir = path.join(CACHE, folderName);
     const done = path.join(dir, ".installed");
     if (!fs.existsSync(done)) {
@@ -37,15 +36,15 @@ function installed(folderName, spec) {
 }
 
 /** The node-red package directory of Node-RED `version`. */
-function nodeRedRelease(version = NODE_RED_5) {
+function nodeRedRelease(version: string = NODE_RED_5): string {
     return path.join(installed(`node-red-${version}`, `node-red@${version}`), "node_modules", "node-red");
 }
 
 /** A Node.js binary of `major`: this process's own when it is that major. */
-function nodeBinary(major = NODE_22) {
+function nodeBinary(major: string = NODE_22): string {
     if (process.versions.node.split(".")[0] === String(major)) return process.execPath;
     const dir = installed(`node-${major}`, `node@${major}`);
     return execFileSync(path.join(dir, "node_modules", ".bin", "node"), ["-p", "process.execPath"], { encoding: "utf8" }).trim();
 }
 
-module.exports = { nodeRedRelease, nodeBinary, NODE_RED_5, npm };
+export { nodeRedRelease, nodeBinary, NODE_RED_5, npm };

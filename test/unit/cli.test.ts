@@ -1,47 +1,34 @@
-"use strict";
 // The command-line signer (verified-webhooks), run as a user runs it, against a plain HTTP
 // server in this process: what it sends, byte for byte, and its exit status.
-const assert = require("node:assert/strict");
-const http = require("node:http");
-const { execFile } = require("node:child_process");
-const path = require("node:path");
-const { dist } = require("../support/fixtures");
-const { wmsSignature } = dist("providers/wms.js");
-
-const CLI = path.join(__dirname, "..", "..", "dist", "bin", "verified-webhooks.js");
-
-function runCli(args, { input, env } = {}) {
-    return new Promise((resolve) => {
-        const child = execFile(process.execPath, [CLI, ...args], { encoding: "utf8", env: { ...process.env, ...env } }, (error, stdout, stderr) => {
-            resolve({ code: error ? error.code : 0, stdout, stderr });
-        });
-        child.stdin.end(input);
-    });
-}
+import assert = require("node:assert/strict");
+import http = require("node:http");
+import net = require("node:net");
+import { wmsSignature } from "../../nodes/providers/wms.js";
+import { runCli } from "../support/cli.js";
 
 describe("the command-line signer", function () {
-    let server;
-    let received;
-    let answer;
+    let server: http.Server;
+    let received: { method?: string; url?: string; headers: http.IncomingHttpHeaders; body: string };
+    let answer: number;
 
     before(async () => {
         server = http.createServer((req, res) => {
-            const chunks = [];
-            req.on("data", (chunk) => chunks.push(chunk));
+            const chunks: Buffer[] = [];
+            req.on("data", (chunk: Buffer) => chunks.push(chunk));
             req.on("end", () => {
                 received = { method: req.method, url: req.url, headers: req.headers, body: Buffer.concat(chunks).toString("utf8") };
                 res.writeHead(answer, { "content-type": "application/json" });
                 res.end('{"ok":true}');
             });
         });
-        await new Promise((resolve) => server.listen(0, "127.0.0.1", resolve));
+        await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
     });
-    after(() => new Promise((resolve) => server.close(resolve)));
+    after(() => new Promise<void>((resolve) => server.close(() => resolve())));
     beforeEach(() => {
         answer = 200;
-        received = undefined;
+        received = { headers: {}, body: "" };
     });
-    const url = (suffix) => `http://127.0.0.1:${server.address().port}${suffix}`;
+    const url = (suffix: string) => `http://127.0.0.1:${(server.address() as net.AddressInfo).port}${suffix}`;
 
     it("signs a WMS sample over its exact bytes", async () => {
         const result = await runCli(["send", "wms", url("/wms"), "--secret", "mac", "--event", "CONSTRAINT_VIOLATION"]);
@@ -55,7 +42,7 @@ describe("the command-line signer", function () {
     it("sends MeshAgent bodies in Python json.dumps format", async () => {
         assert.equal((await runCli(["send", "meshagent", url("/m"), "--secret", "k"])).code, 0);
         assert.match(received.body, /^\{"event": "room\.started", "data": \{"room_name": "caf\\u00e9-standup"/);
-        assert.match(received.headers["meshagent-signature"], /^Bearer eyJ/);
+        assert.match(String(received.headers["meshagent-signature"]), /^Bearer eyJ/);
     });
 
     it("posts Mentra to <public URL>/webhook with the token before it, and SynthesisVR arrays", async () => {

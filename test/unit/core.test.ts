@@ -1,20 +1,23 @@
-"use strict";
-const assert = require("node:assert/strict");
-const { dist } = require("../support/fixtures");
-const { MemoryState, skippedPositions, MAX_MISSING_LISTED } = dist("core/state.js");
-const { parseSecrets, matchesAnyDigest, tokenDigests, parseList } = dist("core/secrets.js");
-const { normalisePath, isSafePath } = dist("core/route-table.js");
-const { selfUrl } = dist("core/test-events.js");
-const { receiverSettings } = dist("core/receiver-node.js");
+import assert = require("node:assert/strict");
+import { Readable } from "node:stream";
+import { MemoryState, skippedPositions, MAX_MISSING_LISTED } from "../../nodes/core/state.js";
+import { Receiver, DEFAULT_SETTINGS } from "../../nodes/core/pipeline.js";
+import { synthesis } from "../../nodes/providers/synthesis.js";
+import { FakeResponse, routed } from "../support/exchange.js";
+import type { FakeRequest } from "../support/exchange.js";
+import { parseSecrets, matchesAnyDigest, tokenDigests, parseList } from "../../nodes/core/secrets.js";
+import { normalisePath, isSafePath } from "../../nodes/core/route-table.js";
+import { selfUrl } from "../../nodes/core/test-events.js";
+import { receiverSettings } from "../../nodes/core/receiver-node.js";
 
-function clock(start = 1_000_000) {
+function clock(start = 1_000_000): [{ now: number }, () => number] {
     const time = { now: start };
     return [time, () => time.now];
 }
 
 describe("MemoryState", () => {
     const limits = { windowMs: 1000, maxEntries: 10 };
-    const statuses = (state, ...keys) => state.reserve("scope", keys.map((key) => ({ key }))).statuses;
+    const statuses = (state: MemoryState, ...keys: string[]) => state.reserve("scope", keys.map((key) => ({ key }))).statuses;
 
     it("remembers an identity for the window, then forgets it", () => {
         const [time, now] = clock();
@@ -44,9 +47,9 @@ describe("MemoryState", () => {
 
     it("tracks the highest position per stream, for gaps, repeats and late arrivals", () => {
         const state = new MemoryState({ windowMs: 60_000, maxEntries: 1000 });
-        const observe = (name, position) => {
+        const observe = (name: string, position: number) => {
             const { statuses: [status], previousHighest: [previous] } = state.reserve("wms", [{ key: `${name}#${position}`, stream: { name, position } }]);
-            return status === "new" ? skippedPositions(previous, position) : status;
+            return status === "new" ? skippedPositions(previous ?? -1, position) : status;
         };
         assert.deepEqual(observe("s1", 0), { missing: [], missingCount: 0 });
         assert.deepEqual(observe("s1", 1), { missing: [], missingCount: 0 });
@@ -66,7 +69,7 @@ describe("MemoryState", () => {
 
 describe("secrets", () => {
     it("reads one secret per line and ${ENV} references", () => {
-        const env = { MAC: "from-env", TWO: "x\ny" };
+        const env: Record<string, string> = { MAC: "from-env", TWO: "x\ny" };
         assert.deepEqual(parseSecrets("  a  \r\n\nb\n${MAC}\n${MISSING}\n${TWO}", (name) => env[name]), ["a", "b", "from-env", "x", "y"]);
         assert.deepEqual(parseSecrets(undefined), []);
         assert.deepEqual(parseSecrets("literal ${NOT} reference"), ["literal ${NOT} reference"]);
@@ -115,19 +118,17 @@ describe("secrets", () => {
 
 describe("internal errors", () => {
     it("are reported by where they happened, never by their message", async () => {
-        const { Readable } = require("node:stream");
-        const { Receiver, DEFAULT_SETTINGS } = dist("core/pipeline.js");
-        const { synthesis } = dist("providers/synthesis.js");
         const broken = { ...synthesis, eventName: () => { throw new TypeError("secret body content"); } };
-        const reported = [];
+        const reported: string[] = [];
         const receiver = new Receiver(broken, {}, [], DEFAULT_SETTINGS, { emit: () => () => true }, { scope: "x", onInternalError: (where) => reported.push(where) });
         const body = JSON.stringify([{ uuid: "u", action: "create" }]);
+        // A plain readable stream as the request: what the pipeline reads of a request is all it has.
         const req = Object.assign(Readable.from([Buffer.from(body)]), { method: "POST", headers: { "content-length": String(body.length) }, socket: {} });
-        const res = { headersSent: false, setHeader() {}, writeHead(status) { this.status = status; this.headersSent = true; }, end(text) { this.text = text; } };
-        await receiver.handle({ req, res, path: ["x"], extraPath: [], query: "" });
+        const res = new FakeResponse();
+        await receiver.handle(routed(req as unknown as FakeRequest, res, { path: ["x"], extraPath: [], query: "" }));
         assert.equal(res.status, 500);
         assert.equal(reported.length, 1);
         assert.match(reported[0], /^TypeError at core\.test\.js:\d+$/);
-        assert.ok(!reported[0].includes("secret") && !res.text.includes("secret"));
+        assert.ok(!reported[0].includes("secret") && !String(res.text).includes("secret"));
     });
 });

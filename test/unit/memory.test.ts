@@ -1,32 +1,28 @@
-"use strict";
 // De-duplication state stays bounded whatever the traffic: far more unique deliveries than
 // its bound go through the real pipeline, and the heap is measured after a forced collection.
-const assert = require("node:assert/strict");
-const { Readable } = require("node:stream");
-const { dist } = require("../support/fixtures");
-const { Receiver, DEFAULT_SETTINGS } = dist("core/pipeline.js");
-const { MemoryState } = dist("core/state.js");
-const { synthesis } = dist("providers/synthesis.js");
+import assert = require("node:assert/strict");
+import { Readable } from "node:stream";
+import { Receiver, DEFAULT_SETTINGS } from "../../nodes/core/pipeline.js";
+import { MemoryState } from "../../nodes/core/state.js";
+import { synthesis } from "../../nodes/providers/synthesis.js";
+import { FakeResponse, routed, type FakeRequest } from "../support/exchange.js";
 
-function fakeExchange(body) {
-    const req = Readable.from([Buffer.from(body)]);
-    Object.assign(req, { method: "POST", headers: { "content-type": "application/json", "content-length": String(Buffer.byteLength(body)) }, socket: {} });
-    const res = {
-        headersSent: false,
-        status: 0,
-        setHeader() {},
-        writeHead(status) {
-            this.status = status;
-            this.headersSent = true;
-        },
-        end() {},
-    };
-    return { req, res };
+/** A request that is a plain readable stream, and a response that keeps only its status. */
+function fakeExchange(body: string) {
+    const req = Object.assign(Readable.from([Buffer.from(body)]), {
+        method: "POST",
+        headers: { "content-type": "application/json", "content-length": String(Buffer.byteLength(body)) },
+        socket: {},
+    });
+    const res = new FakeResponse();
+    return { request: routed(req as unknown as FakeRequest, res, { path: ["s"], extraPath: [], query: "" }), res };
 }
 
 function heapAfterCollection() {
-    global.gc();
-    global.gc();
+    const gc = global.gc;
+    assert.ok(gc, "mocha runs with --expose-gc");
+    gc();
+    gc();
     return process.memoryUsage().heapUsed;
 }
 
@@ -41,9 +37,9 @@ describe("memory under unique deliveries", function () {
         let emitted = 0;
         const receiver = new Receiver(synthesis, {}, [], settings, { emit: (events) => ((emitted += events.length), () => true) }, { scope: "s", state });
 
-        const send = async (n) => {
-            const { req, res } = fakeExchange(`[{"uuid":"memory-${n}-${"x".repeat(40)}","action":"create","location":"Kamen Test","stations":1,"customerid":${n}}]`);
-            await receiver.handle({ req, res, path: ["s"], extraPath: [], query: "" });
+        const send = async (n: number) => {
+            const { request, res } = fakeExchange(`[{"uuid":"memory-${n}-${"x".repeat(40)}","action":"create","location":"Kamen Test","stations":1,"customerid":${n}}]`);
+            await receiver.handle(request);
             assert.equal(res.status, 200);
         };
         for (let n = 0; n < maxEntries; n++) await send(n); // fill the state to its bound

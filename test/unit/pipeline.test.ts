@@ -1,34 +1,45 @@
-"use strict";
 // The receiving pipeline on plain in-memory requests: no Node-RED, no sockets. What each
 // delivery is answered, what reaches the two outputs, and what de-duplication state keeps.
-const assert = require("node:assert/strict");
-const { wmsBody, synthesisBatch, dist } = require("../support/fixtures");
-const { FakeRequest, FakeResponse, exchange } = require("../support/exchange");
-const { Receiver, DEFAULT_SETTINGS } = dist("core/pipeline.js");
-const { MemoryState } = dist("core/state.js");
-const { wms, wmsSignature } = dist("providers/wms.js");
-const { synthesis } = dist("providers/synthesis.js");
+import assert = require("node:assert/strict");
+import { wmsBody, synthesisBatch } from "../support/fixtures.js";
+import { FakeRequest, FakeResponse, exchange, routed, type ExchangeOptions } from "../support/exchange.js";
+import { Receiver, DEFAULT_SETTINGS, deliveryOutcome, type EventMessage, type ReceiverSettings, type RejectionMessage } from "../../nodes/core/pipeline.js";
+import { Rejection, type Provider } from "../../nodes/core/provider.js";
+import { MemoryState, type DeliveryState, type Identity, type Reservation } from "../../nodes/core/state.js";
+import { wms, wmsSignature, type WmsEvent } from "../../nodes/providers/wms.js";
+import { synthesis } from "../../nodes/providers/synthesis.js";
 
 const SECRET = "unit-mac-secret";
-const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
-const signed = (body) => ({ "x-wms-content-mac": wmsSignature(body, SECRET) });
+const HOOK = { path: ["hook"], extraPath: [], query: "" };
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+const signed = (body: string) => ({ "x-wms-content-mac": wmsSignature(body, SECRET) });
+
+/** A state whose reservations are made at once (the in-memory one, or a test's own). */
+interface SyncState {
+    reserve(scope: string, identities: readonly Identity[]): Reservation;
+}
 
 /** A de-duplication state that records what the pipeline reserves, commits and releases. */
-class RecordingState {
-    constructor(inner = new MemoryState(DEFAULT_SETTINGS), { delayMs = 0, failWith } = {}) {
-        this.inner = inner;
+class RecordingState implements DeliveryState {
+    reserved = 0;
+    committed = 0;
+    released = 0;
+    private readonly delayMs: number;
+    private readonly failWith: Error | undefined;
+
+    constructor(
+        private readonly inner: SyncState = new MemoryState(DEFAULT_SETTINGS),
+        { delayMs = 0, failWith }: { delayMs?: number; failWith?: Error } = {},
+    ) {
         this.delayMs = delayMs;
         this.failWith = failWith;
-        this.reserved = 0;
-        this.committed = 0;
-        this.released = 0;
     }
 
-    reserve(scope, identities) {
+    reserve(scope: string, identities: readonly Identity[]): Reservation | Promise<Reservation> {
         this.reserved++;
         if (this.failWith) return Promise.reject(this.failWith);
         const reservation = this.inner.reserve(scope, identities);
-        const recorded = {
+        const recorded: Reservation = {
             statuses: reservation.statuses,
             previousHighest: reservation.previousHighest,
             commit: () => {
@@ -43,14 +54,33 @@ class RecordingState {
         return this.delayMs ? sleep(this.delayMs).then(() => recorded) : recorded;
     }
 
-    get open() {
+    get open(): number {
         return this.reserved - this.committed - this.released;
     }
 }
 
-/** A receiver of `provider` whose outputs are recorded; `arrive` decides what emit's check returns. */
-function receiverFor(provider, { settings = {}, secrets = [SECRET], state, arrive = () => true, emitThrows } = {}) {
-    const outputs = { events: [], rejections: [], calls: 0 };
+interface ReceiverSetup {
+    settings?: Partial<ReceiverSettings>;
+    secrets?: string[];
+    state?: DeliveryState;
+    /** What emit's check returns: whether the messages still reach the next nodes. */
+    arrive?: () => boolean;
+    emitThrows?: Error;
+}
+
+/** What a receiver sent to its two outputs. */
+interface Recorded<Event> {
+    events: EventMessage<Event>[];
+    rejections: RejectionMessage[];
+    calls: number;
+}
+
+/** A receiver of `provider` whose outputs are recorded. */
+function receiverFor<Event, Options, Keys>(
+    provider: Provider<Event, Options, Keys>,
+    { settings = {}, secrets = [SECRET], state, arrive = () => true, emitThrows }: ReceiverSetup = {},
+): { receiver: Receiver<Event, Options, Keys>; outputs: Recorded<Event> } {
+    const outputs: Recorded<Event> = { events: [], rejections: [], calls: 0 };
     const receiver = new Receiver(
         provider,
         provider.options({}),
@@ -70,10 +100,11 @@ function receiverFor(provider, { settings = {}, secrets = [SECRET], state, arriv
     return { receiver, outputs };
 }
 
-/** Hands `req` and `res` to `receiver` as the route table would. */
-const receiver = (target, req, res) => target.handle({ req, res, path: ["hook"], extraPath: [], query: "" });
+/** Hands `req` and `res` to `target` as the route table would. */
+const receiver = <Event, Options, Keys>(target: Receiver<Event, Options, Keys>, req: FakeRequest, res: FakeResponse) =>
+    target.handle(routed(req, res, HOOK));
 
-const sendWms = (receiver, fields = {}, extra = {}) => {
+const sendWms = <Options, Keys>(receiver: Receiver<WmsEvent, Options, Keys>, fields: Record<string, unknown> = {}, extra: ExchangeOptions = {}) => {
     const body = wmsBody(fields);
     return exchange(receiver, body, { headers: signed(body), ...extra });
 };
@@ -127,13 +158,13 @@ describe("pipeline: accepted deliveries", () => {
         const res = await exchange(receiver, JSON.stringify([first, 0, { ...first, uuid: "" }, second]));
         assert.equal(res.status, 200);
         assert.deepEqual(res.json, { status: "ok", accepted: 2, duplicates: 0, rejected: 2 });
-        assert.deepEqual(outputs.events.map((message) => [message.payload.uuid, message.parts.index, message.parts.count]), [
+        assert.deepEqual(outputs.events.map((message) => [message.payload.uuid, message.parts?.index, message.parts?.count]), [
             [first.uuid, 0, 2],
             [second.uuid, 1, 2],
         ]);
         assert.equal(outputs.events[0].webhook.verified, false, "no token configured: nothing was verified");
         assert.equal(outputs.rejections.length, 1, "one message for the batch's invalid elements");
-        assert.deepEqual(outputs.rejections[0].payload.invalid.map((entry) => entry.index), [1, 2]);
+        assert.deepEqual(outputs.rejections[0].payload.invalid?.map((entry) => entry.index), [1, 2]);
         assert.equal(outputs.rejections[0].payload.invalidCount, 2);
         assert.equal(outputs.rejections[0].payload.status, 400);
     });
@@ -151,12 +182,12 @@ describe("pipeline: accepted deliveries", () => {
 
 describe("pipeline: refused deliveries", () => {
     /** Asserts the answer's status and that the refusal reached output 2 with the same status. */
-    function refused(res, outputs, status, reason) {
+    function refused<Event>(res: FakeResponse, outputs: Recorded<Event>, status: number, reason: RegExp): void {
         assert.equal(res.status, status, res.text);
-        assert.match(res.json.error, reason);
+        assert.match(String(res.json.error), reason);
         const last = outputs.rejections.at(-1);
-        assert.equal(last.payload.status, status);
-        assert.equal(last.webhook.remoteAddress, "203.0.113.7");
+        assert.equal(last?.payload.status, status);
+        assert.equal(last?.webhook.remoteAddress, "203.0.113.7");
         assert.equal(outputs.events.length, 0);
     }
 
@@ -184,7 +215,7 @@ describe("pipeline: refused deliveries", () => {
         const { receiver, outputs } = receiverFor(wms, { settings: { maxBodyBytes: 100 } });
         const req = new FakeRequest({ headers: { "content-length": "101" } });
         const res = new FakeResponse();
-        await receiver.handle({ req, res, path: ["hook"], extraPath: [], query: "" });
+        await receiver.handle(routed(req, res, HOOK));
         refused(res, outputs, 413, /exceeds the limit of 100 bytes/);
         assert.equal(req.readableLength, 0, "nothing was read");
         assert.equal(res.headers.connection, "close");
@@ -194,7 +225,7 @@ describe("pipeline: refused deliveries", () => {
         const { receiver, outputs } = receiverFor(wms, { settings: { maxBodyBytes: 100 } });
         const req = new FakeRequest({ headers: signed("{}") });
         const res = new FakeResponse();
-        const handled = receiver.handle({ req, res, path: ["hook"], extraPath: [], query: "" });
+        const handled = receiver.handle(routed(req, res, HOOK));
         req.write("x".repeat(60));
         req.write("x".repeat(60));
         await handled;
@@ -206,7 +237,7 @@ describe("pipeline: refused deliveries", () => {
         const req = new FakeRequest({ headers: signed("{}") });
         const res = new FakeResponse();
         req.write("{");
-        await receiver.handle({ req, res, path: ["hook"], extraPath: [], query: "" });
+        await receiver.handle(routed(req, res, HOOK));
         refused(res, outputs, 408, /not received within/);
     });
 
@@ -255,12 +286,12 @@ describe("pipeline: nothing acknowledged is lost, nothing is left reserved", () 
     });
 
     it("answers 503 for a single event another delivery is taking in, releasing what it holds", async () => {
-        const inner = { reserve: () => ({ statuses: ["busy"], previousHighest: [undefined], commit() {}, release() {} }) };
+        const inner: SyncState = { reserve: () => ({ statuses: ["busy"], previousHighest: [undefined], commit() {}, release() {} }) };
         const state = new RecordingState(inner);
         const { receiver, outputs } = receiverFor(wms, { state });
         const res = await sendWms(receiver);
         assert.equal(res.status, 503);
-        assert.match(res.json.error, /being received/);
+        assert.match(String(res.json.error), /being received/);
         assert.equal(state.released, 1);
         assert.equal(outputs.events.length, 0);
     });
@@ -270,7 +301,7 @@ describe("pipeline: nothing acknowledged is lost, nothing is left reserved", () 
         const { receiver } = receiverFor(wms, { state });
         const res = await sendWms(receiver);
         assert.equal(res.status, 503);
-        assert.match(res.json.error, /state unavailable/);
+        assert.match(String(res.json.error), /state unavailable/);
     });
 
     it("releases the reservation when emitting fails, so the sender's retry is not taken for a duplicate", async () => {
@@ -313,7 +344,7 @@ describe("pipeline: authentication before work", () => {
         const req = new FakeRequest();
         const res = new FakeResponse();
         req.write("[");
-        await tokenReceiver.handle({ req, res, path: ["hook", "wrong"], extraPath: ["wrong"], query: "" });
+        await tokenReceiver.handle(routed(req, res, { path: ["hook", "wrong"], extraPath: ["wrong"], query: "" }));
         assert.equal(res.status, 401);
     });
 
@@ -323,7 +354,7 @@ describe("pipeline: authentication before work", () => {
         for (let n = 0; n < 5; n++) {
             const req = new FakeRequest({ headers: signed("{}") });
             req.write("{");
-            idle.push({ req, handled: receiver.handle({ req, res: new FakeResponse(), path: ["hook"], extraPath: [], query: "" }) });
+            idle.push({ req, handled: receiver.handle(routed(req, new FakeResponse(), { path: ["hook"], extraPath: [], query: "" })) });
         }
         await sleep(5);
         assert.equal(receiver.stats().bodiesArriving, 5);
@@ -345,14 +376,14 @@ describe("pipeline: authentication before work", () => {
         const drip = setInterval(() => trickling.write(" "), 200);
         const started = Date.now();
         await Promise.all([
-            receiver.handle({ req: silent, res: silentAnswer, path: ["hook"], extraPath: [], query: "" }),
-            receiver.handle({ req: trickling, res: tricklingAnswer, path: ["hook"], extraPath: [], query: "" }),
+            receiver.handle(routed(silent, silentAnswer, { path: ["hook"], extraPath: [], query: "" })),
+            receiver.handle(routed(trickling, tricklingAnswer, { path: ["hook"], extraPath: [], query: "" })),
         ]);
         clearInterval(drip);
         assert.equal(silentAnswer.status, 408);
-        assert.match(silentAnswer.json.error, /no body data for 2 seconds/);
+        assert.match(String(silentAnswer.json.error), /no body data for 2 seconds/);
         assert.equal(tricklingAnswer.status, 408);
-        assert.match(tricklingAnswer.json.error, /slower than 16 KiB\/s/);
+        assert.match(String(tricklingAnswer.json.error), /slower than 16 KiB\/s/);
         assert.ok(Date.now() - started < 3500, "within a couple of seconds, not the 10 s body timeout");
     });
 
@@ -364,14 +395,14 @@ describe("pipeline: authentication before work", () => {
         for (let n = 0; receiver.stats().bufferedBytes + chunk.length <= bound; n++) {
             const req = new FakeRequest({ headers: signed("{}") });
             const res = new FakeResponse();
-            readers.push({ req, res, handled: receiver.handle({ req, res, path: ["hook"], extraPath: [], query: "" }) });
+            readers.push({ req, res, handled: receiver.handle(routed(req, res, HOOK)) });
             req.write(chunk);
             await new Promise(setImmediate);
         }
         const oldest = readers[0];
         const newcomer = new FakeRequest({ headers: signed("{}") });
         const newcomerAnswer = new FakeResponse();
-        const handled = receiver.handle({ req: newcomer, res: newcomerAnswer, path: ["hook"], extraPath: [], query: "" });
+        const handled = receiver.handle(routed(newcomer, newcomerAnswer, { path: ["hook"], extraPath: [], query: "" }));
         newcomer.write(chunk);
         await oldest.handled;
         assert.equal(oldest.res.status, 503, "the body arriving longest made way");
@@ -388,7 +419,7 @@ describe("pipeline: batches stay cheap", () => {
         const { receiver, outputs } = receiverFor(synthesis, { secrets: [], settings: { maxBatchEvents: 3 } });
         const res = await exchange(receiver, JSON.stringify(synthesisBatch(4)));
         assert.equal(res.status, 413);
-        assert.match(res.json.error, /batch of 4 events exceeds the limit of 3/);
+        assert.match(String(res.json.error), /batch of 4 events exceeds the limit of 3/);
         assert.equal(outputs.events.length, 0);
     });
 
@@ -400,8 +431,8 @@ describe("pipeline: batches stay cheap", () => {
         assert.equal(outputs.rejections.length, 1);
         const [message] = outputs.rejections;
         assert.equal(message.payload.invalidCount, 998);
-        assert.equal(message.payload.invalid.length, 10);
-        assert.deepEqual(message.payload.invalid[0], { index: 2, reason: "event must be a JSON object" });
+        assert.equal(message.payload.invalid?.length, 10);
+        assert.deepEqual(message.payload.invalid?.[0], { index: 2, reason: "event must be a JSON object" });
         assert.match(message.payload.reason, /^998 events of the batch invalid; first, at 2:/);
     });
 
@@ -437,21 +468,20 @@ describe("pipeline: concurrency", () => {
         const second = await sendWms(receiver, { sequence: 1 });
         assert.equal(second.status, 429);
         assert.equal(second.headers["retry-after"], "1");
-        assert.equal(outputs.rejections.at(-1).payload.status, 429);
+        assert.equal(outputs.rejections.at(-1)?.payload.status, 429);
         assert.equal((await first).status, 200);
         assert.equal((await sendWms(receiver, { sequence: 1 })).status, 200, "the slot is free again");
     });
 });
 
 describe("pipeline: the outcome of a delivery, decided without effects", () => {
-    const { deliveryOutcome } = dist("core/pipeline.js");
     const info = { receivedAt: "2026-11-24T10:00:00.000Z", deliveryId: "d-1", verified: true, test: false };
-    const event = (sequence) => JSON.parse(wmsBody({ sequence }));
+    const event = (sequence: number) => JSON.parse(wmsBody({ sequence })) as WmsEvent;
 
     it("emits the new events with their gaps, counts the seen ones, and answers as the provider does", () => {
         const wanted = [event(3), event(1), event(4)];
         const identities = wanted.map((value) => ({ key: `s#${value.sequence}`, stream: { name: "s", position: value.sequence } }));
-        const reservation = { statuses: ["new", "seen", "new"], previousHighest: [0, undefined, 3] };
+        const reservation: Pick<Reservation, "statuses" | "previousHighest"> = { statuses: ["new", "seen", "new"], previousHighest: [0, undefined, 3] };
         const outcome = deliveryOutcome(wms, wms.options({}), { wanted, identities, reservation, invalid: [], info, remoteAddress: "203.0.113.7" });
         assert.deepEqual(outcome.events.map((message) => [message.payload.sequence, message.webhook.missing]), [[3, [1, 2]], [4, []]]);
         assert.equal(outcome.duplicates, 1);
@@ -474,7 +504,7 @@ describe("pipeline: the outcome of a delivery, decided without effects", () => {
         const identities = wanted.map((value) => ({ key: value.uuid }));
         assert.throws(
             () => deliveryOutcome(synthesis, {}, { wanted, identities, reservation: { statuses: ["new", "busy"], previousHighest: [undefined, undefined] }, invalid: [], info, remoteAddress: undefined }),
-            (error) => error.status === 503,
+            (error: unknown) => error instanceof Rejection && error.status === 503,
         );
     });
 });

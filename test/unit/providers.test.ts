@@ -1,33 +1,25 @@
-"use strict";
-const assert = require("node:assert/strict");
-const { createHmac } = require("node:crypto");
-const { WMS_SEED_BODY, wmsBody, mentraSession, synthesisBatch, meshagentEvent, toPythonJson, dist } = require("../support/fixtures");
-const { wms, wmsSignature, wmsOptions } = dist("providers/wms.js");
-const { mentra, hostAllowed, mentraOptions } = dist("providers/mentra.js");
-const { synthesis } = dist("providers/synthesis.js");
-const { meshagent, meshagentSignature, eventWanted } = dist("providers/meshagent.js");
-const { Rejection } = dist("core/provider.js");
-const { extraPathRule } = dist("core/secrets.js");
+import assert = require("node:assert/strict");
+import { createHash, createHmac } from "node:crypto";
+import { WMS_SEED_BODY, wmsBody, mentraSession, synthesisBatch, meshagentEvent, toPythonJson } from "../support/fixtures.js";
+import { wms, wmsSignature, wmsOptions, type WmsEvent } from "../../nodes/providers/wms.js";
+import { mentra, hostAllowed, mentraOptions } from "../../nodes/providers/mentra.js";
+import { synthesis, type SynthesisEvent } from "../../nodes/providers/synthesis.js";
+import { meshagent, meshagentSignature, eventWanted } from "../../nodes/providers/meshagent.js";
+import type { Delivery } from "../../nodes/core/provider.js";
+import { ready, rejects } from "../support/assertions.js";
+import { extraPathRule } from "../../nodes/core/secrets.js";
 
-function delivery(body, headers = {}, { path = ["hook"], extraPath = [], query = "" } = {}) {
+function delivery(
+    body: string,
+    headers: Record<string, string> = {},
+    { path = ["hook"], extraPath = [], query = "" }: { path?: string[]; extraPath?: string[]; query?: string } = {},
+): Delivery {
     return { body: Buffer.from(body), headers, path, extraPath, query };
 }
 
-/** Asserts that `action` throws (or rejects with) a Rejection of `status`, returning its reason. */
-async function rejects(action, status) {
-    try {
-        await action();
-    } catch (error) {
-        assert.ok(error instanceof Rejection, `expected a Rejection, got ${error}`);
-        assert.equal(error.status, status, error.reason);
-        return error.reason;
-    }
-    assert.fail(`expected a ${status} rejection`);
-}
-
 describe("WMS provider", () => {
-    const keys = wms.prepareKeys(["old-secret", "mac-secret"]);
-    const sign = (body, secret = "mac-secret") => ({ "x-wms-content-mac": wmsSignature(body, secret) });
+    const keys = ready(wms.prepareKeys(["old-secret", "mac-secret"]));
+    const sign = (body: string, secret = "mac-secret") => ({ "x-wms-content-mac": wmsSignature(body, secret) });
     const defaults = wmsOptions({});
     const withTextMac = wmsOptions({ acceptTextMac: true });
 
@@ -63,16 +55,16 @@ describe("WMS provider", () => {
 
     it("refuses an event older than the de-duplication window or too far in the future (400)", async () => {
         const now = Math.floor(Date.now() / 1000);
-        const event = (timestamp) => JSON.parse(wmsBody({ timestamp }));
+        const event = (timestamp: number) => JSON.parse(wmsBody({ timestamp })) as WmsEvent;
         assert.deepEqual(defaults, { acceptTextMac: false, maxAgeSeconds: 600 });
         assert.equal(wmsOptions({ dedupSeconds: "3600" }).maxAgeSeconds, 3600, "the window by default");
         assert.equal(wmsOptions({ dedupSeconds: 3600, maxAgeSeconds: "0" }).maxAgeSeconds, 0);
-        assert.ok(wms.prepare(event(now - 590), defaults));
-        assert.ok(wms.prepare(event(now + 290), defaults), "clocks drift: a little ahead is fine");
-        assert.match(await rejects(() => wms.prepare(event(now - 700), defaults), 400), /older than the 600 s allowed/);
-        assert.match(await rejects(() => wms.prepare(event(now + 400), defaults), 400), /in the future/);
-        assert.match(await rejects(() => wms.prepare(JSON.parse(WMS_SEED_BODY), defaults), 400), /old/, "the 2023 seed, replayed");
-        assert.ok(wms.prepare(JSON.parse(WMS_SEED_BODY), wmsOptions({ maxAgeSeconds: 0 })), "0 turns the check off");
+        assert.ok(wms.prepare!(event(now - 590), defaults));
+        assert.ok(wms.prepare!(event(now + 290), defaults), "clocks drift: a little ahead is fine");
+        assert.match(await rejects(() => wms.prepare!(event(now - 700), defaults), 400), /older than the 600 s allowed/);
+        assert.match(await rejects(() => wms.prepare!(event(now + 400), defaults), 400), /in the future/);
+        assert.match(await rejects(() => wms.prepare!(JSON.parse(WMS_SEED_BODY), defaults), 400), /old/, "the 2023 seed, replayed");
+        assert.ok(wms.prepare!(JSON.parse(WMS_SEED_BODY), wmsOptions({ maxAgeSeconds: 0 })), "0 turns the check off");
     });
 
     it("refuses a missing, malformed, wrong-case, wrong-prefix or wrong MAC with 401", async () => {
@@ -88,7 +80,7 @@ describe("WMS provider", () => {
             "re-serialised body": sign(JSON.stringify(JSON.parse(WMS_SEED_BODY))),
         };
         for (const [name, headers] of Object.entries(attempts)) {
-            const reason = await rejects(() => wms.verify(delivery(WMS_SEED_BODY, headers), keys, {}), 401);
+            const reason = await rejects(() => wms.verify(delivery(WMS_SEED_BODY, headers), keys, defaults), 401);
             assert.ok(reason.length < 120 && !reason.includes("\n"), name);
             assert.ok(!reason.includes("mac-secret"), name);
         }
@@ -98,18 +90,18 @@ describe("WMS provider", () => {
         assert.ok(wms.schema.safeParse(JSON.parse(WMS_SEED_BODY)).success);
         const future = wms.schema.safeParse(JSON.parse(wmsBody({ event: "HEART_RATE_READY", extra: 1 })));
         assert.ok(future.success);
-        assert.equal(future.data.extra, 1, "fields the provider adds are kept");
+        assert.equal(future.data?.extra, 1, "fields the provider adds are kept");
         for (const broken of [{ sessionId: "" }, { sequence: -1 }, { sequence: 1.5 }, { timestamp: "yesterday" }, { severity: "LOUD" }, { event: 7 }]) {
             assert.ok(!wms.schema.safeParse(JSON.parse(wmsBody(broken))).success, JSON.stringify(broken));
         }
         assert.equal(wms.eventName(JSON.parse(WMS_SEED_BODY)), "MEASUREMENT_CREATED");
-        assert.deepEqual(wms.streamPosition(JSON.parse(wmsBody({ sequence: 4 }))), { stream: "ryueiwoqfh910fu3rpqruvfiu", position: 4 });
+        assert.deepEqual(wms.streamPosition!(JSON.parse(wmsBody({ sequence: 4 }))), { stream: "ryueiwoqfh910fu3rpqruvfiu", position: 4 });
     });
 });
 
 describe("Mentra provider", () => {
     const options = mentra.options({});
-    const prepare = (event, opts = options) => mentra.prepare(mentra.schema.parse(event), opts);
+    const prepare = (event: unknown, opts = options) => mentra.prepare!(mentra.schema.parse(event), opts);
 
     it("accepts every documented webhook type, the unsent ones included", () => {
         const base = { sessionId: "session-123456", userId: "user-789012", timestamp: "2023-04-01T12:30:45Z" };
@@ -128,18 +120,18 @@ describe("Mentra provider", () => {
         for (const type of [{ toString: 1 }, { valueOf: null, toString: null }, ["a"], 42, null]) {
             const result = mentra.schema.safeParse({ ...mentraSession(), type });
             assert.ok(!result.success);
-            assert.match(result.error.issues[0].message, /^unknown webhook type: \((object|number)\)$/);
+            assert.match(String(result.error?.issues[0].message), /^unknown webhook type: \((object|number)\)$/);
         }
     });
 
     it("refuses an unknown type with a reason naming it", () => {
         const result = mentra.schema.safeParse({ ...mentraSession(), type: "tool_call" });
         assert.ok(!result.success);
-        assert.match(result.error.issues[0].message, /unknown webhook type: "tool_call"/);
+        assert.match(String(result.error?.issues[0].message), /unknown webhook type: "tool_call"/);
     });
 
     it("gives the flow the URL of the protocol it speaks, never another protocol's", () => {
-        const fields = (event, opts = options) => mentra.messageFields(prepare(event, opts), opts);
+        const fields = (event: unknown, opts = options) => mentra.messageFields!(prepare(event, opts), opts);
         assert.deepEqual(options, { allowedHosts: ["mentra.glass", "augmentos.org", "augmentos.cloud"], allowInsecureWs: false, protocol: "app-ws" });
         const miniapp = mentraOptions({ protocol: "miniapp" });
         assert.deepEqual(fields(mentraSession()), { websocketUrl: "wss://prod.mentra.glass/app-ws" });
@@ -149,7 +141,7 @@ describe("Mentra provider", () => {
         const prepared = prepare(olderCloud);
         assert.equal(prepared.websocketUrl, undefined, "no field is filled from another");
         assert.equal(prepared.userId, "jane.doe@example.com");
-        assert.equal(mentra.messageFields(prepare({ ...mentraSession(), type: "stop_request", reason: "user_disabled" }), options), undefined);
+        assert.equal(mentra.messageFields!(prepare({ ...mentraSession(), type: "stop_request", reason: "user_disabled" }), options), undefined);
     });
 
     it("refuses a session without a URL for its protocol (400) or with any URL outside the allow-list (403)", async () => {
@@ -169,7 +161,7 @@ describe("Mentra provider", () => {
     });
 
     it("refuses URLs that parsers read differently, plain ws: unless allowed, and user info; emits them normalised", async () => {
-        const session = (url) => mentraSession({ websocketUrl: undefined, mentraOSWebsocketUrl: url, augmentOSWebsocketUrl: undefined });
+        const session = (url: string) => mentraSession({ websocketUrl: undefined, mentraOSWebsocketUrl: url, augmentOSWebsocketUrl: undefined });
         const ambiguous = [
             "wss://api.mentra.glass\\@evil.com/", // Python's urlsplit reads evil.com
             "wss://api.mentra.glass\\evil.com/",
@@ -187,7 +179,7 @@ describe("Mentra provider", () => {
         assert.ok(prepare(session("ws://api.mentra.glass/app-ws"), mentraOptions({ allowInsecureWs: "true" })));
         const normalised = prepare(session("WSS://API.Mentra.Glass:443/app-ws/%7Euser/../x"));
         assert.equal(normalised.mentraOSWebsocketUrl, "wss://api.mentra.glass/app-ws/x");
-        assert.deepEqual(mentra.messageFields(normalised, options), { websocketUrl: normalised.mentraOSWebsocketUrl });
+        assert.deepEqual(mentra.messageFields!(normalised, options), { websocketUrl: normalised.mentraOSWebsocketUrl });
     });
 
     it("matches allowed hosts and their subdomains only", () => {
@@ -202,10 +194,10 @@ describe("Mentra provider", () => {
     });
 
     it("checks the optional token in the last path segment (before /webhook) or the query", async () => {
-        const keys = mentra.prepareKeys(["t0ken-1", "t0ken-2"]);
+        const keys = ready(mentra.prepareKeys(["t0ken-1", "t0ken-2"]));
         const body = JSON.stringify(mentraSession());
-        const at = (path, query = "") => delivery(body, {}, { path, extraPath: path.slice(1), query });
-        assert.deepEqual(mentra.verify(at(["mentra"]), mentra.prepareKeys([]), options), { verified: false });
+        const at = (path: string[], query = "") => delivery(body, {}, { path, extraPath: path.slice(1), query });
+        assert.deepEqual(mentra.verify(at(["mentra"]), ready(mentra.prepareKeys([])), options), { verified: false });
         assert.deepEqual(mentra.verify(at(["mentra", "t0ken-2"]), keys, options), { verified: true });
         assert.deepEqual(mentra.verify(at(["mentra", "t0ken-1", "webhook"]), keys, options), { verified: true });
         assert.deepEqual(mentra.verify(at(["mentra"], "token=t0ken-1"), keys, options), { verified: true });
@@ -223,11 +215,11 @@ describe("Mentra provider", () => {
     });
 
     it("identifies a retry by its bytes: a new timestamp is a new event", () => {
-        const event = mentraSession();
-        const first = mentra.duplicateKey(event, delivery(JSON.stringify(event)));
-        assert.equal(first, mentra.duplicateKey(event, delivery(JSON.stringify(event))));
-        const later = mentraSession({ timestamp: "2025-06-01T12:31:00.000Z" });
-        assert.notEqual(first, mentra.duplicateKey(later, delivery(JSON.stringify(later))));
+        const event = mentra.schema.parse(mentraSession());
+        const first = mentra.duplicateKey!(event, delivery(JSON.stringify(event)));
+        assert.equal(first, mentra.duplicateKey!(event, delivery(JSON.stringify(event))));
+        const later = mentra.schema.parse(mentraSession({ timestamp: "2025-06-01T12:31:00.000Z" }));
+        assert.notEqual(first, mentra.duplicateKey!(later, delivery(JSON.stringify(later))));
     });
 });
 
@@ -247,21 +239,23 @@ describe("SynthesisVR provider", () => {
     it("identifies a session event by uuid and action", () => {
         const [create] = synthesisBatch(1, "create");
         const [remove] = synthesisBatch(1, "delete");
-        assert.notEqual(synthesis.duplicateKey(create), synthesis.duplicateKey(remove));
-        assert.equal(synthesis.duplicateKey(create), synthesis.duplicateKey({ ...create, stations: 3 }));
+        const key = (event: SynthesisEvent) => synthesis.duplicateKey!(event, delivery(JSON.stringify([event])));
+        assert.notEqual(key(create), key(remove));
+        assert.equal(key(create), key({ ...create, stations: 3 }));
     });
 });
 
 describe("MeshAgent provider", () => {
-    let keys;
+    let keys: Buffer[];
+    const options = meshagent.options({});
     before(async () => {
         keys = await meshagent.prepareKeys(["rotated-out", "mesh-secret"]);
     });
     const body = toPythonJson(meshagentEvent());
     const jose = () => import("jose");
-    const encode = (secret) => new TextEncoder().encode(secret);
-    const sha256 = (text) => require("node:crypto").createHash("sha256").update(text).digest("hex");
-    const withToken = (jwt) => delivery(body, { "meshagent-signature": `Bearer ${jwt}` });
+    const encode = (secret: string) => new TextEncoder().encode(secret);
+    const sha256 = (text: string) => createHash("sha256").update(text).digest("hex");
+    const withToken = (jwt: string) => delivery(body, { "meshagent-signature": `Bearer ${jwt}` });
 
     it("verifies what MeshAgent's Python reference sender produces", async () => {
         // Recorded from Python's json.dumps and an HS256 JWT built with hmac/hashlib, as PyJWT
@@ -270,15 +264,15 @@ describe("MeshAgent provider", () => {
         const jwt =
             "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzaGEyNTYiOiI2NGM5NmU5ZTk5ZjY2YjA0N2FmNjFiYzFiZDMzMmUzNWViZWRiNTdmNTNjODExY2ViZjI2MGY0NjU4YWIzOGNlIn0.forDD83X9o9CoPSUu0al9iVNGk0rFyZuVuLiC_fjK8w";
         assert.equal(pythonBody, body, "toPythonJson writes what json.dumps writes");
-        assert.deepEqual(await meshagent.verify(withToken(jwt), keys, {}), { verified: true });
-        assert.deepEqual(await meshagent.verify(delivery(body, { "meshagent-signature": await meshagentSignature(body, "rotated-out") }), keys, {}), { verified: true });
+        assert.deepEqual(await meshagent.verify(withToken(jwt), keys, options), { verified: true });
+        assert.deepEqual(await meshagent.verify(delivery(body, { "meshagent-signature": await meshagentSignature(body, "rotated-out") }), keys, options), { verified: true });
     });
 
     it("refuses every forged, expired or mismatched signature with 401", async () => {
         const { SignJWT, generateKeyPair } = await jose();
         const claims = { sha256: sha256(body) };
         const now = Math.floor(Date.now() / 1000);
-        const unsigned = (payload) =>
+        const unsigned = (payload: object) =>
             `${Buffer.from(JSON.stringify({ alg: "none", typ: "JWT" })).toString("base64url")}.${Buffer.from(JSON.stringify(payload)).toString("base64url")}.`;
         const { privateKey } = await generateKeyPair("RS256");
         const cases = {
@@ -296,16 +290,16 @@ describe("MeshAgent provider", () => {
         const valid = await new SignJWT(claims).setProtectedHeader({ alg: "HS256", typ: "JWT" }).sign(encode("mesh-secret"));
         for (const [name, jwt] of Object.entries(cases)) {
             // An accepted header is remembered: a forged one right after a genuine one is still checked.
-            assert.deepEqual(await meshagent.verify(withToken(valid), keys, {}), { verified: true });
-            const reason = await rejects(() => meshagent.verify(withToken(jwt), keys, {}), 401);
+            assert.deepEqual(await meshagent.verify(withToken(valid), keys, options), { verified: true });
+            const reason = await rejects(() => meshagent.verify(withToken(jwt), keys, options), 401);
             assert.ok(!reason.includes("mesh-secret") && !reason.includes(jwt), name);
         }
-        await rejects(() => meshagent.verify(delivery(body), keys, {}), 401);
-        await rejects(() => meshagent.verify(delivery(body, { "meshagent-signature": cases["wrong key"] }), keys, {}), 401);
-        await rejects(() => meshagent.verify(delivery(body, { "meshagent-signature": `Basic ${cases["wrong key"]}` }), keys, {}), 401);
+        await rejects(() => meshagent.verify(delivery(body), keys, options), 401);
+        await rejects(() => meshagent.verify(delivery(body, { "meshagent-signature": cases["wrong key"] }), keys, options), 401);
+        await rejects(() => meshagent.verify(delivery(body, { "meshagent-signature": `Basic ${cases["wrong key"]}` }), keys, options), 401);
         // Valid timing claims are honoured, not refused.
         const timed = await new SignJWT(claims).setProtectedHeader({ alg: "HS256" }).setExpirationTime(now + 60).setNotBefore(now - 60).sign(encode("mesh-secret"));
-        assert.deepEqual(await meshagent.verify(withToken(timed), keys, {}), { verified: true });
+        assert.deepEqual(await meshagent.verify(withToken(timed), keys, options), { verified: true });
     });
 
     it("validates documented events' data and keeps events added later", () => {
@@ -313,7 +307,7 @@ describe("MeshAgent provider", () => {
         assert.ok(meshagent.schema.safeParse({ event: "storage.file.moved", data: { source_path: "a", destination_path: "b", participant_id: "p" } }).success);
         assert.ok(meshagent.schema.safeParse({ event: "agent.spawned", data: { anything: [1] } }).success);
         const missing = meshagent.schema.safeParse({ event: "storage.file.updated", data: { participant_id: "p" } });
-        assert.deepEqual(missing.error.issues[0].path, ["data", "path"]);
+        assert.deepEqual(missing.error?.issues[0].path, ["data", "path"]);
         assert.ok(!meshagent.schema.safeParse({ event: "room.ended", data: [] }).success);
         assert.ok(!meshagent.schema.safeParse({ data: {} }).success);
     });
@@ -322,7 +316,7 @@ describe("MeshAgent provider", () => {
         for (const event of ["constructor", "__proto__", "toString", "hasOwnProperty"]) {
             const result = meshagent.schema.safeParse({ event, data: { a: 1 } });
             assert.ok(result.success, event);
-            assert.equal(result.data.event, event);
+            assert.equal(result.data?.event, event);
         }
     });
 

@@ -1,15 +1,15 @@
-"use strict";
 // Standard Webhooks: deliveries signed by the official JavaScript library (npm standardwebhooks)
 // and by Ed25519 keys verify; forged, replayed, skewed and malformed ones are refused.
-const assert = require("node:assert/strict");
-const { generateKeyPairSync, sign: ed25519Sign } = require("node:crypto");
-const { Webhook } = require("standardwebhooks");
-const { dist } = require("../support/fixtures");
-const { exchange } = require("../support/exchange");
-const { standard, standardOptions, standardSecretProblem, standardSignatureHeaders } = dist("providers/standard.js");
-const { Receiver, DEFAULT_SETTINGS } = dist("core/pipeline.js");
-const { Rejection } = dist("core/provider.js");
-const { sampleDelivery } = dist("core/signing.js");
+import assert = require("node:assert/strict");
+import { generateKeyPairSync, sign as ed25519Sign } from "node:crypto";
+import { Webhook } from "standardwebhooks";
+import { exchange, FakeRequest, FakeResponse, routed } from "../support/exchange.js";
+import { ready, rejects } from "../support/assertions.js";
+import { standard, type StandardEvent, standardOptions, standardSecretProblem, standardSignatureHeaders } from "../../nodes/providers/standard.js";
+import { Receiver, DEFAULT_SETTINGS } from "../../nodes/core/pipeline.js";
+import type { Delivery } from "../../nodes/core/provider.js";
+import type { EventMessage, RejectionMessage } from "../../nodes/core/pipeline.js";
+import { sampleDelivery } from "../../nodes/core/signing.js";
 
 // The official library's own test secret and message id.
 const SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
@@ -20,30 +20,21 @@ const options = standardOptions({});
 const now = () => Math.floor(Date.now() / 1000);
 
 /** Headers as the official library signs them. */
-function officialHeaders(body = BODY, { secret = SECRET, id = MSG_ID, timestamp = now() } = {}) {
+function officialHeaders(body = BODY, { secret = SECRET, id = MSG_ID, timestamp = now() }: { secret?: string; id?: string; timestamp?: number } = {}): Record<string, string> {
     const signature = new Webhook(secret).sign(id, new Date(timestamp * 1000), body);
     return { "webhook-id": id, "webhook-timestamp": String(timestamp), "webhook-signature": signature };
 }
 
-const delivery = (body, headers) => ({ body: Buffer.from(body), headers, path: ["standard"], extraPath: [], query: "" });
+const delivery = (body: string, headers: Record<string, string | undefined>): Delivery => ({ body: Buffer.from(body), headers, path: ["standard"], extraPath: [], query: "" });
 
-async function refused(action, status = 401) {
-    try {
-        await action();
-    } catch (error) {
-        assert.ok(error instanceof Rejection, `a Rejection, got ${error}`);
-        assert.equal(error.status, status, error.reason);
-        return error.reason;
-    }
-    assert.fail(`expected ${status}`);
-}
+const refused = (action: () => unknown, status = 401) => rejects(action, status);
 
 describe("Standard Webhooks provider", () => {
-    const keys = standard.prepareKeys(["whsec_b2xkLXJvdGF0ZWQtb3V0LXNlY3JldC0yNA==", SECRET]);
+    const keys = ready(standard.prepareKeys(["whsec_b2xkLXJvdGF0ZWQtb3V0LXNlY3JldC0yNA==", SECRET]));
 
     it("verifies what the official library signs, with any configured secret", () => {
         assert.deepEqual(standard.verify(delivery(BODY, officialHeaders()), keys, options), { verified: true });
-        const unprefixed = standard.prepareKeys([SECRET.slice("whsec_".length)]);
+        const unprefixed = ready(standard.prepareKeys([SECRET.slice("whsec_".length)]));
         assert.deepEqual(standard.verify(delivery(BODY, officialHeaders()), unprefixed, options), { verified: true }, "as the library, a secret without whsec_");
     });
 
@@ -62,14 +53,14 @@ describe("Standard Webhooks provider", () => {
         const rotated = { ...official, "webhook-signature": `v1,K5oZfzN95Z9UVu1EsfQmfVNQhnkZ2pj9o9NDN/H/pI4= ${v1a} ${official["webhook-signature"]}` };
         assert.deepEqual(standard.verify(delivery(BODY, rotated), keys, options), { verified: true });
         const onlyExample = { ...official, "webhook-signature": `v1,K5oZfzN95Z9UVu1EsfQmfVNQhnkZ2pj9o9NDN/H/pI4= ${v1a}` };
-        assert.doesNotThrow(() => standard.checkHead(delivery(BODY, onlyExample), keys, options), "the example header is well-formed");
+        assert.doesNotThrow(() => standard.checkHead!(delivery(BODY, onlyExample), keys, options), "the example header is well-formed");
         return refused(() => standard.verify(delivery(BODY, onlyExample), keys, options));
     });
 
     it("verifies v1a (Ed25519) signatures with a whpk_ public key", () => {
         const { publicKey, privateKey } = generateKeyPairSync("ed25519");
         const raw = publicKey.export({ format: "der", type: "spki" }).subarray(-32);
-        const edKeys = standard.prepareKeys([`whpk_${raw.toString("base64")}`]);
+        const edKeys = ready(standard.prepareKeys([`whpk_${raw.toString("base64")}`]));
         const timestamp = now();
         const signature = ed25519Sign(null, Buffer.from(`${MSG_ID}.${timestamp}.${BODY}`), privateKey).toString("base64");
         const headers = { "webhook-id": MSG_ID, "webhook-timestamp": String(timestamp), "webhook-signature": `v1a,${signature}` };
@@ -79,7 +70,7 @@ describe("Standard Webhooks provider", () => {
 
     it("refuses forged, tampered, replayed-late and skewed deliveries with 401", async () => {
         const good = officialHeaders();
-        const attempts = {
+        const attempts: Record<string, [string, Record<string, string | undefined>]> = {
             "wrong secret": [BODY, officialHeaders(BODY, { secret: OTHER_SECRET })],
             "tampered body": [BODY.replace("4200", "42000"), good],
             "another id": [BODY, { ...good, "webhook-id": "msg_other" }],
@@ -88,10 +79,10 @@ describe("Standard Webhooks provider", () => {
             "too new": [BODY, officialHeaders(BODY, { timestamp: now() + 301 })],
             "missing id": [BODY, { ...good, "webhook-id": undefined }],
             "missing signature": [BODY, { ...good, "webhook-signature": undefined }],
-            "unknown version only": [BODY, { ...good, "webhook-signature": good["webhook-signature"].replace("v1,", "v2,") }],
+            "unknown version only": [BODY, { ...good, "webhook-signature": good["webhook-signature"]!.replace("v1,", "v2,") }],
             "id with a dot": [BODY, officialHeaders(BODY, { id: "msg.1" })],
             "timestamp not a number": [BODY, { ...good, "webhook-timestamp": "1e9" }],
-            "truncated signature": [BODY, { ...good, "webhook-signature": good["webhook-signature"].slice(0, -4) }],
+            "truncated signature": [BODY, { ...good, "webhook-signature": good["webhook-signature"]!.slice(0, -4) }],
         };
         for (const [name, [body, headers]] of Object.entries(attempts)) {
             const clean = Object.fromEntries(Object.entries(headers).filter(([, value]) => value !== undefined));
@@ -109,15 +100,15 @@ describe("Standard Webhooks provider", () => {
 
     it("refuses secrets that are neither whsec_ nor whpk_ keys, without quoting them", () => {
         assert.equal(standardSecretProblem([SECRET]), undefined);
-        assert.match(standardSecretProblem([SECRET, "not base64 !"]), /^secret 2 is not whsec_<base64> or whpk_<base64>$/);
-        assert.match(standardSecretProblem(["whpk_AAAA"]), /not an Ed25519 key/);
+        assert.match(String(standardSecretProblem([SECRET, "not base64 !"])), /^secret 2 is not whsec_<base64> or whpk_<base64>$/);
+        assert.match(String(standardSecretProblem(["whpk_AAAA"])), /not an Ed25519 key/);
     });
 });
 
 describe("Standard Webhooks through the pipeline", () => {
-    function receiver(config = {}) {
-        const events = [];
-        const rejections = [];
+    function receiver(config: Record<string, unknown> = {}) {
+        const events: EventMessage<StandardEvent>[] = [];
+        const rejections: RejectionMessage[] = [];
         const target = new Receiver(standard, standard.options(config), [SECRET], { ...DEFAULT_SETTINGS }, {
             emit: (emitted, rejected) => (events.push(...emitted), rejections.push(...rejected), () => true),
         });
@@ -138,11 +129,10 @@ describe("Standard Webhooks through the pipeline", () => {
 
     it("answers a missing or malformed signature header before reading the body", async () => {
         const { target } = receiver();
-        const { FakeRequest, FakeResponse } = require("../support/exchange");
         const req = new FakeRequest({ headers: { "webhook-id": MSG_ID, "webhook-timestamp": String(now()) } });
         const res = new FakeResponse();
         req.write("{"); // never finished: must not be waited for
-        await target.handle({ req, res, path: ["standard"], extraPath: [], query: "" });
+        await target.handle(routed(req, res, { path: ["standard"], extraPath: [], query: "" }));
         assert.equal(res.status, 401);
     });
 
@@ -158,7 +148,7 @@ describe("Standard Webhooks through the pipeline", () => {
     it("signs its samples as the official library verifies them", async () => {
         for (const name of Object.keys(standard.samples)) {
             const { body, headers } = await sampleDelivery(standard, name, SECRET);
-            assert.equal(new Webhook(SECRET).verify(body, headers).type, name);
+            assert.equal((new Webhook(SECRET).verify(body, headers) as StandardEvent).type, name);
         }
     });
 });

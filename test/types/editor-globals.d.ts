@@ -1,0 +1,25 @@
+// The editor's RED, as the browser tests reach into it from page.evaluate (code that runs in
+// the page): only what they use, typed as the editor has it.
+interface EditorNode {
+    id: string;
+    type: string;
+    z: string;
+    [property: string]: unknown;
+}
+
+interface EditorLink {
+    source: EditorNode;
+    sourcePort: number;
+    target: EditorNode;
+}
+
+declare const RED: {
+    nodes: {
+        filterNodes(filter: { type?: string; z?: string }): EditorNode[];
+        eachNode(callback: (node: EditorNode) => boolean | void): void;
+        eachLink(callback: (link: EditorLink) => boolean | void): void;
+        eachWorkspace(callback: (workspace: { id: string; label: string }) => boolean | void): void;
+    };
+    workspaces: { show(id: string): void };
+    settings: { telemetryEnabled?: boolean };
+};
