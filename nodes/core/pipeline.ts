@@ -91,14 +91,7 @@ export interface ReceiverOutputs<Event = unknown> {
     emit(events: EventMessage<Event>[], rejections: RejectionMessage[]): () => boolean;
 }
 
-/** Answers that never change (most providers' success) are serialised once. */
-const serialised = new WeakMap<object, string>();
-function serialise(body: unknown): string {
-    if (typeof body !== "object" || body === null) return JSON.stringify(body);
-    let text = serialised.get(body);
-    if (text === undefined) serialised.set(body, (text = JSON.stringify(body)));
-    return text;
-}
+
 
 /**
  * Runs what follows a reservation; if it fails in any way (a refusal, a deploy, a bug), the
@@ -154,7 +147,10 @@ const ACCEPTED_MEDIA_TYPES = new Set([
     "application/octet-stream",
 ]);
 
-/** A sender repeats the same Content-Type: remember the last one found acceptable. */
+/**
+ * A sender repeats the same Content-Type: remember the last one found acceptable. Saves
+ * ~410 ns of a ~40,000 ns delivery (1%; bench/caches.js).
+ */
 let lastAcceptedContentType: string | undefined;
 
 function checkContentType(header: string | undefined): void {
@@ -172,7 +168,7 @@ function checkContentType(header: string | undefined): void {
     lastAcceptedContentType = header;
 }
 
-/** ISO time of receipt; formatted once per millisecond under load. */
+/** ISO time of receipt; formatted once per millisecond under load: saves ~450 ns a delivery (1%; bench/caches.js). */
 let lastTime = 0;
 let lastIso = "";
 function receivedNow(): string {
@@ -640,7 +636,8 @@ export class Receiver<Event, Options, Keys> {
 
     private respond(res: ServerResponse, status: number, body: unknown): void {
         if (res.headersSent) return;
-        const text = serialise(body);
+        // Serialised every time: caching a constant answer saves ~110 ns of a ~40,000 ns delivery (bench/caches.js).
+        const text = JSON.stringify(body);
         res.writeHead(status, { "Content-Type": "application/json; charset=utf-8", "Content-Length": Buffer.byteLength(text) });
         res.end(text);
     }

@@ -40,20 +40,15 @@ export function matchesAnyDigest(candidate: string, digests: readonly Buffer[]):
 }
 
 type Suffixes = readonly (readonly string[])[];
-/** A provider's suffixes, longest first: sorted once, not per request. */
-const longestFirst = new WeakMap<Suffixes, Suffixes>();
 
 /** `segments` without the provider's suffix it ends with, if any (the longest that fits). */
 export function withoutSuffix(segments: readonly string[], suffixes: Suffixes = []): readonly string[] {
-    let sorted = longestFirst.get(suffixes);
-    if (!sorted) longestFirst.set(suffixes, (sorted = [...suffixes].sort((a, b) => b.length - a.length)));
-    for (const suffix of sorted) {
+    let longest = 0;
+    for (const suffix of suffixes) {
         const start = segments.length - suffix.length;
-        if (suffix.length > 0 && start >= 0 && suffix.every((segment, index) => segments[start + index] === segment)) {
-            return segments.slice(0, start);
-        }
+        if (suffix.length > longest && start >= 0 && suffix.every((segment, index) => segments[start + index] === segment)) longest = suffix.length;
     }
-    return segments;
+    return longest === 0 ? segments : segments.slice(0, segments.length - longest);
 }
 
 /** Which segments may follow a node's path for `provider`: a token, then one of its suffixes. */

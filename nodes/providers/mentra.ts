@@ -165,7 +165,6 @@ export function websocketUrlFor(event: MentraSessionRequest | MentraSessionRecov
     return undefined;
 }
 
-/** The same answer every time: serialised once by the pipeline. */
 const MENTRA_SUCCESS = { status: 200, body: { status: "success" } } as const;
 
 const now = () => new Date().toISOString();

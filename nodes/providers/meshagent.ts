@@ -115,10 +115,12 @@ function tokenParts(header: string | string[] | undefined): [string, string, str
     return [match[1]!, match[2]!, match[3]!];
 }
 
-/** The last protected header found acceptable (HS256, no extensions), as sent. */
+/**
+ * The last protected header found acceptable (HS256, no extensions), as sent: decoding and
+ * checking it costs ~1,070 ns, 3% of a delivery (bench/caches.js).
+ */
 let acceptedProtectedHeader: string | undefined;
 
-/** The same answer every time: serialised once by the pipeline. */
 const MESHAGENT_SUCCESS = { status: 200, body: { ok: true } } as const;
 
 /**

@@ -65,7 +65,6 @@ export function wmsSignature(body: Buffer | string, secret: string): string {
     return `hmac-sha256=${createHmac("sha256", secret).update(body).digest("hex")}`;
 }
 
-/** The same answer every time: serialised once by the pipeline. */
 const WMS_SUCCESS = { status: 200, body: { status: "ok" } } as const;
 
 /** How far ahead of this server's clock an event's timestamp may be: clocks drift. */

@@ -5,7 +5,7 @@ import { Receiver, DEFAULT_SETTINGS } from "../../nodes/core/pipeline.js";
 import { synthesis } from "../../nodes/providers/synthesis.js";
 import { FakeResponse, routed } from "../support/exchange.js";
 import type { FakeRequest } from "../support/exchange.js";
-import { parseSecrets, matchesAnyDigest, tokenDigests, parseList } from "../../nodes/core/secrets.js";
+import { parseSecrets, matchesAnyDigest, tokenDigests, parseList, withoutSuffix } from "../../nodes/core/secrets.js";
 import { normalisePath, isSafePath } from "../../nodes/core/route-table.js";
 import { selfUrl } from "../../nodes/core/test-events.js";
 import { receiverSettings } from "../../nodes/core/receiver-node.js";
@@ -68,6 +68,16 @@ describe("MemoryState", () => {
 });
 
 describe("secrets", () => {
+    it("takes the longest suffix a path ends with, whatever the order they are listed in", () => {
+        const suffixes = [["webhook"], ["api", "_mentraos", "webhook"]];
+        for (const listed of [suffixes, [...suffixes].reverse()]) {
+            assert.deepEqual(withoutSuffix(["hook", "t0ken", "api", "_mentraos", "webhook"], listed), ["hook", "t0ken"]);
+            assert.deepEqual(withoutSuffix(["hook", "webhook"], listed), ["hook"]);
+            assert.deepEqual(withoutSuffix(["hook", "t0ken"], listed), ["hook", "t0ken"]);
+        }
+        assert.deepEqual(withoutSuffix(["webhook"], [[]]), ["webhook"], "an empty suffix removes nothing");
+    });
+
     it("reads one secret per line and ${ENV} references", () => {
         const env: Record<string, string> = { MAC: "from-env", TWO: "x\ny" };
         assert.deepEqual(parseSecrets("  a  \r\n\nb\n${MAC}\n${MISSING}\n${TWO}", (name) => env[name]), ["a", "b", "from-env", "x", "y"]);
