@@ -20,9 +20,7 @@ import type { WmsEvent } from "./nodes/providers/wms.js";
 export type { EventOf, ProviderName, WebhookInfo, RejectionMessage };
 
 /** A message on a receiver's first output: `payload` is one event, `topic` its name. */
-export interface WebhookMessage<Event> extends Omit<EventMessage, "payload"> {
-    payload: Event;
-}
+export type WebhookMessage<Event> = EventMessage<Event>;
 /** The message a node of provider `Name` sends on its first output. */
 export type MessageOf<Name extends ProviderName> = WebhookMessage<EventOf<Name>>;
 
