@@ -17,6 +17,7 @@ fs.chmodSync(path.join(dist, "bin", "verified-webhooks.js"), 0o755);
 
 const { PROVIDERS } = require(path.join(nodesOut, "providers", "index.js"));
 const { DEFAULT_SETTINGS } = require(path.join(nodesOut, "core", "pipeline.js"));
+const { DEFAULT_LOG_LIMITS } = require(path.join(nodesOut, "core", "delivery-log.js"));
 
 /** Node types that are not receivers, each with its own source files in nodes/. */
 const OTHER_NODE_TYPES = ["webhook-state"];
@@ -70,6 +71,8 @@ function editorFile(provider) {
         dedupSeconds: DEFAULT_SETTINGS.windowMs / 1000,
         bodyTimeoutSeconds: DEFAULT_SETTINGS.bodyTimeoutMs / 1000,
         maxConcurrent: DEFAULT_SETTINGS.maxConcurrent,
+        logDeliveries: DEFAULT_LOG_LIMITS.maxDeliveries,
+        logHours: DEFAULT_LOG_LIMITS.maxAgeMs / 3_600_000,
         secretRequired: provider.secretRequired,
     };
     const template = fs.readFileSync(path.join(root, "nodes", "core", "editor-template.html"), "utf8");

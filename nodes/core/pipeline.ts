@@ -57,6 +57,8 @@ export interface WebhookInfo {
     /** For a provider with ordered streams (WMS): positions skipped before this event. */
     missing?: number[];
     missingCount?: number;
+    /** On an event emitted again from the delivery log: the delivery that first emitted it. */
+    replayOf?: string;
 }
 
 /** A message on output 1; a provider may add properties of its own (Mentra: websocketUrl). */
@@ -333,6 +335,21 @@ export interface ReceiverContext {
     readonly onCount?: () => void;
     /** An unexpected error (a bug): told where it happened, never its message, which may quote the body. */
     readonly onInternalError?: (where: string) => void;
+    /** Every delivery once answered (and every replay once emitted): what the delivery log records. */
+    readonly onDelivery?: (record: DeliveryRecord) => void;
+}
+
+/** How a delivery was answered; its emitted messages went through emit() before, under the same deliveryId. */
+export interface DeliveryRecord extends DeliveryInfo {
+    readonly remoteAddress: string | undefined;
+    readonly status: number;
+    /** Why it was refused (a refusal only). */
+    readonly reason?: string;
+    /** Events emitted, events already seen, invalid elements of a batch. */
+    readonly accepted: number;
+    readonly duplicates: number;
+    readonly rejected: number;
+    readonly replayOf?: string;
 }
 
 /** "TypeError at pipeline.js:123": enough to find a bug, nothing of the request. */
@@ -565,6 +582,14 @@ export class Receiver<Event, Options, Keys> {
             reservation?.commit();
             this.counts.accepted++;
             this.context.onCount?.();
+            this.context.onDelivery?.({
+                ...input.info,
+                remoteAddress: input.remoteAddress,
+                status: outcome.answer.status,
+                accepted: outcome.events.length,
+                duplicates: outcome.duplicates,
+                rejected: input.invalid.length,
+            });
         };
         if (!outcome.events.length && !outcome.rejections.length) return acknowledge();
         // The answer waits one turn: scheduled before the messages are handed over, it runs
@@ -612,7 +637,48 @@ export class Receiver<Event, Options, Keys> {
         this.respond(res, rejection.status, this.provider.errorBody(rejection.reason));
         this.counts.rejected++;
         this.context.onCount?.();
-        this.outputs.emit([], [rejectionMessageOf(this.provider.name, rejection, { receivedAt, deliveryId }, request.req.socket?.remoteAddress)]);
+        const remoteAddress = request.req.socket?.remoteAddress;
+        this.outputs.emit([], [rejectionMessageOf(this.provider.name, rejection, { receivedAt, deliveryId }, remoteAddress)]);
+        this.context.onDelivery?.({
+            receivedAt,
+            deliveryId,
+            verified: false,
+            test: false,
+            remoteAddress,
+            status: rejection.status,
+            reason: rejection.reason,
+            accepted: 0,
+            duplicates: 0,
+            rejected: 0,
+        });
+    }
+
+    /**
+     * Emits events again that this receiver emitted before (kept by the delivery log), as a
+     * delivery of its own: a new deliveryId, `replayOf` the original. Each is checked against
+     * the provider's schema once more, so only what was verified reaches the flow; time-bound
+     * checks (a WMS event's age) are not repeated. Returns the new delivery's id.
+     */
+    replay(payloads: readonly unknown[], original: Pick<DeliveryInfo, "deliveryId" | "verified" | "test"> & { remoteAddress: string | undefined }): string {
+        if (this.closed) throw new Rejection(503, "receiver is restarting: retry");
+        const events = payloads.map((payload) => {
+            const result = this.provider.schema.safeParse(payload);
+            if (!result.success) throw new Rejection(409, `not replayable: ${describeSchemaError(result.error)}`);
+            return result.data;
+        });
+        const info: DeliveryInfo = { receivedAt: receivedNow(), deliveryId: randomUUID(), verified: original.verified, test: original.test };
+        const outcome = deliveryOutcome(this.provider, this.options, {
+            wanted: events,
+            identities: events.map(() => undefined),
+            reservation: undefined,
+            invalid: NONE_INVALID,
+            info,
+            remoteAddress: original.remoteAddress,
+        });
+        for (const message of outcome.events) message.webhook.replayOf = original.deliveryId;
+        this.outputs.emit(outcome.events, []);
+        this.context.onDelivery?.({ ...info, remoteAddress: original.remoteAddress, status: 200, accepted: events.length, duplicates: 0, rejected: 0, replayOf: original.deliveryId });
+        return info.deliveryId;
     }
 
     /**

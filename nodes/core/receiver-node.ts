@@ -4,7 +4,9 @@
  * calls registerReceiverNode with its provider and nothing else.
  */
 import type { Node, NodeAPI, NodeDef } from "node-red";
-import { DEFAULT_SETTINGS, Receiver, type EventMessage, type ReceiverSettings, type RejectionMessage } from "./pipeline.js";
+import { DEFAULT_SETTINGS, Receiver, type DeliveryRecord, type EventMessage, type ReceiverSettings, type RejectionMessage } from "./pipeline.js";
+import { deliveryLogRuntime, reportErrorsOf } from "./delivery-log-routes.js";
+import { logLimitsOf, type LoggedEvent } from "./delivery-log.js";
 import type { Provider } from "./provider.js";
 import { isSafePath, normalisePath, routeTableFor, type HttpSettings } from "./route-table.js";
 import { dedupWindowSeconds, positiveNumber } from "./options.js";
@@ -24,6 +26,10 @@ export interface ReceiverLimitOptions {
     maxConcurrent?: number | string;
     /** Events a batch may hold. */
     maxBatchEvents?: number | string;
+    /** Deliveries the delivery log keeps (0: none). */
+    logDeliveries?: number | string;
+    /** Hours the delivery log keeps a delivery. */
+    logHours?: number | string;
 }
 
 export interface ReceiverNodeDef extends NodeDef, ReceiverLimitOptions {
@@ -39,6 +45,15 @@ interface Credentials {
 
 /** Status redraws are throttled: under load, one per interval instead of one per request. */
 const STATUS_INTERVAL_MS = 500;
+/** Deliveries between emit() and their answer at once, at most (each waits one turn). */
+const MAX_AWAITING_ANSWER = 10_000;
+
+/** A delivery's emitted events, from emit() until the delivery is answered and logged. */
+interface Emitted {
+    readonly events: LoggedEvent[];
+    readonly payloads: string[];
+    readonly msgids: string[];
+}
 
 
 export function receiverSettings(config: ReceiverLimitOptions): ReceiverSettings {
@@ -106,19 +121,66 @@ export function registerReceiverNode<Event, Options, Keys>(RED: NodeAPI, provide
             state = shared.stateFor(limits);
         }
 
+        // The delivery log: this node's deliveries, and what the flow did with their events.
+        const logRuntime = deliveryLogRuntime(RED);
+        const log = logRuntime.logs.forNode(node.id, logLimitsOf(config));
+        const logging = log.limits.maxDeliveries > 0;
+        const awaitingAnswer = new Map<string, Emitted>();
+        /** Follows each event to the nodes on output 1 (by a _msgid of ours), its payload kept as emitted. */
+        const follow = (events: EventMessage<Event>[], wiredTo: readonly string[]) => {
+            const deliveryId = events[0]!.webhook.deliveryId;
+            const emitted: Emitted = { events: [], payloads: [], msgids: [] };
+            for (const message of events) {
+                const msgid = RED.util.generateId();
+                (message as EventMessage<Event> & { _msgid?: string })._msgid = msgid;
+                const logged: LoggedEvent = { name: message.topic, state: "pending" };
+                emitted.events.push(logged);
+                // Taken now: the next nodes may change the payload they are handed.
+                emitted.payloads.push(JSON.stringify(message.payload));
+                emitted.msgids.push(msgid);
+                logRuntime.tracker.follow(msgid, wiredTo, logged, deliveryId);
+            }
+            if (awaitingAnswer.size >= MAX_AWAITING_ANSWER) awaitingAnswer.delete(awaitingAnswer.keys().next().value!);
+            awaitingAnswer.set(deliveryId, emitted);
+        };
+        const logDelivery = (record: DeliveryRecord) => {
+            const emitted = awaitingAnswer.get(record.deliveryId);
+            awaitingAnswer.delete(record.deliveryId);
+            const refused = record.status >= 300;
+            // Refused after emit(): the flow engine drops those messages (their next nodes stopped).
+            if (refused && emitted) logRuntime.tracker.forget(emitted.msgids);
+            log.add({
+                ...record,
+                nodeId: node.id,
+                nodeName: node.name || "",
+                provider: provider.name,
+                events: refused ? [] : (emitted?.events ?? []),
+                payloads: refused ? [] : (emitted?.payloads ?? []),
+            });
+            logRuntime.changed(record.deliveryId);
+        };
+
         const receiver = new Receiver(
             provider,
             provider.options(config),
             secrets,
             limits,
             {
-                emit: (events: EventMessage[], rejections: RejectionMessage[]) => {
+                emit: (events: EventMessage<Event>[], rejections: RejectionMessage[]) => {
                     // The node instances the messages go to: a deploy that stops one removes it from the runtime.
                     const wires = (node as unknown as { wires?: (string[] | undefined)[] }).wires;
                     const targetIds: string[] = [];
                     if (events.length && wires?.[0]) targetIds.push(...wires[0]);
                     if (rejections.length && wires?.[1]) targetIds.push(...wires[1]);
                     const targets = targetIds.map((id) => RED.nodes.getNode(id));
+                    if (logging && events.length) {
+                        const wiredTo = wires?.[0] ?? [];
+                        for (let index = 0; index < wiredTo.length; index++) {
+                            const target = targets[index];
+                            if (target) reportErrorsOf(target, logRuntime.tracker);
+                        }
+                        follow(events, wiredTo);
+                    }
                     // One send per message: within one call Node-RED deep-clones every message after
                     // the first (in case one object is sent twice); each of ours is a new object.
                     for (const event of events) node.send([event, null] as never);
@@ -132,8 +194,11 @@ export function registerReceiverNode<Event, Options, Keys>(RED: NodeAPI, provide
                 state,
                 onCount: scheduleStatus,
                 onInternalError: (where) => node.error(RED._("webhook.errors.internal", { where })),
+                ...(logging ? { onDelivery: logDelivery } : {}),
             },
         );
+        const replayer = (payloads: readonly unknown[], original: Parameters<Receiver<Event, unknown, unknown>["replay"]>[1]) => receiver.replay(payloads, original);
+        logRuntime.replayers.set(node.id, replayer);
         const routes = routeTableFor(RED.httpNode, settings, RED.events as never);
         attachStats(node, () => receiver.stats());
         attachTestEventSender(node, testEventSender(RED, provider, path, () => routes.mountPath(), secrets[0]));
@@ -151,8 +216,11 @@ export function registerReceiverNode<Event, Options, Keys>(RED: NodeAPI, provide
         if (!claim.active) node.warn(RED._("webhook.errors.path-in-use", { path }));
         showStatus();
 
-        node.on("close", (_removed: boolean, done: () => void) => {
+        node.on("close", (removed: boolean, done: () => void) => {
             receiver.close();
+            if (logRuntime.replayers.get(node.id) === replayer) logRuntime.replayers.delete(node.id);
+            // Kept across redeploys (fix the flow, then replay); a deleted node's log goes with it.
+            if (removed) logRuntime.logs.forget(node.id);
             claim.release();
             clearTimeout(statusTimer);
             node.status({});

@@ -3,7 +3,7 @@
 import assert = require("node:assert/strict");
 import { wmsBody, synthesisBatch } from "../support/fixtures.js";
 import { FakeRequest, FakeResponse, exchange, routed, type ExchangeOptions } from "../support/exchange.js";
-import { Receiver, DEFAULT_SETTINGS, deliveryOutcome, type EventMessage, type ReceiverSettings, type RejectionMessage } from "../../nodes/core/pipeline.js";
+import { Receiver, DEFAULT_SETTINGS, deliveryOutcome, type DeliveryRecord, type EventMessage, type ReceiverSettings, type RejectionMessage } from "../../nodes/core/pipeline.js";
 import { Rejection, type Provider } from "../../nodes/core/provider.js";
 import { MemoryState, type DeliveryState, type Identity, type Reservation } from "../../nodes/core/state.js";
 import { wms, wmsSignature, type WmsEvent } from "../../nodes/providers/wms.js";
@@ -68,11 +68,12 @@ interface ReceiverSetup {
     emitThrows?: Error;
 }
 
-/** What a receiver sent to its two outputs. */
+/** What a receiver sent to its two outputs, and told the delivery log. */
 interface Recorded<Event> {
     events: EventMessage<Event>[];
     rejections: RejectionMessage[];
     calls: number;
+    deliveries: DeliveryRecord[];
 }
 
 /** A receiver of `provider` whose outputs are recorded. */
@@ -80,7 +81,7 @@ function receiverFor<Event, Options, Keys>(
     provider: Provider<Event, Options, Keys>,
     { settings = {}, secrets = [SECRET], state, arrive = () => true, emitThrows }: ReceiverSetup = {},
 ): { receiver: Receiver<Event, Options, Keys>; outputs: Recorded<Event> } {
-    const outputs: Recorded<Event> = { events: [], rejections: [], calls: 0 };
+    const outputs: Recorded<Event> = { events: [], rejections: [], calls: 0, deliveries: [] };
     const receiver = new Receiver(
         provider,
         provider.options({}),
@@ -95,7 +96,7 @@ function receiverFor<Event, Options, Keys>(
                 return arrive;
             },
         },
-        { scope: `${provider.name}:/hook`, ...(state ? { state } : {}) },
+        { scope: `${provider.name}:/hook`, onDelivery: (record) => outputs.deliveries.push(record), ...(state ? { state } : {}) },
     );
     return { receiver, outputs };
 }
@@ -506,5 +507,44 @@ describe("pipeline: the outcome of a delivery, decided without effects", () => {
             () => deliveryOutcome(synthesis, {}, { wanted, identities, reservation: { statuses: ["new", "busy"], previousHighest: [undefined, undefined] }, invalid: [], info, remoteAddress: undefined }),
             (error: unknown) => error instanceof Rejection && error.status === 503,
         );
+    });
+});
+
+describe("pipeline: what the delivery log is told, and replays", () => {
+    it("reports each delivery once it is answered: accepted, duplicate, refused", async () => {
+        const { receiver, outputs } = receiverFor(wms);
+        await sendWms(receiver);
+        await sendWms(receiver);
+        await exchange(receiver, wmsBody(), { headers: signed(wmsBody({ sequence: 9 })) });
+        const [accepted, duplicate, refused] = outputs.deliveries;
+        assert.equal(outputs.deliveries.length, 3);
+        assert.deepEqual([accepted?.status, accepted?.accepted, accepted?.duplicates, accepted?.verified], [200, 1, 0, true]);
+        assert.equal(accepted?.deliveryId, outputs.events[0]?.webhook.deliveryId, "the record joins the messages emitted under its id");
+        assert.deepEqual([duplicate?.status, duplicate?.accepted, duplicate?.duplicates], [200, 0, 1]);
+        assert.deepEqual([refused?.status, refused?.reason, refused?.remoteAddress], [401, "X-WMS-Content-MAC does not match the body", "203.0.113.7"]);
+    });
+
+    it("reports a delivery refused after its messages were handed over (a deploy in between) as refused", async () => {
+        const { receiver, outputs } = receiverFor(wms, { arrive: () => false });
+        await sendWms(receiver);
+        assert.equal(outputs.events.length, 1);
+        assert.deepEqual(outputs.deliveries.map((record) => record.status), [503]);
+    });
+
+    it("replays events as a delivery of its own: a new id, replayOf the original, checked against the schema again", async () => {
+        const { receiver, outputs } = receiverFor(synthesis, { secrets: [] });
+        const batch = synthesisBatch(2);
+        await exchange(receiver, JSON.stringify(batch));
+        const original = outputs.events[0]!.webhook;
+        const id = receiver.replay(batch, { deliveryId: original.deliveryId, verified: false, test: false, remoteAddress: "203.0.113.7" });
+        const replayed = outputs.events.slice(2);
+        assert.equal(replayed.length, 2);
+        assert.ok(replayed.every((message) => message.webhook.deliveryId === id && message.webhook.replayOf === original.deliveryId));
+        assert.notEqual(id, original.deliveryId);
+        assert.deepEqual(replayed.map((message) => message.parts?.index), [0, 1]);
+        assert.deepEqual(outputs.deliveries.at(-1), { ...outputs.deliveries.at(-1), deliveryId: id, replayOf: original.deliveryId, status: 200, accepted: 2 });
+        assert.throws(() => receiver.replay([{ uuid: "" }], { deliveryId: "d", verified: false, test: false, remoteAddress: undefined }), /not replayable: uuid/);
+        receiver.close();
+        assert.throws(() => receiver.replay(batch, { deliveryId: "d", verified: false, test: false, remoteAddress: undefined }), /restarting/);
     });
 });

@@ -1,0 +1,210 @@
+/**
+ * The delivery log inside Node-RED, once per runtime: the logs of every receiver node, the
+ * completion tracking (Node-RED's onComplete hook), live updates to the editor's "Webhooks"
+ * sidebar tab (RED.comms), and the admin API under httpAdminRoot:
+ *
+ *   GET  /verified-webhooks/deliveries                  ?node&status&event&since&until&limit, newest first
+ *   GET  /verified-webhooks/deliveries/<deliveryId>     with the emitted events
+ *   POST /verified-webhooks/deliveries/<deliveryId>/replay
+ *   POST /verified-webhooks/deliveries/replay-failed    ?since&until&node: the failed events not replayed yet
+ *
+ * Reading needs verified-webhooks.read, replaying verified-webhooks.write.
+ */
+import type { Node, NodeAPI } from "node-red";
+import type { Request, Response } from "express";
+import { CompletionTracker, oneLine } from "./completion.js";
+import {
+    DeliveryLogs,
+    STATUS_FILTERS,
+    detailsOf,
+    notReplayable,
+    replayableEvents,
+    summaryOf,
+    type DeliverySummary,
+    type LogEntry,
+    type LogQuery,
+    type StatusFilter,
+} from "./delivery-log.js";
+import { Rejection } from "./provider.js";
+
+/** What a deployed receiver offers the replay routes: emits the payloads again, returns the new delivery's id. */
+export type Replayer = (payloads: readonly unknown[], original: DeliverySummary) => string;
+
+export const LIVE_TOPIC = "verified-webhooks/deliveries";
+/** Live updates are sent at most this often, each with the deliveries that changed. */
+const PUBLISH_INTERVAL_MS = 500;
+const MAX_PUBLISHED = 200;
+
+export interface LogRuntime {
+    readonly logs: DeliveryLogs;
+    readonly tracker: CompletionTracker;
+    /** Deployed receivers, by node id. */
+    readonly replayers: Map<string, Replayer>;
+    /** A delivery was added or changed: the editor hears of it within PUBLISH_INTERVAL_MS. */
+    changed(deliveryId: string): void;
+}
+
+const runtimes = new WeakMap<object, LogRuntime>();
+
+/** The log runtime of this Node-RED: created, with its routes and hook, on first use. */
+export function deliveryLogRuntime(RED: NodeAPI): LogRuntime {
+    let runtime = runtimes.get(RED.httpAdmin);
+    if (runtime) return runtime;
+
+    const logs = new DeliveryLogs();
+    const changedIds = new Set<string>();
+    let timer: NodeJS.Timeout | undefined;
+    const publish = () => {
+        timer = undefined;
+        const ids = [...changedIds].slice(-MAX_PUBLISHED);
+        changedIds.clear();
+        const summaries = ids.map((id) => logs.find(id)).filter((entry) => entry !== undefined).map(summaryOf);
+        if (summaries.length) RED.comms.publish(LIVE_TOPIC, summaries, false);
+    };
+    const changed = (deliveryId: string) => {
+        changedIds.add(deliveryId);
+        if (!timer) {
+            timer = setTimeout(publish, PUBLISH_INTERVAL_MS);
+            timer.unref?.();
+        }
+    };
+    const tracker = new CompletionTracker(changed);
+    runtime = { logs, tracker, replayers: new Map(), changed };
+    runtimes.set(RED.httpAdmin, runtime);
+
+    // Every node's completion passes here: a Map lookup for messages that are not ours.
+    // (Node-RED's own runtime has hooks; a test harness may not: events then stay pending.)
+    const hooks = RED.hooks as NodeAPI["hooks"] | undefined;
+    hooks?.remove("onComplete.verified-webhooks");
+    hooks?.add("onComplete.verified-webhooks" as "onComplete", (event) => {
+        tracker.completed(event.msg?._msgid, event.node?.id, event.error);
+    });
+    registerRoutes(RED, runtime);
+    return runtime;
+}
+
+const ERROR_REPORTING = Symbol("verified-webhooks.error-reporting");
+
+/**
+ * Makes `target` (a node wired to a receiver's output 1) report node.error(err, msg) for the
+ * messages the tracker follows: Node-RED routes such an error to catch nodes, not to the
+ * onComplete hook. Done once per node instance.
+ */
+export function reportErrorsOf(target: Node, tracker: CompletionTracker): void {
+    const instance = target as Node & { [ERROR_REPORTING]?: true };
+    if (instance[ERROR_REPORTING]) return;
+    const original = instance.error;
+    instance.error = function (this: Node, logMessage: unknown, msg?: { _msgid?: unknown }) {
+        if (msg && typeof msg === "object") tracker.failed(msg._msgid, this.id, logMessage);
+        return original.call(this, logMessage, msg as never);
+    } as Node["error"];
+    instance[ERROR_REPORTING] = true;
+}
+
+/** A time in a query: ISO 8601 or milliseconds since the epoch. */
+function timeIn(value: unknown, name: string): number | undefined {
+    if (value === undefined || value === "") return undefined;
+    const text = String(value);
+    const time = /^\d+$/.test(text) ? Number(text) : Date.parse(text);
+    if (!Number.isFinite(time)) throw new Rejection(400, `${name} must be an ISO 8601 time or milliseconds since 1970`);
+    return time;
+}
+
+function stringIn(value: unknown): string | undefined {
+    return typeof value === "string" && value !== "" ? value : undefined;
+}
+
+/** The query of GET /verified-webhooks/deliveries (and of replay-failed), checked. */
+export function logQueryOf(query: Record<string, unknown>): LogQuery {
+    const status = stringIn(query.status);
+    if (status !== undefined && !STATUS_FILTERS.includes(status as StatusFilter)) {
+        throw new Rejection(400, `status must be one of ${STATUS_FILTERS.join(", ")}`);
+    }
+    const limit = query.limit === undefined || query.limit === "" ? undefined : Number(query.limit);
+    if (limit !== undefined && (!Number.isInteger(limit) || limit < 1 || limit > 1000)) throw new Rejection(400, "limit must be a whole number from 1 to 1000");
+    return {
+        node: stringIn(query.node),
+        status: status as StatusFilter | undefined,
+        event: stringIn(query.event),
+        since: timeIn(query.since, "since"),
+        until: timeIn(query.until, "until"),
+        limit,
+    };
+}
+
+/** Emits `entry`'s events again through its node (all of them, or the failed ones not replayed yet). */
+export function replay(runtime: LogRuntime, entry: LogEntry, onlyFailed: boolean): { replayOf: string; deliveryId: string; events: number } {
+    const summary = summaryOf(entry);
+    const why = notReplayable(entry);
+    if (why) throw new Rejection(409, `not replayable: ${why}`);
+    const replayer = runtime.replayers.get(summary.node);
+    if (!replayer) throw new Rejection(409, "not replayable: its node is not deployed");
+    const events = replayableEvents(entry, onlyFailed);
+    if (events.length === 0) throw new Rejection(409, "not replayable: no failed event left to replay");
+    const deliveryId = replayer(
+        events.map((event) => event.payload),
+        summary,
+    );
+    for (const { index } of events) (entry.events[index]!.replays ??= []).push(deliveryId);
+    runtime.changed(summary.deliveryId);
+    return { replayOf: summary.deliveryId, deliveryId, events: events.length };
+}
+
+function answerError(res: Response, error: unknown): void {
+    if (error instanceof Rejection) {
+        res.status(error.status).json({ error: error.reason });
+        return;
+    }
+    res.status(500).json({ error: oneLine(error) });
+}
+
+function registerRoutes(RED: NodeAPI, runtime: LogRuntime): void {
+    const read = RED.auth.needsPermission("verified-webhooks.read");
+    const write = RED.auth.needsPermission("verified-webhooks.write");
+    const { logs } = runtime;
+
+    RED.httpAdmin.get("/verified-webhooks/deliveries", read, (req: Request, res: Response) => {
+        try {
+            res.json({ deliveries: logs.query(logQueryOf(req.query)).map(summaryOf) });
+        } catch (error) {
+            answerError(res, error);
+        }
+    });
+
+    // Declared before /:id/replay: Express matches in order, and "replay-failed" is no delivery id.
+    RED.httpAdmin.post("/verified-webhooks/deliveries/replay-failed", write, (req: Request, res: Response) => {
+        try {
+            const body = (req.body && typeof req.body === "object" ? req.body : {}) as Record<string, unknown>;
+            const query = logQueryOf({ ...req.query, ...body, status: "failed", limit: 1000 });
+            const replayed: ReturnType<typeof replay>[] = [];
+            const skipped: { deliveryId: string; reason: string }[] = [];
+            // Oldest first, as they were received.
+            for (const entry of logs.query(query).reverse()) {
+                try {
+                    replayed.push(replay(runtime, entry, true));
+                } catch (error) {
+                    skipped.push({ deliveryId: entry.report.deliveryId, reason: error instanceof Rejection ? error.reason : oneLine(error) });
+                }
+            }
+            res.json({ replayed, skipped });
+        } catch (error) {
+            answerError(res, error);
+        }
+    });
+
+    RED.httpAdmin.get("/verified-webhooks/deliveries/:id", read, (req: Request, res: Response) => {
+        const entry = logs.find(String(req.params.id));
+        if (!entry) return void res.status(404).json({ error: "no such delivery in the log" });
+        res.json(detailsOf(entry));
+    });
+
+    RED.httpAdmin.post("/verified-webhooks/deliveries/:id/replay", write, (req: Request, res: Response) => {
+        const entry = logs.find(String(req.params.id));
+        if (!entry) return void res.status(404).json({ error: "no such delivery in the log" });
+        try {
+            res.json(replay(runtime, entry, false));
+        } catch (error) {
+            answerError(res, error);
+        }
+    });
+}

@@ -1,0 +1,316 @@
+/**
+ * The delivery log: every delivery a receiver node answered (accepted, duplicate or
+ * rejected) and, for an accepted one, the events it emitted, so that they can be replayed;
+ * and what the flow did with each of them (handled, failed, pending). Bounded per node by a
+ * number of deliveries, an age and bytes of kept events, the oldest dropped first. Pure:
+ * no Node-RED, no timers; the node shell feeds it and the admin routes read it.
+ *
+ * Never a secret, a signature header or a body: a rejected delivery keeps its one-line
+ * reason; an accepted one keeps its validated events (what was emitted), not its bytes.
+ */
+import { nonNegativeNumber, positiveNumber } from "./options.js";
+
+/** What the flow did with an emitted event (Node-RED's message completion). */
+export type EventState = "pending" | "handled" | "failed";
+
+/** How a delivery was answered. */
+export type DeliveryOutcomeKind = "accepted" | "duplicate" | "rejected";
+
+/** A status filter: an outcome, or "failed" (accepted, and an event failed in the flow). */
+export type StatusFilter = DeliveryOutcomeKind | "failed";
+export const STATUS_FILTERS: readonly StatusFilter[] = ["accepted", "duplicate", "rejected", "failed"];
+
+export interface LoggedEvent {
+    /** msg.topic as emitted. */
+    readonly name: string;
+    state: EventState;
+    /** Why it failed, one line, as the failing node reported it. */
+    error?: string;
+    /** The node that reported the failure. */
+    failedAt?: string;
+    /** The replay deliveries that emitted this event again. */
+    replays?: string[];
+}
+
+/** What the node shell reports of one delivery; the log adds the rest. */
+export interface DeliveryReport {
+    readonly deliveryId: string;
+    readonly receivedAt: string;
+    readonly nodeId: string;
+    readonly nodeName: string;
+    readonly provider: string;
+    readonly remoteAddress: string | undefined;
+    /** The HTTP status it was answered with (a replay: 200). */
+    readonly status: number;
+    readonly reason?: string;
+    readonly verified: boolean;
+    readonly test: boolean;
+    readonly accepted: number;
+    readonly duplicates: number;
+    readonly rejected: number;
+    /** The emitted events, as the flow completes them (the same objects the completion tracker updates). */
+    readonly events: readonly LoggedEvent[];
+    /** Their payloads as JSON, taken before the flow saw them: what a replay emits. */
+    readonly payloads: readonly string[];
+    /** Set on a replay: the delivery whose events it emitted again. */
+    readonly replayOf?: string;
+}
+
+/** A delivery as the admin API lists it: everything but the events' payloads. */
+export interface DeliverySummary {
+    deliveryId: string;
+    receivedAt: string;
+    node: string;
+    nodeName: string;
+    provider: string;
+    remoteAddress: string | undefined;
+    status: number;
+    outcome: DeliveryOutcomeKind;
+    reason: string | undefined;
+    verified: boolean;
+    test: boolean;
+    counts: { accepted: number; duplicates: number; rejected: number };
+    /** Names of the emitted events. */
+    events: string[];
+    /** Per emitted event: pending, handled or failed. */
+    states: EventState[];
+    /** Of the delivery as a whole: failed if any event failed, pending if any is, else handled. */
+    flow: EventState | undefined;
+    replayOf: string | undefined;
+    /** Whether its events are kept and can be emitted again. */
+    replayable: boolean;
+}
+
+/** A delivery with its events, payloads included. */
+export interface DeliveryDetails extends DeliverySummary {
+    emitted: (LoggedEvent & { payload: unknown })[];
+}
+
+/** A logged delivery. */
+export interface LogEntry {
+    readonly report: DeliveryReport;
+    readonly time: number;
+    readonly outcome: DeliveryOutcomeKind;
+    readonly events: LoggedEvent[];
+    /** The payloads, as JSON, while kept (undefined once dropped to stay within the bytes bound). */
+    payloads: string[] | undefined;
+    readonly bytes: number;
+}
+
+export interface LogLimits {
+    /** Deliveries kept per node (0: the node logs nothing). */
+    readonly maxDeliveries: number;
+    /** How long a delivery is kept. */
+    readonly maxAgeMs: number;
+    /** Bytes of events kept per node: past it, the oldest deliveries go first. */
+    readonly maxBytes: number;
+}
+
+/** The fixed bound on kept events per node: with 1,000 deliveries of metadata (~1 KiB each), a node's log stays under 17 MiB. */
+export const LOG_MAX_EVENT_BYTES = 16 * 1024 * 1024;
+export const DEFAULT_LOG_LIMITS: LogLimits = { maxDeliveries: 1000, maxAgeMs: 24 * 3600 * 1000, maxBytes: LOG_MAX_EVENT_BYTES };
+
+/** The node options that bound its log: deliveries kept (0 turns the log off) and hours. */
+export function logLimitsOf(raw: { readonly logDeliveries?: unknown; readonly logHours?: unknown }): LogLimits {
+    const deliveries = nonNegativeNumber(raw.logDeliveries) ?? DEFAULT_LOG_LIMITS.maxDeliveries;
+    const hours = positiveNumber(raw.logHours, DEFAULT_LOG_LIMITS.maxAgeMs / 3_600_000);
+    return { maxDeliveries: Math.floor(deliveries), maxAgeMs: Math.floor(hours * 3_600_000), maxBytes: LOG_MAX_EVENT_BYTES };
+}
+
+export interface LogQuery {
+    node?: string | undefined;
+    status?: StatusFilter | undefined;
+    /** An event name (exact), or a family: "room.*". */
+    event?: string | undefined;
+    /** Only deliveries received at or after this time (ms since the epoch). */
+    since?: number | undefined;
+    /** Only deliveries received before this time. */
+    until?: number | undefined;
+    limit?: number | undefined;
+}
+
+function outcomeOf(report: DeliveryReport): DeliveryOutcomeKind {
+    if (report.status >= 300) return "rejected";
+    return report.accepted === 0 && report.duplicates > 0 ? "duplicate" : "accepted";
+}
+
+function flowStateOf(events: readonly LoggedEvent[]): EventState | undefined {
+    if (events.length === 0) return undefined;
+    if (events.some((event) => event.state === "failed")) return "failed";
+    return events.some((event) => event.state === "pending") ? "pending" : "handled";
+}
+
+function nameMatches(name: string, pattern: string): boolean {
+    return pattern.endsWith(".*") ? name.startsWith(pattern.slice(0, -1)) : name === pattern;
+}
+
+/** One node's deliveries, oldest first. */
+export class NodeDeliveryLog {
+    private readonly entries: LogEntry[] = [];
+    private bytes = 0;
+
+    constructor(
+        public limits: LogLimits,
+        private readonly now: () => number = Date.now,
+    ) {}
+
+    get size(): number {
+        return this.entries.length;
+    }
+
+    get keptBytes(): number {
+        return this.bytes;
+    }
+
+    /** Records a delivery. */
+    add(report: DeliveryReport): void {
+        if (this.limits.maxDeliveries <= 0) return;
+        const events = [...report.events];
+        let payloads: string[] | undefined = [...report.payloads];
+        let bytes = payloads.reduce((sum, payload) => sum + payload.length, 0);
+        // A delivery larger than the whole bound is logged without its events.
+        if (bytes > this.limits.maxBytes) {
+            payloads = undefined;
+            bytes = 0;
+        }
+        this.entries.push({ report, time: this.now(), outcome: outcomeOf(report), events, payloads, bytes });
+        this.bytes += bytes;
+        this.trim();
+    }
+
+    /** Drops the oldest deliveries past the count, the age or the bytes bound. */
+    trim(): void {
+        const oldest = this.now() - this.limits.maxAgeMs;
+        let drop = 0;
+        let bytes = this.bytes;
+        while (
+            drop < this.entries.length &&
+            (this.entries.length - drop > this.limits.maxDeliveries || this.entries[drop]!.time < oldest || bytes > this.limits.maxBytes)
+        ) {
+            bytes -= this.entries[drop]!.bytes;
+            drop++;
+        }
+        if (drop > 0) {
+            this.entries.splice(0, drop);
+            this.bytes = bytes;
+        }
+    }
+
+    find(deliveryId: string): LogEntry | undefined {
+        // Recent deliveries are asked for most: search from the newest.
+        for (let index = this.entries.length - 1; index >= 0; index--) {
+            if (this.entries[index]!.report.deliveryId === deliveryId) return this.entries[index];
+        }
+        return undefined;
+    }
+
+    /** Newest first, as filtered. */
+    *newestFirst(query: LogQuery): Generator<LogEntry> {
+        for (let index = this.entries.length - 1; index >= 0; index--) {
+            const entry = this.entries[index]!;
+            if (query.since !== undefined && entry.time < query.since) return; // older ones follow
+            if (query.until !== undefined && entry.time >= query.until) continue;
+            if (query.status === "failed" ? flowStateOf(entry.events) !== "failed" : query.status !== undefined && entry.outcome !== query.status) continue;
+            if (query.event !== undefined && !entry.events.some((event) => nameMatches(event.name, query.event!))) continue;
+            yield entry;
+        }
+    }
+}
+
+export function summaryOf(entry: LogEntry): DeliverySummary {
+    const { report } = entry;
+    return {
+        deliveryId: report.deliveryId,
+        receivedAt: report.receivedAt,
+        node: report.nodeId,
+        nodeName: report.nodeName,
+        provider: report.provider,
+        remoteAddress: report.remoteAddress,
+        status: report.status,
+        outcome: entry.outcome,
+        reason: report.reason,
+        verified: report.verified,
+        test: report.test,
+        counts: { accepted: report.accepted, duplicates: report.duplicates, rejected: report.rejected },
+        events: entry.events.map((event) => event.name),
+        states: entry.events.map((event) => event.state),
+        flow: flowStateOf(entry.events),
+        replayOf: report.replayOf,
+        replayable: entry.payloads !== undefined && entry.events.length > 0,
+    };
+}
+
+export function detailsOf(entry: LogEntry): DeliveryDetails {
+    return {
+        ...summaryOf(entry),
+        emitted: entry.events.map((event, index) => ({ ...event, payload: entry.payloads ? (JSON.parse(entry.payloads[index]!) as unknown) : undefined })),
+    };
+}
+
+/** Why a delivery cannot be replayed, if it cannot. */
+export function notReplayable(entry: LogEntry): string | undefined {
+    if (entry.outcome !== "accepted") return `a${entry.outcome === "rejected" ? " rejected" : " duplicate"} delivery emitted nothing`;
+    if (entry.events.length === 0) return "the delivery emitted no event (filtered out)";
+    if (entry.payloads === undefined) return "its events were too large to keep";
+    return undefined;
+}
+
+/** The events of `entry` to emit again: all, or (onlyFailed) the failed ones not replayed yet. */
+export function replayableEvents(entry: LogEntry, onlyFailed: boolean): { index: number; name: string; payload: unknown }[] {
+    if (!entry.payloads) return [];
+    const payloads = entry.payloads;
+    return entry.events
+        .map((event, index) => ({ event, index }))
+        .filter(({ event }) => !onlyFailed || (event.state === "failed" && !event.replays?.length))
+        .map(({ event, index }) => ({ index, name: event.name, payload: JSON.parse(payloads[index]!) as unknown }));
+}
+
+/** Every node's log in one runtime: the admin API's view across nodes. */
+export class DeliveryLogs {
+    private readonly logs = new Map<string, NodeDeliveryLog>();
+
+    constructor(private readonly now: () => number = Date.now) {}
+
+    /** The log of node `nodeId`, created on first use; its limits follow the node's latest options. */
+    forNode(nodeId: string, limits: LogLimits): NodeDeliveryLog {
+        let log = this.logs.get(nodeId);
+        if (!log) this.logs.set(nodeId, (log = new NodeDeliveryLog(limits, this.now)));
+        log.limits = limits;
+        log.trim();
+        return log;
+    }
+
+    /** Forgets a node's log (the node was removed from the flows). */
+    forget(nodeId: string): void {
+        this.logs.delete(nodeId);
+    }
+
+    find(deliveryId: string): LogEntry | undefined {
+        for (const log of this.logs.values()) {
+            const entry = log.find(deliveryId);
+            if (entry) return entry;
+        }
+        return undefined;
+    }
+
+    /** Newest first across nodes, as filtered, at most `limit`. */
+    query(query: LogQuery): LogEntry[] {
+        const limit = Math.max(1, Math.min(query.limit ?? 100, 1000));
+        const logs = query.node !== undefined ? [this.logs.get(query.node)].filter((log) => log !== undefined) : [...this.logs.values()];
+        for (const log of logs) log.trim();
+        // Each node's entries are newest first already: merge them.
+        const cursors = logs.map((log) => log.newestFirst(query)).map((iterator) => ({ iterator, next: iterator.next() }));
+        const found: LogEntry[] = [];
+        while (found.length < limit) {
+            let newest: (typeof cursors)[number] | undefined;
+            for (const cursor of cursors) {
+                if (cursor.next.done) continue;
+                if (!newest || cursor.next.value.time > (newest.next.value as LogEntry).time) newest = cursor;
+            }
+            if (!newest) break;
+            found.push(newest.next.value as LogEntry);
+            newest.next = newest.iterator.next();
+        }
+        return found;
+    }
+}

@@ -1,0 +1,234 @@
+// The delivery log and the completion tracker alone: bounds, order, filters, what the flow
+// did with each event, and what a replay takes.
+import assert = require("node:assert/strict");
+import {
+    DEFAULT_LOG_LIMITS,
+    DeliveryLogs,
+    NodeDeliveryLog,
+    detailsOf,
+    logLimitsOf,
+    notReplayable,
+    replayableEvents,
+    summaryOf,
+    type DeliveryReport,
+    type LoggedEvent,
+} from "../../nodes/core/delivery-log.js";
+import { CompletionTracker, oneLine } from "../../nodes/core/completion.js";
+import { logQueryOf } from "../../nodes/core/delivery-log-routes.js";
+
+let sequence = 0;
+/** A report as the node shell makes it: `names` emitted events (pending), or a refusal. */
+function report(fields: Partial<DeliveryReport> & { names?: string[] } = {}): DeliveryReport {
+    const names = fields.names ?? ["room.started"];
+    const refused = (fields.status ?? 200) >= 300;
+    const events: LoggedEvent[] = refused ? [] : names.map((name) => ({ name, state: "pending" }));
+    return {
+        deliveryId: `d-${++sequence}`,
+        receivedAt: new Date().toISOString(),
+        nodeId: "n1",
+        nodeName: "hooks",
+        provider: "meshagent",
+        remoteAddress: "203.0.113.7",
+        status: 200,
+        verified: true,
+        test: false,
+        accepted: events.length,
+        duplicates: 0,
+        rejected: 0,
+        payloads: events.map((event) => JSON.stringify({ event: event.name, data: { n: sequence } })),
+        ...fields,
+        events: fields.events ?? events,
+    };
+}
+
+function clock(start = 1_000_000): { now: () => number; advance(ms: number): void } {
+    let time = start;
+    return { now: () => time, advance: (ms) => (time += ms) };
+}
+
+describe("delivery log", () => {
+    it("keeps a node's deliveries newest first, and drops the oldest past the count", () => {
+        const log = new NodeDeliveryLog({ ...DEFAULT_LOG_LIMITS, maxDeliveries: 3 });
+        const ids = Array.from({ length: 5 }, () => {
+            const added = report();
+            log.add(added);
+            return added.deliveryId;
+        });
+        assert.equal(log.size, 3);
+        assert.deepEqual([...log.newestFirst({})].map((entry) => entry.report.deliveryId), ids.slice(2).reverse());
+        assert.equal(log.find(ids[0]!), undefined);
+    });
+
+    it("drops deliveries older than the age bound, and the oldest past the bytes bound", () => {
+        const time = clock();
+        const log = new NodeDeliveryLog({ maxDeliveries: 100, maxAgeMs: 60_000, maxBytes: 100 }, time.now);
+        log.add(report({ payloads: ["x".repeat(40)] }));
+        time.advance(30_000);
+        log.add(report({ payloads: ["y".repeat(40)] }));
+        assert.equal(log.size, 2);
+        assert.equal(log.keptBytes, 80);
+        time.advance(10_000);
+        log.add(report({ payloads: ["z".repeat(40)] })); // 120 bytes: the oldest goes
+        assert.equal(log.size, 2);
+        assert.equal(log.keptBytes, 80);
+        time.advance(55_000); // the second is now 65 s old, the third 55 s
+        log.trim();
+        assert.equal(log.size, 1);
+    });
+
+    it("logs a delivery larger than the whole bound without its events: listed, not replayable", () => {
+        const log = new NodeDeliveryLog({ maxDeliveries: 10, maxAgeMs: 60_000, maxBytes: 10 });
+        const big = report({ payloads: ["x".repeat(11)] });
+        log.add(big);
+        const entry = log.find(big.deliveryId)!;
+        assert.equal(summaryOf(entry).replayable, false);
+        assert.match(String(notReplayable(entry)), /too large/);
+        assert.equal(log.keptBytes, 0);
+    });
+
+    it("logs nothing when its count is 0 (the log turned off)", () => {
+        const log = new NodeDeliveryLog({ ...DEFAULT_LOG_LIMITS, maxDeliveries: 0 });
+        log.add(report());
+        assert.equal(log.size, 0);
+        assert.deepEqual(logLimitsOf({ logDeliveries: "0" }).maxDeliveries, 0);
+        assert.deepEqual(logLimitsOf({}), DEFAULT_LOG_LIMITS);
+        assert.equal(logLimitsOf({ logDeliveries: "", logHours: "2" }).maxAgeMs, 2 * 3_600_000);
+    });
+
+    it("names each delivery's outcome and the flow's state, and filters on them", () => {
+        const log = new NodeDeliveryLog(DEFAULT_LOG_LIMITS);
+        const accepted = report({ names: ["room.started", "room.ended"] });
+        const duplicate = report({ accepted: 0, duplicates: 1, names: [] });
+        const rejected = report({ status: 401, reason: "signature does not verify", names: [] });
+        for (const added of [accepted, duplicate, rejected]) log.add(added);
+        const outcomes = [...log.newestFirst({})].map((entry) => summaryOf(entry).outcome);
+        assert.deepEqual(outcomes, ["rejected", "duplicate", "accepted"]);
+
+        const entry = log.find(accepted.deliveryId)!;
+        assert.equal(summaryOf(entry).flow, "pending");
+        accepted.events[0]!.state = "handled";
+        assert.equal(summaryOf(entry).flow, "pending", "one event still pending");
+        accepted.events[1]!.state = "failed";
+        assert.equal(summaryOf(entry).flow, "failed");
+        assert.deepEqual([...log.newestFirst({ status: "failed" })].map((found) => found.report.deliveryId), [accepted.deliveryId]);
+        assert.deepEqual([...log.newestFirst({ status: "rejected" })].map((found) => found.report.deliveryId), [rejected.deliveryId]);
+        assert.deepEqual([...log.newestFirst({ event: "room.*" })].map((found) => found.report.deliveryId), [accepted.deliveryId]);
+        assert.deepEqual([...log.newestFirst({ event: "room.ended" })].length, 1);
+        assert.deepEqual([...log.newestFirst({ event: "room" })].length, 0);
+
+        const rejectedSummary = summaryOf(log.find(rejected.deliveryId)!);
+        assert.equal(rejectedSummary.reason, "signature does not verify");
+        assert.equal(rejectedSummary.flow, undefined);
+        assert.equal(rejectedSummary.replayable, false);
+        assert.ok(!JSON.stringify(detailsOf(log.find(rejected.deliveryId)!)).includes("payload\":{"), "a refusal keeps no body");
+    });
+
+    it("merges the nodes' logs newest first, by node, since and until, up to the limit", () => {
+        const time = clock();
+        const logs = new DeliveryLogs(time.now);
+        const added: string[] = [];
+        for (let n = 0; n < 6; n++) {
+            const nodeId = n % 2 ? "odd" : "even";
+            const each = report({ nodeId });
+            logs.forNode(nodeId, DEFAULT_LOG_LIMITS).add(each);
+            added.push(each.deliveryId);
+            time.advance(1000);
+        }
+        assert.deepEqual(logs.query({}).map((entry) => entry.report.deliveryId), [...added].reverse());
+        assert.deepEqual(logs.query({ node: "odd" }).map((entry) => entry.report.deliveryId), [added[5], added[3], added[1]]);
+        assert.deepEqual(logs.query({ limit: 2 }).map((entry) => entry.report.deliveryId), [added[5], added[4]]);
+        assert.deepEqual(logs.query({ since: 1_000_000 + 4000 }).map((entry) => entry.report.deliveryId), [added[5], added[4]]);
+        assert.deepEqual(logs.query({ until: 1_000_000 + 1000 }).map((entry) => entry.report.deliveryId), [added[0]]);
+        assert.equal(logs.find(added[2]!)?.report.deliveryId, added[2]);
+        logs.forget("even");
+        assert.equal(logs.find(added[2]!), undefined);
+        assert.deepEqual(logs.query({ node: "nobody" }), []);
+    });
+
+    it("gives a replay the kept payloads: all of them, or the failed ones not replayed yet", () => {
+        const log = new NodeDeliveryLog(DEFAULT_LOG_LIMITS);
+        const delivery = report({ names: ["a", "b", "c"] });
+        log.add(delivery);
+        const entry = log.find(delivery.deliveryId)!;
+        assert.equal(notReplayable(entry), undefined);
+        assert.deepEqual(replayableEvents(entry, false).map((event) => event.index), [0, 1, 2]);
+        delivery.events[1]!.state = "failed";
+        delivery.events[2]!.state = "failed";
+        delivery.events[2]!.replays = ["d-replay"];
+        assert.deepEqual(replayableEvents(entry, true), [{ index: 1, name: "b", payload: JSON.parse(delivery.payloads[1]!) }]);
+        const details = detailsOf(entry);
+        assert.deepEqual(details.emitted[1]!.payload, JSON.parse(delivery.payloads[1]!));
+    });
+
+    it("checks the admin API's query", () => {
+        assert.deepEqual(logQueryOf({ status: "failed", limit: "50", since: "2026-11-24T10:00:00.000Z", node: "", event: "room.*" }), {
+            node: undefined,
+            status: "failed",
+            event: "room.*",
+            since: Date.parse("2026-11-24T10:00:00.000Z"),
+            until: undefined,
+            limit: 50,
+        });
+        assert.equal(logQueryOf({ since: "1700000000000" }).since, 1_700_000_000_000);
+        assert.throws(() => logQueryOf({ status: "lost" }), /status must be one of/);
+        assert.throws(() => logQueryOf({ limit: "0" }), /limit/);
+        assert.throws(() => logQueryOf({ since: "yesterday" }), /since must be/);
+    });
+});
+
+describe("completion tracker", () => {
+    const pending = (): LoggedEvent => ({ name: "e", state: "pending" });
+
+    it("marks an event handled once every node wired to output 1 completed it", () => {
+        const changed: string[] = [];
+        const tracker = new CompletionTracker((id) => changed.push(id));
+        const event = pending();
+        tracker.follow("m1", ["fn", "debug"], event, "d1");
+        tracker.completed("m1", "fn");
+        assert.equal(event.state, "pending");
+        tracker.completed("m1", "elsewhere"); // a node further down completes the same msg: not counted
+        tracker.completed("m1", "fn"); // twice: not counted twice
+        assert.equal(event.state, "pending");
+        tracker.completed("m1", "debug");
+        assert.equal(event.state, "handled");
+        assert.deepEqual(changed, ["d1"]);
+        assert.equal(tracker.size, 0);
+    });
+
+    it("marks it failed on done(err) or node.error(err, msg), once, with a one-line reason", () => {
+        const tracker = new CompletionTracker(() => {});
+        const thrown = pending();
+        tracker.follow("m1", ["fn"], thrown, "d1");
+        tracker.completed("m1", "fn", new Error("database down\n  at line 3"));
+        assert.deepEqual(thrown, { name: "e", state: "failed", error: "database down at line 3", failedAt: "fn" });
+
+        const reported = pending();
+        tracker.follow("m2", ["fn", "debug"], reported, "d2");
+        tracker.failed("m2", "fn", "no such user");
+        tracker.completed("m2", "fn"); // the function returns after node.error: still failed
+        tracker.completed("m2", "debug");
+        assert.equal(reported.state, "failed");
+        assert.equal(reported.error, "no such user");
+    });
+
+    it("handles an event at once when nothing is wired, forgets refused ones, and bounds what it follows", () => {
+        const tracker = new CompletionTracker(() => {}, 2);
+        const unwired = pending();
+        tracker.follow("m0", [], unwired, "d0");
+        assert.equal(unwired.state, "handled");
+        const [a, b, c] = [pending(), pending(), pending()];
+        tracker.follow("a", ["fn"], a, "d");
+        tracker.follow("b", ["fn"], b, "d");
+        tracker.follow("c", ["fn"], c, "d"); // the oldest is let go: it stays pending
+        assert.equal(tracker.size, 2);
+        tracker.completed("a", "fn");
+        assert.equal(a.state, "pending");
+        tracker.forget(["b"]);
+        tracker.completed("b", "fn");
+        assert.equal(b.state, "pending");
+        tracker.completed("c", "fn");
+        assert.equal(c.state, "handled");
+        tracker.completed(undefined, "fn");
+        assert.equal(oneLine({ toString: () => "odd\nerror" }), "odd error");
+    });
+});
