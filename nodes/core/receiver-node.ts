@@ -229,5 +229,6 @@ export function registerReceiverNode<Event, Options, Keys>(RED: NodeAPI, provide
     }
 
     registerTestEventRoutes(RED, provider);
+    deliveryLogRuntime(RED); // its admin routes answer before any node is deployed
     RED.nodes.registerType(type, ReceiverNode as never, { credentials: { secret: { type: "password" } } } as never);
 }
