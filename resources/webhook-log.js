@@ -55,13 +55,14 @@
         var element = $('<div class="red-ui-debug-msg verified-webhooks-log-row">')
             .attr("data-delivery", summary.deliveryId)
             .attr("data-outcome", summary.outcome)
-            .attr("data-flow", summary.flow || "");
+            .attr("data-flow", summary.flow || "")
+            .attr("data-replay", summary.replayOf ? "true" : "false");
         var meta = $('<div class="red-ui-debug-msg-meta">').appendTo(element);
         $('<span class="red-ui-debug-msg-date">').text(time.toLocaleTimeString()).appendTo(meta);
         $('<span class="red-ui-debug-msg-name">').text(nodeLabel(summary)).appendTo(meta);
         var line = $('<div class="verified-webhooks-log-line">').appendTo(element);
         $('<span class="verified-webhooks-log-status">')
-            .addClass("verified-webhooks-log-" + outcome)
+            .addClass("verified-webhooks-log-outcome-" + outcome)
             .text(summary.status + " " + t("outcome." + outcome))
             .appendTo(line);
         flowIcon(summary).appendTo(line);
@@ -156,7 +157,7 @@
             $("<span>").text(t("details") + " " + deliveryId.slice(0, 8)).appendTo(header);
             var buttons = $('<span class="button-group">').appendTo(header);
             if (details.replayable) {
-                $('<button type="button" class="red-ui-sidebar-header-button verified-webhooks-log-replay">')
+                $('<button type="button" class="red-ui-sidebar-header-button verified-webhooks-log-replay-button">')
                     .append('<i class="fa fa-repeat"></i> ')
                     .append($("<span>").text(t("replay")))
                     .on("click", function () {
@@ -174,6 +175,15 @@
                 })
                 .appendTo(buttons);
             var body = $('<div class="verified-webhooks-log-details-body">').appendTo(ui.details);
+            // Each emitted event and what the flow did with it, then the whole record.
+            var events = $('<ul class="verified-webhooks-log-details-events">').appendTo(body);
+            (details.emitted || []).forEach(function (event) {
+                var item = $("<li>").attr("data-state", event.state).appendTo(events);
+                flowIcon({ flow: event.state }).appendTo(item);
+                $("<span>").text(" " + event.name + " · " + t("flow." + event.state) + (event.error ? ": " + event.error : "")).appendTo(item);
+                if (event.replays && event.replays.length) $("<span>").text(" · " + t("replayedAs", { ids: event.replays.map(function (id) { return id.slice(0, 8); }).join(", ") })).appendTo(item);
+            });
+            if (details.reason) $('<div class="verified-webhooks-log-details-reason">').text(details.status + " " + details.reason).appendTo(body);
             RED.utils.createObjectElement(details, { key: null, typeHint: "Object", path: "", expandPaths: ["", "emitted"], sourceId: null }).appendTo(body);
         });
     }
@@ -190,7 +200,7 @@
     }
 
     function build() {
-        var content = $('<div class="verified-webhooks-log">').css({ position: "relative", height: "100%", display: "flex", "flex-direction": "column" });
+        var content = $('<div class="verified-webhooks-log">').css({ position: "absolute", top: 0, bottom: 0, left: 0, right: 0, display: "flex", "flex-direction": "column" });
         var toolbar = $('<div class="red-ui-sidebar-header verified-webhooks-log-toolbar">').appendTo(content);
         ui.node = $('<select class="verified-webhooks-log-node">').css({ width: "30%" }).appendTo(toolbar);
         ui.status = $('<select class="verified-webhooks-log-status-filter">').css({ width: "24%" }).appendTo(toolbar);
@@ -202,21 +212,20 @@
             .attr("title", t("refresh"))
             .on("click", load)
             .appendTo(toolbar);
-        ui.list = $('<div class="red-ui-debug-content verified-webhooks-log-list">').css({ flex: "1 1 auto", overflow: "auto", position: "relative" }).appendTo(content);
+        ui.list = $('<div class="verified-webhooks-log-list">').css({ flex: "1 1 auto", overflow: "auto", position: "relative" }).appendTo(content);
         ui.details = $('<div class="verified-webhooks-log-details">').css({ flex: "0 0 auto", "max-height": "50%", overflow: "auto", "border-top": "1px solid var(--red-ui-secondary-border-color, #ddd)" }).hide().appendTo(content);
 
         var footer = $('<div class="red-ui-sidebar-footer verified-webhooks-log-footer">');
-        $("<span>").text(t("replayFailedLabel") + " ").appendTo(footer);
-        ui.range = $('<select class="verified-webhooks-log-range">').appendTo(footer);
-        [["15", "range.15m"], ["60", "range.1h"], ["1440", "range.24h"], ["10080", "range.7d"]].forEach(function (choice) {
-            $("<option>").val(choice[0]).text(t(choice[1])).appendTo(ui.range);
-        });
-        ui.range.val("60");
-        $('<button type="button" class="red-ui-footer-button verified-webhooks-log-replay-failed">')
+        $('<button type="button" class="red-ui-button red-ui-button-small verified-webhooks-log-replay-failed">')
             .append('<i class="fa fa-repeat"></i> ')
             .append($("<span>").text(t("replayFailed")))
             .on("click", replayFailed)
             .appendTo(footer);
+        ui.range = $('<select class="verified-webhooks-log-range">').css({ width: "auto" }).appendTo(footer);
+        [["15", "range.15m"], ["60", "range.1h"], ["1440", "range.24h"], ["10080", "range.7d"]].forEach(function (choice) {
+            $("<option>").val(choice[0]).text(t(choice[1])).appendTo(ui.range);
+        });
+        ui.range.val("60");
 
         ui.node.on("change", load);
         ui.status.on("change", load);
@@ -232,13 +241,14 @@
                     ".verified-webhooks-log-row.selected { background: var(--red-ui-list-item-background-selected, #ffebc7); }" +
                     ".verified-webhooks-log-line { display:flex; gap:6px; align-items:center; padding:2px 0; }" +
                     ".verified-webhooks-log-status { font-family: monospace; padding:0 4px; border-radius:2px; }" +
-                    ".verified-webhooks-log-accepted { background:#e3f4e0; } .verified-webhooks-log-duplicate { background:#eee; }" +
-                    ".verified-webhooks-log-rejected { background:#fbe1e1; } .verified-webhooks-log-replay { background:#e1ecfb; }" +
+                    ".verified-webhooks-log-outcome-accepted { background:#e3f4e0; } .verified-webhooks-log-outcome-duplicate { background:#eee; }" +
+                    ".verified-webhooks-log-outcome-rejected { background:#fbe1e1; } .verified-webhooks-log-outcome-replay { background:#e1ecfb; }" +
                     ".verified-webhooks-log-failed { color:#c33; } .verified-webhooks-log-pending { color:#999; } .verified-webhooks-log-handled { color:#3a3; }" +
                     ".verified-webhooks-log-events { overflow:hidden; text-overflow:ellipsis; white-space:nowrap; }" +
                     ".verified-webhooks-log-empty { padding:10px; color:#999; text-align:center; }" +
                     ".verified-webhooks-log-details-header { display:flex; justify-content:space-between; align-items:center; padding:4px; }" +
                     ".verified-webhooks-log-details-body { padding:4px 8px; }" +
+                    ".verified-webhooks-log-details-events { list-style:none; margin:0 0 6px 0; padding:0; }" +
                     ".verified-webhooks-log-footer { display:flex; gap:4px; align-items:center; padding:4px; }",
             )
             .appendTo(content);
@@ -258,6 +268,8 @@
             content: parts.content,
             toolbar: parts.footer,
             enableOnEdit: true,
+            // An icon beside debug and info, not only an entry in the sidebar's menu.
+            pinned: true,
             action: "verified-webhooks:show-webhooks-tab",
             onchange: load,
         });
