@@ -5,6 +5,7 @@
 //   (b) a real Node-RED with `http in` ("do not parse") → `function` (HMAC) → `http response` (the peer)
 //   (c) a real Node-RED with wms-webhook wired to a no-op node
 //   (d) the same for meshagent-webhook
+//   (e) wms-webhook the long way through Express, (f) wms-webhook with its delivery log off
 // each driven by autocannon for a fixed time at fixed connections with unique, signed
 // deliveries; then a SynthesisVR batch figure and a memory figure. Prints a table and a
 // final line of JSON with ratio_vs_peer and ratio_vs_limit for (c) and (d).
@@ -90,8 +91,8 @@ const LONG_WAY_SETTINGS = 'module.exports = { flowFile: "flows.json", httpAdminM
 // returns null is no no-op: running its script in a VM context costs several microseconds
 // a message, which is the downstream flow's cost, not the receiver's.)
 const NO_OP = { id: "no-op", type: "junction", wires: [] };
-async function startReceiver(type, settings) {
-    const flows = [{ id: "receiver", type, path: "/hook", wires: [["no-op"], []], credentials: { secret: SECRET } }, NO_OP];
+async function startReceiver(type, settings, options = {}) {
+    const flows = [{ id: "receiver", type, path: "/hook", wires: [["no-op"], []], credentials: { secret: SECRET }, ...options }, NO_OP];
     const { nodeRed, stop } = await startNodeRed(flows, settings);
     return { url: nodeRed.nodeUrl("/hook"), stop };
 }
@@ -214,6 +215,8 @@ async function main() {
         // Middleware the short way cannot prove harmless (here a pass-through httpAdminMiddleware
         // where the editor shares the root) sends requests the long way, through Express: its cost.
         ["(e) wms-webhook, the long way", () => startReceiver("wms-webhook", LONG_WAY_SETTINGS), wms],
+        // (c) logs every delivery (the default); here the delivery log is off: what logging costs.
+        ["(f) wms-webhook, delivery log off", () => startReceiver("wms-webhook", undefined, { logDeliveries: 0 }), wms],
     ];
     const rounds = [];
     for (let round = 1; round <= ROUNDS; round++) {
@@ -241,6 +244,8 @@ async function main() {
             "wms-webhook": ratios(2),
             "meshagent-webhook": ratios(3),
             "wms-webhook-long-way": ratios(4),
+            "wms-webhook-log-off": ratios(5),
+            delivery_log_cost: +(1 - median(rounds.map((results) => results[2].rps / results[5].rps))).toFixed(3),
             synthesis_batch: { answer_ms: +batch.answerMedianMs.toFixed(1), answer_max_ms: +batch.answerMaxMs.toFixed(1), split_events_per_s: receivedPerSecond, messages_per_s: batch.messagesPerSecond },
             memory: { heap_growth_mb: +memory.growthMb.toFixed(1), deliveries: memory.deliveries },
         }),

@@ -91,9 +91,9 @@ export interface LogEntry {
     readonly report: DeliveryReport;
     readonly time: number;
     readonly outcome: DeliveryOutcomeKind;
-    readonly events: LoggedEvent[];
-    /** The payloads, as JSON, while kept (undefined once dropped to stay within the bytes bound). */
-    payloads: string[] | undefined;
+    readonly events: readonly LoggedEvent[];
+    /** The payloads, as JSON (undefined when too large to keep). */
+    readonly payloads: readonly string[] | undefined;
     readonly bytes: number;
 }
 
@@ -146,7 +146,10 @@ function nameMatches(name: string, pattern: string): boolean {
 
 /** One node's deliveries, oldest first. */
 export class NodeDeliveryLog {
-    private readonly entries: LogEntry[] = [];
+    /** Entries before `start` are dropped; the array is compacted now and then, not shifted per delivery. */
+    private entries: LogEntry[] = [];
+    private start = 0;
+    private readonly byId = new Map<string, LogEntry>();
     private bytes = 0;
 
     constructor(
@@ -155,25 +158,27 @@ export class NodeDeliveryLog {
     ) {}
 
     get size(): number {
-        return this.entries.length;
+        return this.entries.length - this.start;
     }
 
     get keptBytes(): number {
         return this.bytes;
     }
 
-    /** Records a delivery. */
+    /** Records a delivery; its events and payloads are kept as given (the tracker updates the events). */
     add(report: DeliveryReport): void {
         if (this.limits.maxDeliveries <= 0) return;
-        const events = [...report.events];
-        let payloads: string[] | undefined = [...report.payloads];
-        let bytes = payloads.reduce((sum, payload) => sum + payload.length, 0);
+        let payloads: readonly string[] | undefined = report.payloads;
+        let bytes = 0;
+        for (const payload of payloads) bytes += payload.length;
         // A delivery larger than the whole bound is logged without its events.
         if (bytes > this.limits.maxBytes) {
             payloads = undefined;
             bytes = 0;
         }
-        this.entries.push({ report, time: this.now(), outcome: outcomeOf(report), events, payloads, bytes });
+        const entry: LogEntry = { report, time: this.now(), outcome: outcomeOf(report), events: report.events, payloads, bytes };
+        this.entries.push(entry);
+        this.byId.set(report.deliveryId, entry);
         this.bytes += bytes;
         this.trim();
     }
@@ -181,32 +186,27 @@ export class NodeDeliveryLog {
     /** Drops the oldest deliveries past the count, the age or the bytes bound. */
     trim(): void {
         const oldest = this.now() - this.limits.maxAgeMs;
-        let drop = 0;
-        let bytes = this.bytes;
-        while (
-            drop < this.entries.length &&
-            (this.entries.length - drop > this.limits.maxDeliveries || this.entries[drop]!.time < oldest || bytes > this.limits.maxBytes)
-        ) {
-            bytes -= this.entries[drop]!.bytes;
-            drop++;
+        const { entries } = this;
+        while (this.start < entries.length) {
+            const first = entries[this.start]!;
+            if (entries.length - this.start <= this.limits.maxDeliveries && first.time >= oldest && this.bytes <= this.limits.maxBytes) break;
+            this.bytes -= first.bytes;
+            this.byId.delete(first.report.deliveryId);
+            entries[this.start++] = undefined as never; // let it go now, not at the next compaction
         }
-        if (drop > 0) {
-            this.entries.splice(0, drop);
-            this.bytes = bytes;
+        if (this.start > 1024 && this.start * 2 > entries.length) {
+            this.entries = entries.slice(this.start);
+            this.start = 0;
         }
     }
 
     find(deliveryId: string): LogEntry | undefined {
-        // Recent deliveries are asked for most: search from the newest.
-        for (let index = this.entries.length - 1; index >= 0; index--) {
-            if (this.entries[index]!.report.deliveryId === deliveryId) return this.entries[index];
-        }
-        return undefined;
+        return this.byId.get(deliveryId);
     }
 
     /** Newest first, as filtered. */
     *newestFirst(query: LogQuery): Generator<LogEntry> {
-        for (let index = this.entries.length - 1; index >= 0; index--) {
+        for (let index = this.entries.length - 1; index >= this.start; index--) {
             const entry = this.entries[index]!;
             if (query.since !== undefined && entry.time < query.since) return; // older ones follow
             if (query.until !== undefined && entry.time >= query.until) continue;

@@ -59,6 +59,20 @@ describe("delivery log", () => {
         assert.equal(log.find(ids[0]!), undefined);
     });
 
+    it("stays right across many compactions: the newest kept, the dropped ones gone", () => {
+        const log = new NodeDeliveryLog({ ...DEFAULT_LOG_LIMITS, maxDeliveries: 10 });
+        const ids = Array.from({ length: 5000 }, () => {
+            const added = report();
+            log.add(added);
+            return added.deliveryId;
+        });
+        assert.equal(log.size, 10);
+        assert.deepEqual([...log.newestFirst({})].map((entry) => entry.report.deliveryId), ids.slice(-10).reverse());
+        assert.equal(log.find(ids[4989]!), undefined);
+        assert.equal(log.find(ids[4990]!)?.report.deliveryId, ids[4990]);
+        assert.equal(log.keptBytes, ids.slice(-10).length * report().payloads[0]!.length);
+    });
+
     it("drops deliveries older than the age bound, and the oldest past the bytes bound", () => {
         const time = clock();
         const log = new NodeDeliveryLog({ maxDeliveries: 100, maxAgeMs: 60_000, maxBytes: 100 }, time.now);
