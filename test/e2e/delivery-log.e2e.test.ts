@@ -2,9 +2,9 @@
 // admin API showing them failed, the flow fixed, the failed events replayed and handled;
 // and the API's permissions under adminAuth.
 import assert = require("node:assert/strict");
-import bcrypt = require("bcryptjs");
 import { NodeRedProcess, request, startedForSuite, type Collector, type FlowNode, type HttpResponse, type Tapped } from "../support/node-red-process.js";
 import { signDelivery, synthesisBatch } from "../support/fixtures.js";
+import { nodeRedWithAdminAuth, tokenFor } from "../support/admin-auth.js";
 import { wmsSignature } from "../../nodes/providers/wms.js";
 import type { DeliveryDetails, DeliverySummary } from "../../nodes/core/delivery-log.js";
 import type { SynthesisEvent } from "../../nodes/providers/synthesis.js";
@@ -189,27 +189,12 @@ describe("end to end: the delivery log's admin API under adminAuth", function ()
     let nodeRed: NodeRedProcess;
 
     before(async () => {
-        const hash = bcrypt.hashSync("password", 8);
-        nodeRed = await new NodeRedProcess({
-            settings: `module.exports = { flowFile: "flows.json", adminAuth: { type: "credentials", users: [
-                { username: "admin", password: ${JSON.stringify(hash)}, permissions: "*" },
-                { username: "viewer", password: ${JSON.stringify(hash)}, permissions: "read" } ] } };`,
-        }).start();
+        nodeRed = await nodeRedWithAdminAuth().start();
     });
     after(async () => nodeRed?.stop());
 
-    async function tokenFor(username: string): Promise<string> {
-        const response = await request<{ access_token: string }>(nodeRed.adminUrl("/auth/token"), {
-            method: "POST",
-            headers: { "content-type": "application/json" },
-            body: JSON.stringify({ client_id: "node-red-admin", grant_type: "password", scope: username === "admin" ? "*" : "read", username, password: "password" }),
-        });
-        assert.equal(response.status, 200, response.text);
-        return response.json.access_token;
-    }
-
     it("needs verified-webhooks.read to read and verified-webhooks.write to replay", async () => {
-        const [adminToken, viewerToken] = [await tokenFor("admin"), await tokenFor("viewer")];
+        const [adminToken, viewerToken] = [await tokenFor(nodeRed, "admin"), await tokenFor(nodeRed, "viewer")];
         const url = nodeRed.adminUrl("/verified-webhooks/deliveries");
         const as = (token?: string) => (token ? { authorization: `Bearer ${token}` } : {});
         assert.equal((await request(url)).status, 401, "anonymous");

@@ -2,9 +2,9 @@
 // the command-line signer that shares its samples.
 import assert = require("node:assert/strict");
 import http = require("node:http");
-import bcrypt = require("bcryptjs");
 import net = require("node:net");
 import { NodeRedProcess, request, startedForSuite, Collector } from "../support/node-red-process.js";
+import { nodeRedWithAdminAuth, tokenFor } from "../support/admin-auth.js";
 import type { SynthesisEvent } from "../../nodes/providers/synthesis.js";
 import type { WmsEvent } from "../../nodes/providers/wms.js";
 import { SAMPLE_EVENTS, signDelivery } from "../../nodes/samples.js";
@@ -125,27 +125,12 @@ describe("send test event under adminAuth", function () {
     let nodeRed: NodeRedProcess;
 
     before(async () => {
-        const hash = bcrypt.hashSync("password", 8);
-        nodeRed = await new NodeRedProcess({
-            settings: `module.exports = { flowFile: "flows.json", adminAuth: { type: "credentials", users: [
-                { username: "admin", password: ${JSON.stringify(hash)}, permissions: "*" },
-                { username: "viewer", password: ${JSON.stringify(hash)}, permissions: "read" } ] } };`,
-        }).start();
+        nodeRed = await nodeRedWithAdminAuth().start();
     });
     after(async () => nodeRed?.stop());
 
-    async function tokenFor(username: string, scope: string) {
-        const response = await request(nodeRed.adminUrl("/auth/token"), {
-            method: "POST",
-            headers: { "content-type": "application/json" },
-            body: JSON.stringify({ client_id: "node-red-admin", grant_type: "password", scope, username, password: "password" }),
-        });
-        assert.equal(response.status, 200, response.text);
-        return response.json.access_token;
-    }
-
     it("is guarded by Node-RED's permissions", async () => {
-        const admin = { authorization: `Bearer ${await tokenFor("admin", "*")}`, "content-type": "application/json" };
+        const admin = { authorization: `Bearer ${await tokenFor(nodeRed, "admin")}`, "content-type": "application/json" };
         const deployed = await request(nodeRed.adminUrl("/flows"), {
             method: "POST",
             headers: { ...admin, "Node-RED-API-Version": "v2" },
@@ -156,7 +141,7 @@ describe("send test event under adminAuth", function () {
         const url = nodeRed.adminUrl("/verified-webhooks/wms/test");
         const body = JSON.stringify({ event: "MEASUREMENT_CREATED" });
         assert.equal((await request(url, { method: "POST", headers: { "content-type": "application/json" }, body })).status, 401);
-        const viewer = { authorization: `Bearer ${await tokenFor("viewer", "read")}`, "content-type": "application/json" };
+        const viewer = { authorization: `Bearer ${await tokenFor(nodeRed, "viewer")}`, "content-type": "application/json" };
         assert.equal((await request(url, { method: "POST", headers: viewer, body })).status, 401, "read permission is not enough");
         assert.equal((await request(nodeRed.adminUrl("/verified-webhooks/samples"), { headers: viewer })).status, 200);
         const sent = await request(url, { method: "POST", headers: admin, body });
