@@ -18,6 +18,7 @@ fs.chmodSync(path.join(dist, "bin", "verified-webhooks.js"), 0o755);
 const { PROVIDERS } = require(path.join(nodesOut, "providers", "index.js"));
 const { DEFAULT_SETTINGS } = require(path.join(nodesOut, "core", "pipeline.js"));
 const { DEFAULT_LOG_LIMITS } = require(path.join(nodesOut, "core", "delivery-log.js"));
+const { DEFAULT_MAX_ATTEMPTS } = require(path.join(nodesOut, "core", "node-deliveries.js"));
 
 /** Node types that are not receivers, each with its own source files in nodes/. */
 const OTHER_NODE_TYPES = ["webhook-state"];
@@ -73,6 +74,9 @@ function editorFile(provider) {
         maxConcurrent: DEFAULT_SETTINGS.maxConcurrent,
         logDeliveries: DEFAULT_LOG_LIMITS.maxDeliveries,
         logHours: DEFAULT_LOG_LIMITS.maxAgeMs / 3_600_000,
+        // A provider that never retries (SynthesisVR) loses what a crash loses: its node keeps deliveries by default.
+        persist: provider.retries === false,
+        maxAttempts: DEFAULT_MAX_ATTEMPTS,
         secretRequired: provider.secretRequired,
     };
     const template = fs.readFileSync(path.join(root, "nodes", "core", "editor-template.html"), "utf8");

@@ -12,6 +12,8 @@ interface Followed {
     /** The nodes wired to output 1 that have not completed the message yet. */
     readonly waiting: Set<string>;
     readonly deliveryId: string;
+    /** Told once the event is handled (a kept event is then forgotten). */
+    readonly onHandled: (() => void) | undefined;
 }
 
 /** One line, short: what a failing node said, never more. */
@@ -38,16 +40,17 @@ export class CompletionTracker {
     }
 
     /** Follows message `msgid` of delivery `deliveryId` to the nodes `wiredTo`. */
-    follow(msgid: string, wiredTo: readonly string[], event: LoggedEvent, deliveryId: string): void {
+    follow(msgid: string, wiredTo: readonly string[], event: LoggedEvent, deliveryId: string, onHandled?: () => void): void {
         if (wiredTo.length === 0) {
             event.state = "handled"; // nothing is wired: nothing left to do with it
+            onHandled?.();
             return;
         }
         if (this.followed.size >= this.maxFollowed) {
             const oldest = this.followed.keys().next();
             if (!oldest.done) this.followed.delete(oldest.value);
         }
-        this.followed.set(msgid, { event, waiting: new Set(wiredTo), deliveryId });
+        this.followed.set(msgid, { event, waiting: new Set(wiredTo), deliveryId, onHandled });
     }
 
     /** Stops following messages that will not reach the flow (their delivery was refused after all). */
@@ -65,6 +68,7 @@ export class CompletionTracker {
         if (followed.waiting.size > 0) return;
         this.followed.delete(msgid);
         followed.event.state = "handled";
+        followed.onHandled?.();
         this.changed(followed.deliveryId);
     }
 

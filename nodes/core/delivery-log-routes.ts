@@ -27,8 +27,8 @@ import {
 } from "./delivery-log.js";
 import { Rejection } from "./provider.js";
 
-/** What a deployed receiver offers the replay routes: emits the payloads again, returns the new delivery's id. */
-export type Replayer = (payloads: readonly unknown[], original: DeliverySummary) => string;
+/** What a deployed receiver offers the replay routes: emits the events again (their places in the original and payloads), returns the new delivery's id. */
+export type Replayer = (events: readonly { index: number; payload: unknown }[], original: DeliverySummary) => string;
 
 export const LIVE_TOPIC = "verified-webhooks/deliveries";
 /** Live updates are sent at most this often, each with the deliveries that changed. */
@@ -141,10 +141,7 @@ export function replay(runtime: LogRuntime, entry: LogEntry, onlyFailed: boolean
     if (!replayer) throw new Rejection(409, "not replayable: its node is not deployed");
     const events = replayableEvents(entry, onlyFailed);
     if (events.length === 0) throw new Rejection(409, "not replayable: no failed event left to replay");
-    const deliveryId = replayer(
-        events.map((event) => event.payload),
-        summary,
-    );
+    const deliveryId = replayer(events, summary);
     for (const { index } of events) (entry.events[index]!.replays ??= []).push(deliveryId);
     runtime.changed(summary.deliveryId);
     return { replayOf: summary.deliveryId, deliveryId, events: events.length };

@@ -53,7 +53,9 @@ export interface DeliveryReport {
     /** Their payloads as JSON, taken before the flow saw them: what a replay emits. */
     readonly payloads: readonly string[];
     /** Set on a replay: the delivery whose events it emitted again. */
-    readonly replayOf?: string;
+    readonly replayOf?: string | undefined;
+    /** Set on events emitted again after a restart (kept on disk): how many times they were emitted. */
+    readonly attempt?: number | undefined;
 }
 
 /** A delivery as the admin API lists it: everything but the events' payloads. */
@@ -77,6 +79,8 @@ export interface DeliverySummary {
     /** Of the delivery as a whole: failed if any event failed, pending if any is, else handled. */
     flow: EventState | undefined;
     replayOf: string | undefined;
+    /** On events emitted again after a restart: how many times they were emitted (1: the first time). */
+    attempt: number | undefined;
     /** Whether its events are kept and can be emitted again. */
     replayable: boolean;
 }
@@ -236,6 +240,7 @@ export function summaryOf(entry: LogEntry): DeliverySummary {
         states: entry.events.map((event) => event.state),
         flow: flowStateOf(entry.events),
         replayOf: report.replayOf,
+        attempt: report.attempt,
         replayable: entry.payloads !== undefined && entry.events.length > 0,
     };
 }

@@ -59,6 +59,9 @@ export interface WebhookInfo {
     missingCount?: number;
     /** On an event emitted again from the delivery log: the delivery that first emitted it. */
     replayOf?: string;
+    /** On an event emitted again after a restart (kept on disk, not handled before): true, and how many times it was emitted. */
+    redelivered?: boolean;
+    attempt?: number;
 }
 
 /** A message on output 1; a provider may add properties of its own (Mentra: websocketUrl). */
@@ -337,6 +340,11 @@ export interface ReceiverContext {
     readonly onInternalError?: (where: string) => void;
     /** Every delivery once answered (and every replay once emitted): what the delivery log records. */
     readonly onDelivery?: (record: DeliveryRecord) => void;
+    /**
+     * Keeps a delivery's events on disk before they are emitted and acknowledged ("Keep
+     * deliveries until handled"); resolves once they are synced. A failure answers 503.
+     */
+    readonly persist?: (events: readonly EventMessage<unknown>[], delivery: DeliveryInput<unknown>) => Promise<void> | undefined;
 }
 
 /** How a delivery was answered; its emitted messages went through emit() before, under the same deliveryId. */
@@ -350,6 +358,8 @@ export interface DeliveryRecord extends DeliveryInfo {
     readonly duplicates: number;
     readonly rejected: number;
     readonly replayOf?: string;
+    /** On events emitted again after a restart: how many times they were emitted. */
+    readonly attempt?: number;
 }
 
 /** "TypeError at pipeline.js:123": enough to find a bug, nothing of the request. */
@@ -598,6 +608,22 @@ export class Receiver<Event, Options, Keys> {
             });
         };
         if (!outcome.events.length && !outcome.rejections.length) return acknowledge();
+        // Kept on disk first, when the node keeps deliveries until handled: nothing reaches the
+        // flow, and no 2xx goes out, before the events would survive a crash.
+        const stored = outcome.events.length ? this.context.persist?.(outcome.events, input as DeliveryInput<unknown>) : undefined;
+        if (stored) {
+            return stored.then(
+                () => this.emitThenAcknowledge(outcome, acknowledge),
+                () => {
+                    throw new Rejection(503, "the delivery could not be kept on disk: retry");
+                },
+            );
+        }
+        return this.emitThenAcknowledge(outcome, acknowledge);
+    }
+
+    private emitThenAcknowledge(outcome: DeliveryOutcome<Event>, acknowledge: () => void): Promise<void> {
+        if (this.closed) throw new Rejection(503, "receiver is restarting: retry");
         // The answer waits one turn: scheduled before the messages are handed over, it runs
         // just before the flow engine delivers them, so a slow flow never delays it, and a
         // deploy that stopped their next nodes in between is noticed: 503, so the sender
@@ -659,32 +685,57 @@ export class Receiver<Event, Options, Keys> {
         });
     }
 
+    /** The name (msg.topic) of an event this receiver emitted, as kept: "event" when it no longer validates. */
+    eventNameOf(payload: unknown): string {
+        const result = this.provider.schema.safeParse(payload);
+        return result.success ? this.provider.eventName(result.data) : "event";
+    }
+
     /**
      * Emits events again that this receiver emitted before (kept by the delivery log), as a
-     * delivery of its own: a new deliveryId, `replayOf` the original. Each is checked against
-     * the provider's schema once more, so only what was verified reaches the flow; time-bound
-     * checks (a WMS event's age) are not repeated. Returns the new delivery's id.
+     * delivery of its own: a new deliveryId, `replayOf` the original. Returns the new delivery's id.
      */
     replay(payloads: readonly unknown[], original: Pick<DeliveryInfo, "deliveryId" | "verified" | "test"> & { remoteAddress: string | undefined }): string {
+        const info: DeliveryInfo = { receivedAt: receivedNow(), deliveryId: randomUUID(), verified: original.verified, test: original.test };
+        this.reemit(payloads, info, original.remoteAddress, { replayOf: original.deliveryId });
+        this.context.onDelivery?.({ ...info, remoteAddress: original.remoteAddress, status: 200, accepted: payloads.length, duplicates: 0, rejected: 0, replayOf: original.deliveryId });
+        return info.deliveryId;
+    }
+
+    /**
+     * Emits again events acknowledged before a restart and not handled (kept on disk), under
+     * their own delivery's id, with `redelivered` and the attempt; `indices` are their places
+     * in that delivery. Returns their messages.
+     */
+    redeliver(payloads: readonly unknown[], original: DeliveryInfo & { remoteAddress: string | undefined }, attempt: number): EventMessage<Event>[] {
+        const events = this.reemit(payloads, original, original.remoteAddress, { redelivered: true, attempt });
+        this.context.onDelivery?.({ ...original, status: 200, accepted: payloads.length, duplicates: 0, rejected: 0, attempt });
+        return events;
+    }
+
+    /**
+     * Events emitted before, emitted again. Each is checked against the provider's schema once
+     * more, so only what was verified reaches the flow; time-bound checks (a WMS event's age)
+     * are not repeated.
+     */
+    private reemit(payloads: readonly unknown[], info: DeliveryInfo, remoteAddress: string | undefined, marks: Partial<WebhookInfo>): EventMessage<Event>[] {
         if (this.closed) throw new Rejection(503, "receiver is restarting: retry");
         const events = payloads.map((payload) => {
             const result = this.provider.schema.safeParse(payload);
             if (!result.success) throw new Rejection(409, `not replayable: ${describeSchemaError(result.error)}`);
             return result.data;
         });
-        const info: DeliveryInfo = { receivedAt: receivedNow(), deliveryId: randomUUID(), verified: original.verified, test: original.test };
         const outcome = deliveryOutcome(this.provider, this.options, {
             wanted: events,
             identities: events.map(() => undefined),
             reservation: undefined,
             invalid: NONE_INVALID,
             info,
-            remoteAddress: original.remoteAddress,
+            remoteAddress,
         });
-        for (const message of outcome.events) message.webhook.replayOf = original.deliveryId;
+        for (const message of outcome.events) Object.assign(message.webhook, marks);
         this.outputs.emit(outcome.events, []);
-        this.context.onDelivery?.({ ...info, remoteAddress: original.remoteAddress, status: 200, accepted: events.length, duplicates: 0, rejected: 0, replayOf: original.deliveryId });
-        return info.deliveryId;
+        return outcome.events;
     }
 
     /**

@@ -111,6 +111,9 @@ export interface Provider<Event, Options, Keys, Name extends string = string> {
     /** Throws a Rejection (401) unless the delivery proves it comes from the provider. */
     verify(delivery: Delivery, keys: Keys, options: Options): Verification | Promise<Verification>;
 
+    /** False for a provider that never retries a delivery (SynthesisVR): its node keeps deliveries until handled by default. */
+    readonly retries?: boolean;
+
     /** True when the body may be a JSON array of events, each checked on its own. */
     readonly batches: boolean;
     /** One event, as the provider sends it; the TypeScript type is derived from it. */

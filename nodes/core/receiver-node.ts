@@ -3,11 +3,11 @@
  * route table and turns pipeline results into node output and status. Each node file
  * calls registerReceiverNode with its provider and nothing else.
  */
-import { randomBytes } from "node:crypto";
 import type { Node, NodeAPI, NodeDef } from "node-red";
-import { DEFAULT_SETTINGS, Receiver, type DeliveryRecord, type EventMessage, type ReceiverSettings, type RejectionMessage } from "./pipeline.js";
-import { deliveryLogRuntime, reportErrorsOf } from "./delivery-log-routes.js";
-import { logLimitsOf, type LoggedEvent } from "./delivery-log.js";
+import { DEFAULT_SETTINGS, Receiver, type EventMessage, type ReceiverSettings, type RejectionMessage } from "./pipeline.js";
+import { deliveryLogRuntime, type Replayer } from "./delivery-log-routes.js";
+import { logLimitsOf } from "./delivery-log.js";
+import { NodeDeliveries } from "./node-deliveries.js";
 import type { Provider } from "./provider.js";
 import { isSafePath, normalisePath, routeTableFor, type HttpSettings } from "./route-table.js";
 import { dedupWindowSeconds, positiveNumber } from "./options.js";
@@ -46,25 +46,6 @@ interface Credentials {
 
 /** Status redraws are throttled: under load, one per interval instead of one per request. */
 const STATUS_INTERVAL_MS = 500;
-/**
- * _msgid of the events a receiver emits: this process's random prefix and a counter, 16 hex
- * digits as Node-RED's own; ~50 ns where RED.util.generateId() takes ~600 (bench/caches.js's way of measuring).
- */
-const MSGID_PREFIX = randomBytes(4).toString("hex");
-let msgCounter = 0;
-const nextMsgid = () => MSGID_PREFIX + ((msgCounter = (msgCounter + 1) >>> 0)).toString(16).padStart(8, "0");
-
-/** Deliveries between emit() and their answer at once, at most (each waits one turn). */
-const MAX_AWAITING_ANSWER = 10_000;
-
-/** A delivery's emitted events, from emit() until the delivery is answered and logged. */
-interface Emitted {
-    readonly events: LoggedEvent[];
-    readonly payloads: string[];
-    readonly msgids: string[];
-}
-
-
 export function receiverSettings(config: ReceiverLimitOptions): ReceiverSettings {
     return {
         maxBodyBytes: Math.floor(positiveNumber(config.maxBodyKiB, DEFAULT_SETTINGS.maxBodyBytes / 1024) * 1024),
@@ -130,55 +111,13 @@ export function registerReceiverNode<Event, Options, Keys>(RED: NodeAPI, provide
             state = shared.stateFor(limits);
         }
 
-        // The delivery log: this node's deliveries, and what the flow did with their events.
-        const logRuntime = deliveryLogRuntime(RED);
-        const log = logRuntime.logs.forNode(node.id, logLimitsOf(config));
-        const logging = log.limits.maxDeliveries > 0;
-        const awaitingAnswer = new Map<string, Emitted>();
-        /** Follows each event to the nodes on output 1 (by a _msgid of ours), its payload kept as emitted. */
-        const follow = (events: EventMessage<Event>[], wiredTo: readonly string[]) => {
-            const deliveryId = events[0]!.webhook.deliveryId;
-            const emitted: Emitted = { events: [], payloads: [], msgids: [] };
-            for (const message of events) {
-                const msgid = nextMsgid();
-                (message as EventMessage<Event> & { _msgid?: string })._msgid = msgid;
-                const logged: LoggedEvent = { name: message.topic, state: "pending" };
-                emitted.events.push(logged);
-                // Taken now: the next nodes may change the payload they are handed.
-                emitted.payloads.push(JSON.stringify(message.payload));
-                emitted.msgids.push(msgid);
-                logRuntime.tracker.follow(msgid, wiredTo, logged, deliveryId);
-            }
-            if (awaitingAnswer.size >= MAX_AWAITING_ANSWER) awaitingAnswer.delete(awaitingAnswer.keys().next().value!);
-            awaitingAnswer.set(deliveryId, emitted);
-        };
-        const logDelivery = (record: DeliveryRecord) => {
-            const emitted = awaitingAnswer.get(record.deliveryId);
-            awaitingAnswer.delete(record.deliveryId);
-            const refused = record.status >= 300;
-            // Refused after emit(): the flow engine drops those messages (their next nodes stopped).
-            if (refused && emitted) logRuntime.tracker.forget(emitted.msgids);
-            // Spelled out rather than spread: a spread of the record costs microseconds a delivery.
-            log.add({
-                deliveryId: record.deliveryId,
-                receivedAt: record.receivedAt,
-                verified: record.verified,
-                test: record.test,
-                remoteAddress: record.remoteAddress,
-                status: record.status,
-                reason: record.reason,
-                accepted: record.accepted,
-                duplicates: record.duplicates,
-                rejected: record.rejected,
-                replayOf: record.replayOf,
-                nodeId: node.id,
-                nodeName: node.name || "",
-                provider: provider.name,
-                events: refused ? [] : (emitted?.events ?? []),
-                payloads: refused ? [] : (emitted?.payloads ?? []),
-            });
-            logRuntime.changed(record.deliveryId);
-        };
+        // The delivery log, and (with "Keep deliveries until handled") the durable store.
+        let deliveries: NodeDeliveries<Event>;
+        try {
+            deliveries = new NodeDeliveries<Event>(RED, node, provider.name, config, logLimitsOf(config));
+        } catch (error) {
+            return fail("store", { reason: error instanceof Error ? error.message : String(error) });
+        }
 
         const receiver = new Receiver(
             provider,
@@ -193,14 +132,7 @@ export function registerReceiverNode<Event, Options, Keys>(RED: NodeAPI, provide
                     if (events.length && wires?.[0]) targetIds.push(...wires[0]);
                     if (rejections.length && wires?.[1]) targetIds.push(...wires[1]);
                     const targets = targetIds.map((id) => RED.nodes.getNode(id));
-                    if (logging && events.length) {
-                        const wiredTo = wires?.[0] ?? [];
-                        for (let index = 0; index < wiredTo.length; index++) {
-                            const target = targets[index];
-                            if (target) reportErrorsOf(target, logRuntime.tracker);
-                        }
-                        follow(events, wiredTo);
-                    }
+                    if (deliveries.following && events.length) deliveries.emitted(events, wires?.[0] ?? [], targets);
                     // One send per message: within one call Node-RED deep-clones every message after
                     // the first (in case one object is sent twice); each of ours is a new object.
                     for (const event of events) node.send([event, null] as never);
@@ -214,11 +146,21 @@ export function registerReceiverNode<Event, Options, Keys>(RED: NodeAPI, provide
                 state,
                 onCount: scheduleStatus,
                 onInternalError: (where) => node.error(RED._("webhook.errors.internal", { where })),
-                ...(logging ? { onDelivery: logDelivery } : {}),
+                ...(deliveries.following ? { onDelivery: deliveries.delivered } : {}),
+                ...(deliveries.store ? { persist: deliveries.persist } : {}),
             },
         );
-        const replayer = (payloads: readonly unknown[], original: Parameters<Receiver<Event, unknown, unknown>["replay"]>[1]) => receiver.replay(payloads, original);
+        const { logRuntime } = deliveries;
+        const replayer: Replayer = (events, original) => deliveries.replay(receiver as Receiver<Event, unknown, unknown>, events, original);
         logRuntime.replayers.set(node.id, replayer);
+        if (deliveries.store) {
+            // Once every node of the flows runs, so that the next nodes are there to receive them.
+            RED.events.once("flows:started", () => {
+                deliveries.redeliver(receiver as Receiver<Event, unknown, unknown>).catch((error: unknown) => {
+                    node.error(RED._("webhook.errors.store", { reason: error instanceof Error ? error.message : String(error) }));
+                });
+            });
+        }
         const routes = routeTableFor(RED.httpNode, settings, RED.events as never);
         attachStats(node, () => receiver.stats());
         attachTestEventSender(node, testEventSender(RED, provider, path, () => routes.mountPath(), secrets[0]));

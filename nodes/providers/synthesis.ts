@@ -52,6 +52,8 @@ export const synthesis: Provider<SynthesisEvent, Record<string, never>, Buffer[]
     checkHead: (head, digests) => verifyPathToken(head, digests),
     verify: (delivery, digests) => verifyPathToken(delivery, digests),
 
+    // SynthesisVR sends each event once: a delivery lost to a crash is lost for good.
+    retries: false,
     batches: true,
     schema: synthesisEventSchema,
     eventName: (event) => event.action,

@@ -218,6 +218,8 @@ export interface NodeRedOptions {
     adminRoot?: string;
     /** httpNodeRoot the settings set, for URLs. */
     nodeRoot?: string;
+    /** A user directory to start in again (after kill()): kept by stop(). Default: a fresh one, removed by stop(). */
+    userDir?: string;
 }
 
 class NodeRedProcess {
@@ -244,6 +246,11 @@ class NodeRedProcess {
     }
 
     async start(): Promise<this> {
+        if (this.options.userDir) {
+            this.userDir = this.options.userDir;
+            await this.launch();
+            return this;
+        }
         this.userDir = fs.mkdtempSync(path.join(os.tmpdir(), "vw-node-red-"));
         const modules = path.join(this.userDir, "node_modules");
         fs.writeFileSync(path.join(this.userDir, "package.json"), JSON.stringify({ name: "node-red-project", private: true, dependencies: {} }));
@@ -260,6 +267,13 @@ class NodeRedProcess {
         }
         for (const [name, dir] of Object.entries(this.options.extraModules ?? {})) fs.symlinkSync(dir, path.join(modules, name), "dir");
         if (this.options.settings) fs.writeFileSync(path.join(this.userDir, "settings.js"), this.options.settings);
+        await this.launch();
+        return this;
+    }
+
+    /** Starts Node-RED in the prepared user directory and waits until its flows run. */
+    private async launch(): Promise<void> {
+        this.logs.length = 0;
         this.port = await freePort();
         const nodeRedDir = this.options.nodeRedDir ?? path.dirname(require.resolve("node-red/package.json"));
         const launcher = this.options.launcher ?? path.join(nodeRedDir, "red.js");
@@ -275,7 +289,15 @@ class NodeRedProcess {
         this.exited = new Promise((resolve) => child.on("exit", resolve));
         await this.waitUntilReady();
         this.watchStatuses();
-        return this;
+    }
+
+    /** kill -9: no shutdown at all, as a crash or an out-of-memory kill. The user directory stays. */
+    async kill(): Promise<void> {
+        const child = this.child;
+        if (!child || child.exitCode !== null) return;
+        this.comms?.terminate();
+        child.kill("SIGKILL");
+        await this.exited;
     }
 
     /** Every node status Node-RED shows, as the editor receives it. */
@@ -365,7 +387,7 @@ class NodeRedProcess {
             await this.exited;
             clearTimeout(timer);
         }
-        fs.rmSync(this.userDir, { recursive: true, force: true });
+        if (!this.options.userDir) fs.rmSync(this.userDir, { recursive: true, force: true });
     }
 }
 

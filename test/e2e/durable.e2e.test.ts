@@ -1,0 +1,165 @@
+// "Keep deliveries until handled" against real processes: a receiver whose flow posts each
+// event to a collector outside Node-RED that answers slowly; Node-RED killed with kill -9
+// while events are in flight, including while it syncs; started again in the same user
+// directory: every event answered 2xx reaches the collector at least once, and the ones
+// that arrive twice are flagged redelivered.
+import assert = require("node:assert/strict");
+import http = require("node:http");
+import net = require("node:net");
+import { NodeRedProcess, sleep, type FlowNode } from "../support/node-red-process.js";
+
+interface Received {
+    uuid: string;
+    redelivered: boolean;
+    attempt: number | undefined;
+}
+
+/** An HTTP server outside Node-RED that takes each event after `delayMs`, as a slow database would. */
+class SlowCollector {
+    readonly received: Received[] = [];
+    private readonly server: http.Server;
+    url = "";
+
+    constructor(private readonly delayMs: number) {
+        this.server = http.createServer((req, res) => {
+            const chunks: Buffer[] = [];
+            req.on("data", (chunk: Buffer) => chunks.push(chunk));
+            req.on("end", () => {
+                setTimeout(() => {
+                    const event = JSON.parse(Buffer.concat(chunks).toString("utf8")) as { uuid: string };
+                    const query = new URL(req.url ?? "/", "http://collector").searchParams;
+                    const attempt = Number(query.get("attempt"));
+                    this.received.push({ uuid: event.uuid, redelivered: query.get("redelivered") === "true", attempt: Number.isFinite(attempt) && attempt > 0 ? attempt : undefined });
+                    res.end("stored");
+                }, this.delayMs);
+            });
+        });
+    }
+
+    async start(): Promise<this> {
+        await new Promise<void>((resolve) => this.server.listen(0, "127.0.0.1", resolve));
+        this.url = `http://127.0.0.1:${(this.server.address() as net.AddressInfo).port}/events`;
+        return this;
+    }
+
+    stop(): Promise<void> {
+        this.server.closeAllConnections();
+        return new Promise((resolve) => this.server.close(() => resolve()));
+    }
+
+    uuids(): Set<string> {
+        return new Set(this.received.map((entry) => entry.uuid));
+    }
+}
+
+/**
+ * The receiver wired straight to an http request node: an event is handled once that node has
+ * its answer from the collector (it completes the message then). The URL carries the flags.
+ */
+function durableFlow(collectorUrl: string): FlowNode[] {
+    return [
+        { id: "tab-durable", type: "tab", label: "durable" },
+        { id: "sessions-in", type: "synthesis-webhook", z: "tab-durable", path: "/sessions", persist: true, maxAttempts: 5, wires: [["db"], []] },
+        {
+            id: "db",
+            type: "http request",
+            z: "tab-durable",
+            method: "POST",
+            ret: "txt",
+            url: `${collectorUrl}?redelivered={{webhook.redelivered}}&attempt={{webhook.attempt}}`,
+            wires: [[]],
+        },
+    ];
+}
+
+/** A batch of `count` SynthesisVR sessions, unique under `label`. */
+const batch = (label: string, count: number) =>
+    Array.from({ length: count }, (_, index) => ({ uuid: `${label}-${index}`, action: "create", location: "Kamen Test", stations: 1, customerid: index }));
+
+describe("end to end: deliveries kept until handled survive kill -9", function () {
+    this.timeout(120000);
+    let collector: SlowCollector;
+    let first: NodeRedProcess;
+    let second: NodeRedProcess | undefined;
+
+    beforeEach(async () => {
+        collector = await new SlowCollector(400).start();
+        first = await new NodeRedProcess().start();
+        await first.deploy(durableFlow(collector.url));
+    });
+    afterEach(async () => {
+        await second?.stop();
+        second = undefined;
+        await first.stop(); // removes the user directory both used
+        await collector.stop();
+    });
+
+    /** Sends `deliveries` batches of 5, `concurrency` at a time; returns the uuids of those answered 2xx. */
+    async function send(nodeRed: NodeRedProcess, label: string, deliveries: number, concurrency: number): Promise<string[]> {
+        const acknowledged: string[] = [];
+        let next = 0;
+        const worker = async () => {
+            while (next < deliveries) {
+                const events = batch(`${label}-${next++}`, 5);
+                try {
+                    const response = await nodeRed.post("/sessions", JSON.stringify(events));
+                    if (response.status === 200) acknowledged.push(...events.map((event) => event.uuid));
+                } catch {
+                    // the process was killed mid-request: not acknowledged
+                }
+            }
+        };
+        await Promise.all(Array.from({ length: concurrency }, worker));
+        return acknowledged;
+    }
+
+    async function restartAndCollect(acknowledged: readonly string[]): Promise<void> {
+        second = await new NodeRedProcess({ userDir: first.userDir }).start();
+        const deadline = Date.now() + 30000;
+        for (;;) {
+            const missing = acknowledged.filter((uuid) => !collector.uuids().has(uuid));
+            if (missing.length === 0) return;
+            if (Date.now() > deadline) {
+                const seen = collector.received.filter((entry) => missing.some((uuid) => entry.uuid.startsWith(uuid.replace(/-\d+$/, ""))));
+                assert.fail(`${missing.length} acknowledged events never reached the collector (${missing.slice(0, 5).join(", ")}…); of their deliveries: ${JSON.stringify(seen)}\n${second?.log.slice(-1500)}`);
+            }
+            await sleep(200);
+        }
+    }
+
+    it("redelivers every acknowledged event the flow had not handled when Node-RED was killed", async () => {
+        const acknowledged = await send(first, "calm", 20, 4);
+        assert.equal(acknowledged.length, 100);
+        // Some reached the collector, the rest are in flight (the collector answers slowly): kill -9 now.
+        await first.kill();
+        const before = collector.uuids().size;
+        assert.ok(before < acknowledged.length, `events were still in flight (${before} of ${acknowledged.length} arrived)`);
+
+        await restartAndCollect(acknowledged);
+        const counts = new Map<string, Received[]>();
+        for (const entry of collector.received) counts.set(entry.uuid, [...(counts.get(entry.uuid) ?? []), entry]);
+        for (const [uuid, receipts] of counts) {
+            if (receipts.length > 1) assert.ok(receipts.slice(1).every((entry) => entry.redelivered && (entry.attempt ?? 0) >= 2), `${uuid} arrived again unflagged`);
+        }
+        assert.ok(collector.received.some((entry) => entry.redelivered), "some were redelivered");
+        // Handled now: a further restart emits nothing again.
+        await sleep(1000);
+        const settled = collector.received.length;
+        await second!.stop();
+        second = await new NodeRedProcess({ userDir: first.userDir }).start();
+        await sleep(1500);
+        assert.equal(collector.received.length, settled, "handled events are not emitted again");
+    });
+
+    it("loses nothing acknowledged when killed in the middle of its syncs (a torn write)", async () => {
+        // Deliveries keep arriving, 8 at a time, while the process is killed: some writes are cut off mid-sync.
+        const sending = send(first, "torn", 400, 8);
+        await sleep(700);
+        await first.kill();
+        const acknowledged = await sending;
+        assert.ok(acknowledged.length > 0, "some deliveries were acknowledged before the kill");
+        await restartAndCollect(acknowledged);
+        assert.match(second!.log, /Started flows/);
+        assert.doesNotMatch(second!.log, /\[error\]/);
+    });
+});
