@@ -5,7 +5,8 @@
 //   (b) a real Node-RED with `http in` ("do not parse") → `function` (HMAC) → `http response` (the peer)
 //   (c) a real Node-RED with wms-webhook wired to a no-op node
 //   (d) the same for meshagent-webhook
-//   (e) wms-webhook the long way through Express, (f) wms-webhook with its delivery log off
+//   (e) wms-webhook the long way through Express, (f) wms-webhook with its delivery log off,
+//   (g) wms-webhook keeping deliveries until handled (synced to disk before each 2xx)
 // each driven by autocannon for a fixed time at fixed connections with unique, signed
 // deliveries; then a SynthesisVR batch figure and a memory figure. Prints a table and a
 // final line of JSON with ratio_vs_peer and ratio_vs_limit for (c) and (d).
@@ -217,6 +218,8 @@ async function main() {
         ["(e) wms-webhook, the long way", () => startReceiver("wms-webhook", LONG_WAY_SETTINGS), wms],
         // (c) logs every delivery (the default); here the delivery log is off: what logging costs.
         ["(f) wms-webhook, delivery log off", () => startReceiver("wms-webhook", undefined, { logDeliveries: 0 }), wms],
+        // Keep deliveries until handled: each delivery synced to disk (LMDB) before its 2xx.
+        ["(g) wms-webhook, kept until handled", () => startReceiver("wms-webhook", undefined, { persist: true }), wms],
     ];
     const rounds = [];
     for (let round = 1; round <= ROUNDS; round++) {
@@ -246,6 +249,7 @@ async function main() {
             "wms-webhook-long-way": ratios(4),
             "wms-webhook-log-off": ratios(5),
             delivery_log_cost: +(1 - median(rounds.map((results) => results[2].rps / results[5].rps))).toFixed(3),
+            "wms-webhook-persisted": ratios(6),
             synthesis_batch: { answer_ms: +batch.answerMedianMs.toFixed(1), answer_max_ms: +batch.answerMaxMs.toFixed(1), split_events_per_s: receivedPerSecond, messages_per_s: batch.messagesPerSecond },
             memory: { heap_growth_mb: +memory.growthMb.toFixed(1), deliveries: memory.deliveries },
         }),
