@@ -9,8 +9,8 @@ import type { LoggedEvent } from "./delivery-log.js";
 
 interface Followed {
     readonly event: LoggedEvent;
-    /** The nodes wired to output 1 that have not completed the message yet. */
-    readonly waiting: Set<string>;
+    /** The nodes wired to output 1 that have not completed the message yet: one id (most flows), or a set. */
+    waiting: string | Set<string>;
     readonly deliveryId: string;
     /** Told once the event is handled (a kept event is then forgotten). */
     readonly onHandled: (() => void) | undefined;
@@ -20,6 +20,10 @@ interface Followed {
 export function oneLine(error: unknown): string {
     const text = error instanceof Error ? error.message : typeof error === "string" ? error : String(error);
     return text.replace(/\s+/g, " ").trim().slice(0, 200) || "error";
+}
+
+function waitsFor(followed: Followed, nodeId: string): boolean {
+    return typeof followed.waiting === "string" ? followed.waiting === nodeId : followed.waiting.has(nodeId);
 }
 
 export class CompletionTracker {
@@ -50,7 +54,7 @@ export class CompletionTracker {
             const oldest = this.followed.keys().next();
             if (!oldest.done) this.followed.delete(oldest.value);
         }
-        this.followed.set(msgid, { event, waiting: new Set(wiredTo), deliveryId, onHandled });
+        this.followed.set(msgid, { event, waiting: wiredTo.length === 1 ? wiredTo[0]! : new Set(wiredTo), deliveryId, onHandled });
     }
 
     /** Stops following messages that will not reach the flow (their delivery was refused after all). */
@@ -62,10 +66,12 @@ export class CompletionTracker {
     completed(msgid: unknown, nodeId: string, error?: unknown): void {
         if (typeof msgid !== "string") return;
         const followed = this.followed.get(msgid);
-        if (!followed || !followed.waiting.has(nodeId)) return;
+        if (!followed || !waitsFor(followed, nodeId)) return;
         if (error !== undefined && error !== null) return this.failed(msgid, nodeId, error);
-        followed.waiting.delete(nodeId);
-        if (followed.waiting.size > 0) return;
+        if (typeof followed.waiting !== "string") {
+            followed.waiting.delete(nodeId);
+            if (followed.waiting.size > 0) return;
+        }
         this.followed.delete(msgid);
         followed.event.state = "handled";
         followed.onHandled?.();
@@ -76,7 +82,7 @@ export class CompletionTracker {
     failed(msgid: unknown, nodeId: string, error: unknown): void {
         if (typeof msgid !== "string") return;
         const followed = this.followed.get(msgid);
-        if (!followed || !followed.waiting.has(nodeId)) return;
+        if (!followed || !waitsFor(followed, nodeId)) return;
         this.followed.delete(msgid);
         followed.event.state = "failed";
         followed.event.error = oneLine(error);

@@ -33,7 +33,13 @@ export function keyOf(event: Pick<StoredEvent, "nodeId" | "deliveryId" | "index"
     return [event.nodeId, event.deliveryId, event.index];
 }
 
+/** Handled events are forgotten in batches, this often: their writes then share commits and syncs with the next puts. */
+const REMOVE_INTERVAL_MS = 100;
+
 export class DurableStore {
+    private removals: Key[] = [];
+    private removalTimer: NodeJS.Timeout | undefined;
+
     private constructor(private readonly db: RootDatabase<StoredEvent, Key>) {}
 
     /** Opens (creating it if need be) the store in directory `path`. */
@@ -46,13 +52,27 @@ export class DurableStore {
     async put(events: readonly StoredEvent[]): Promise<void> {
         let last: Promise<boolean> | undefined;
         for (const event of events) last = this.db.put(keyOf(event), event);
+        // The flush of the batch these writes joined, taken now: asked for after the commit,
+        // `flushed` would be the next batch's, one commit and one sync later.
+        const flushed = this.db.flushed;
         await last;
-        await this.db.flushed;
+        await flushed;
     }
 
     /** Forgets an event the flow has handled. Not awaited: a crash before it only means one more redelivery. */
     remove(key: Key): void {
-        this.db.remove(key).catch(() => {});
+        this.removals.push(key);
+        if (!this.removalTimer) {
+            this.removalTimer = setTimeout(() => this.flushRemovals(), REMOVE_INTERVAL_MS);
+            this.removalTimer.unref?.();
+        }
+    }
+
+    private flushRemovals(): void {
+        this.removalTimer = undefined;
+        const keys = this.removals;
+        this.removals = [];
+        for (const key of keys) this.db.remove(key).catch(() => {});
     }
 
     /** Forgets every event of a delivery that was refused after all (answered 503: the sender retries). */
@@ -77,6 +97,8 @@ export class DurableStore {
     }
 
     close(): Promise<void> {
+        clearTimeout(this.removalTimer);
+        this.flushRemovals();
         return this.db.close();
     }
 }
