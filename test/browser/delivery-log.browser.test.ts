@@ -127,6 +127,11 @@ describe("the Webhooks sidebar tab in a real browser", function () {
         await page.fill(".verified-webhooks-log-event", "");
         await page.press(".verified-webhooks-log-event", "Enter");
         await page.selectOption(".verified-webhooks-log-status-filter", "accepted");
+        // The list reloads with the filter: count once it shows accepted deliveries only.
+        await page.waitForFunction(() => {
+            const shown = [...document.querySelectorAll(".verified-webhooks-log-row")];
+            return shown.length > 0 && shown.every((row) => row.getAttribute("data-outcome") === "accepted");
+        });
         const before = await rows().count();
         await page.locator('.verified-webhooks-log-row[data-replay="false"]').first().click();
         await page.click(".verified-webhooks-log-replay-button");
