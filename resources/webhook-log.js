@@ -81,7 +81,6 @@
         visible.slice(0, SHOWN).forEach(function (summary) {
             ui.list.append(row(summary));
         });
-        refreshNodeChoices();
     }
 
     function refreshNodeChoices() {
@@ -126,6 +125,8 @@
         $.getJSON("verified-webhooks/deliveries?" + query, function (data) {
             deliveries = [];
             upsert(data.deliveries || []);
+            // Rebuilt on a load only: rebuilding the choices on every live update would close an open menu.
+            refreshNodeChoices();
         }).fail(function (xhr) {
             RED.notify(t("loadFailed", { reason: (xhr.responseJSON && xhr.responseJSON.error) || xhr.status }), "error");
         });

@@ -142,7 +142,7 @@ export function replay(runtime: LogRuntime, entry: LogEntry, onlyFailed: boolean
     const events = replayableEvents(entry, onlyFailed);
     if (events.length === 0) throw new Rejection(409, "not replayable: no failed event left to replay");
     const deliveryId = replayer(events, summary);
-    for (const { index } of events) (entry.events[index]!.replays ??= []).push(deliveryId);
+    for (const { index } of events) (entry.report.events[index]!.replays ??= []).push(deliveryId);
     runtime.changed(summary.deliveryId);
     return { replayOf: summary.deliveryId, deliveryId, events: events.length };
 }

@@ -95,8 +95,7 @@ export interface LogEntry {
     readonly report: DeliveryReport;
     readonly time: number;
     readonly outcome: DeliveryOutcomeKind;
-    readonly events: readonly LoggedEvent[];
-    /** The payloads, as JSON (undefined when too large to keep). */
+    /** The report's payloads while kept (undefined when too large to keep). */
     readonly payloads: readonly string[] | undefined;
     readonly bytes: number;
 }
@@ -180,7 +179,7 @@ export class NodeDeliveryLog {
             payloads = undefined;
             bytes = 0;
         }
-        const entry: LogEntry = { report, time: this.now(), outcome: outcomeOf(report), events: report.events, payloads, bytes };
+        const entry: LogEntry = { report, time: this.now(), outcome: outcomeOf(report), payloads, bytes };
         this.entries.push(entry);
         this.byId.set(report.deliveryId, entry);
         this.bytes += bytes;
@@ -195,7 +194,8 @@ export class NodeDeliveryLog {
             const first = entries[this.start]!;
             if (entries.length - this.start <= this.limits.maxDeliveries && first.time >= oldest && this.bytes <= this.limits.maxBytes) break;
             this.bytes -= first.bytes;
-            this.byId.delete(first.report.deliveryId);
+            // A redelivery is logged under its delivery's id again: only the entry the index points to is unlisted.
+            if (this.byId.get(first.report.deliveryId) === first) this.byId.delete(first.report.deliveryId);
             entries[this.start++] = undefined as never; // let it go now, not at the next compaction
         }
         if (this.start > 1024 && this.start * 2 > entries.length) {
@@ -214,8 +214,8 @@ export class NodeDeliveryLog {
             const entry = this.entries[index]!;
             if (query.since !== undefined && entry.time < query.since) return; // older ones follow
             if (query.until !== undefined && entry.time >= query.until) continue;
-            if (query.status === "failed" ? flowStateOf(entry.events) !== "failed" : query.status !== undefined && entry.outcome !== query.status) continue;
-            if (query.event !== undefined && !entry.events.some((event) => nameMatches(event.name, query.event!))) continue;
+            if (query.status === "failed" ? flowStateOf(entry.report.events) !== "failed" : query.status !== undefined && entry.outcome !== query.status) continue;
+            if (query.event !== undefined && !entry.report.events.some((event) => nameMatches(event.name, query.event!))) continue;
             yield entry;
         }
     }
@@ -236,26 +236,26 @@ export function summaryOf(entry: LogEntry): DeliverySummary {
         verified: report.verified,
         test: report.test,
         counts: { accepted: report.accepted, duplicates: report.duplicates, rejected: report.rejected },
-        events: entry.events.map((event) => event.name),
-        states: entry.events.map((event) => event.state),
-        flow: flowStateOf(entry.events),
+        events: entry.report.events.map((event) => event.name),
+        states: entry.report.events.map((event) => event.state),
+        flow: flowStateOf(entry.report.events),
         replayOf: report.replayOf,
         attempt: report.attempt,
-        replayable: entry.payloads !== undefined && entry.events.length > 0,
+        replayable: entry.payloads !== undefined && entry.report.events.length > 0,
     };
 }
 
 export function detailsOf(entry: LogEntry): DeliveryDetails {
     return {
         ...summaryOf(entry),
-        emitted: entry.events.map((event, index) => ({ ...event, payload: entry.payloads ? (JSON.parse(entry.payloads[index]!) as unknown) : undefined })),
+        emitted: entry.report.events.map((event, index) => ({ ...event, payload: entry.payloads ? (JSON.parse(entry.payloads[index]!) as unknown) : undefined })),
     };
 }
 
 /** Why a delivery cannot be replayed, if it cannot. */
 export function notReplayable(entry: LogEntry): string | undefined {
     if (entry.outcome !== "accepted") return `a${entry.outcome === "rejected" ? " rejected" : " duplicate"} delivery emitted nothing`;
-    if (entry.events.length === 0) return "the delivery emitted no event (filtered out)";
+    if (entry.report.events.length === 0) return "the delivery emitted no event (filtered out)";
     if (entry.payloads === undefined) return "its events were too large to keep";
     return undefined;
 }
@@ -264,7 +264,7 @@ export function notReplayable(entry: LogEntry): string | undefined {
 export function replayableEvents(entry: LogEntry, onlyFailed: boolean): { index: number; name: string; payload: unknown }[] {
     if (!entry.payloads) return [];
     const payloads = entry.payloads;
-    return entry.events
+    return entry.report.events
         .map((event, index) => ({ event, index }))
         .filter(({ event }) => !onlyFailed || (event.state === "failed" && !event.replays?.length))
         .map(({ event, index }) => ({ index, name: event.name, payload: JSON.parse(payloads[index]!) as unknown }));

@@ -147,13 +147,16 @@ export class NodeDeliveries<Event> {
     delivered = (record: DeliveryRecord): void => {
         const emitted = this.awaitingAnswer.get(record.deliveryId);
         this.awaitingAnswer.delete(record.deliveryId);
+        // Kept and not emitted yet: refused between the sync and the emit (a deploy, a failed sync).
+        const storedOnly = this.storedPayloads.get(record.deliveryId);
+        this.storedPayloads.delete(record.deliveryId);
         const refused = record.status >= 300;
         if (refused) {
-            this.storedPayloads.delete(record.deliveryId);
             // Refused after emit(): the flow engine drops those messages (their next nodes stopped).
             if (emitted) this.logRuntime.tracker.forget(emitted.msgids);
             // Answered 503 after it was kept: the sender retries, so it must not come back after a restart too.
-            if (this.store && emitted) this.store.removeDelivery(this.node.id, record.deliveryId, emitted.events.length);
+            const kept = emitted?.events.length ?? storedOnly?.length ?? 0;
+            if (this.store && kept > 0) this.store.removeDelivery(this.node.id, record.deliveryId, kept);
         }
         if (!this.logging) return;
         // Spelled out rather than spread: a spread of the record costs microseconds a delivery.

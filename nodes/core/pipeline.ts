@@ -613,7 +613,11 @@ export class Receiver<Event, Options, Keys> {
         const stored = outcome.events.length ? this.context.persist?.(outcome.events, input as DeliveryInput<unknown>) : undefined;
         if (stored) {
             return stored.then(
-                () => this.emitThenAcknowledge(outcome, acknowledge),
+                () => {
+                    // A deploy during the sync: refused, and forgotten by the store (the sender retries).
+                    if (this.closed) throw new Rejection(503, "receiver is restarting: retry");
+                    return this.emitThenAcknowledge(outcome, acknowledge);
+                },
                 () => {
                     throw new Rejection(503, "the delivery could not be kept on disk: retry");
                 },
@@ -623,7 +627,6 @@ export class Receiver<Event, Options, Keys> {
     }
 
     private emitThenAcknowledge(outcome: DeliveryOutcome<Event>, acknowledge: () => void): Promise<void> {
-        if (this.closed) throw new Rejection(503, "receiver is restarting: retry");
         // The answer waits one turn: scheduled before the messages are handed over, it runs
         // just before the flow engine delivers them, so a slow flow never delays it, and a
         // deploy that stopped their next nodes in between is noticed: 503, so the sender
@@ -704,13 +707,11 @@ export class Receiver<Event, Options, Keys> {
 
     /**
      * Emits again events acknowledged before a restart and not handled (kept on disk), under
-     * their own delivery's id, with `redelivered` and the attempt; `indices` are their places
-     * in that delivery. Returns their messages.
+     * their own delivery's id, with `redelivered` and the attempt.
      */
-    redeliver(payloads: readonly unknown[], original: DeliveryInfo & { remoteAddress: string | undefined }, attempt: number): EventMessage<Event>[] {
-        const events = this.reemit(payloads, original, original.remoteAddress, { redelivered: true, attempt });
+    redeliver(payloads: readonly unknown[], original: DeliveryInfo & { remoteAddress: string | undefined }, attempt: number): void {
+        this.reemit(payloads, original, original.remoteAddress, { redelivered: true, attempt });
         this.context.onDelivery?.({ ...original, status: 200, accepted: payloads.length, duplicates: 0, rejected: 0, attempt });
-        return events;
     }
 
     /**
@@ -718,7 +719,7 @@ export class Receiver<Event, Options, Keys> {
      * more, so only what was verified reaches the flow; time-bound checks (a WMS event's age)
      * are not repeated.
      */
-    private reemit(payloads: readonly unknown[], info: DeliveryInfo, remoteAddress: string | undefined, marks: Partial<WebhookInfo>): EventMessage<Event>[] {
+    private reemit(payloads: readonly unknown[], info: DeliveryInfo, remoteAddress: string | undefined, marks: Partial<WebhookInfo>): void {
         if (this.closed) throw new Rejection(503, "receiver is restarting: retry");
         const events = payloads.map((payload) => {
             const result = this.provider.schema.safeParse(payload);
@@ -735,7 +736,6 @@ export class Receiver<Event, Options, Keys> {
         });
         for (const message of outcome.events) Object.assign(message.webhook, marks);
         this.outputs.emit(outcome.events, []);
-        return outcome.events;
     }
 
     /**

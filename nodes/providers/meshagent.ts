@@ -216,6 +216,8 @@ export const meshagent: Provider<MeshAgentEvent, MeshAgentOptions, Buffer[], "me
         return { verified: true };
     },
 
+    // MeshAgent sends each event once (PROVIDERS.md: "There is no retry").
+    retries: false,
     batches: false,
     schema: meshagentEventSchema as unknown as z.ZodType<MeshAgentEvent>,
     eventName: (event) => event.event,

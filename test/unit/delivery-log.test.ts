@@ -73,6 +73,16 @@ describe("delivery log", () => {
         assert.equal(log.keptBytes, ids.slice(-10).length * report().payloads[0]!.length);
     });
 
+    it("finds a delivery logged again under its id (a redelivery) after its first entry is dropped", () => {
+        const log = new NodeDeliveryLog({ ...DEFAULT_LOG_LIMITS, maxDeliveries: 2 });
+        const first = report();
+        log.add(first);
+        const again = report({ deliveryId: first.deliveryId, attempt: 2 });
+        log.add(again);
+        log.add(report()); // the first entry goes
+        assert.equal(log.find(first.deliveryId)?.report, again);
+    });
+
     it("drops deliveries older than the age bound, and the oldest past the bytes bound", () => {
         const time = clock();
         const log = new NodeDeliveryLog({ maxDeliveries: 100, maxAgeMs: 60_000, maxBytes: 100 }, time.now);

@@ -1,4 +1,7 @@
 import assert = require("node:assert/strict");
+import fs = require("node:fs");
+import path = require("node:path");
+import { DIST } from "../support/paths.js";
 import { createHash, createHmac } from "node:crypto";
 import { WMS_SEED_BODY, wmsBody, mentraSession, synthesisBatch, meshagentEvent, toPythonJson } from "../support/fixtures.js";
 import { wms, wmsSignature, wmsOptions, type WmsEvent } from "../../nodes/providers/wms.js";
@@ -326,5 +329,15 @@ describe("MeshAgent provider", () => {
         assert.ok(!eventWanted("room.started", ["storage.*", "room.ended"]));
         assert.deepEqual(meshagent.options({}).events, ["*"]);
         assert.deepEqual(meshagent.options({ events: "room.started, storage.*" }).events, ["room.started", "storage.*"]);
+    });
+});
+
+describe("providers that never retry", () => {
+    it("keep deliveries until handled by default in their editor files: SynthesisVR and MeshAgent (PROVIDERS.md: no retry)", () => {
+        const persistDefault = (type: string) => /persist: \{ value: (true|false) \}/.exec(fs.readFileSync(path.join(DIST, "nodes", `${type}.html`), "utf8"))?.[1];
+        assert.equal(persistDefault("synthesis-webhook"), "true");
+        assert.equal(persistDefault("meshagent-webhook"), "true");
+        assert.equal(persistDefault("wms-webhook"), "false");
+        assert.equal(persistDefault("mentra-webhook"), "false", "Mentra's cloud retries a session_request");
     });
 });
