@@ -185,7 +185,13 @@ describe("the editor in a real browser", function () {
     it("imports each example from Import > Examples and deploys it", async () => {
         const examples = fs.readdirSync(path.join(PACKAGE_ROOT, "examples")).map((file) => file.replace(/\.json$/, "")).sort();
         assert.equal(examples.length, 6);
+        const nodeCount = () => page.evaluate(() => {
+            let count = 0;
+            RED.nodes.eachNode(() => { count++; });
+            return count;
+        });
         for (const example of examples) {
+            const before = await nodeCount();
             await page.click("#red-ui-header-button-sidemenu");
             await page.click("#menu-item-import");
             await page.click("#red-ui-clipboard-dialog-import-tabs a:has-text('Examples')");
@@ -196,6 +202,12 @@ describe("the editor in a real browser", function () {
             await page.waitForSelector("#red-ui-clipboard-dialog", { state: "hidden" });
             // Imported nodes follow the mouse until placed; examples with a tab open as a new flow.
             await page.mouse.click(600, 600);
+            // The dialog closes before the editor has fetched the example: wait until its nodes are in.
+            await page.waitForFunction((count) => {
+                let now = 0;
+                RED.nodes.eachNode(() => { now++; });
+                return now > count;
+            }, before);
         }
         const imported = await page.evaluate(() => {
             const receivers: { id: string; type: string; z: string }[] = [];
