@@ -4,13 +4,45 @@
  * delivery once. Without it, a receiver keeps its state in memory.
  */
 import type { Node, NodeAPI, NodeDef } from "node-red";
+import { createHash, randomUUID } from "node:crypto";
+import fs = require("node:fs");
+import path = require("node:path");
 import { createClient } from "redis";
+import { positiveNumber } from "./core/options.js";
+import { RedisKeptEvents } from "./core/redis-kept.js";
 import { RedisState } from "./core/redis-state.js";
 import type { SharedStateNode } from "./core/state.js";
 
 interface StateNodeDef extends NodeDef {
     url?: string;
     keyPrefix?: string;
+    /** Seconds after which another instance takes over the kept events of one that stopped. */
+    claimSeconds?: number | string;
+}
+
+const DEFAULT_CLAIM_SECONDS = 30;
+
+/**
+ * This Node-RED instance's name in the streams' consumer groups: kept in its user directory, so
+ * that after a restart it reads back the events it still owes (a new name would leave them to
+ * the others' claim timeout). Two instances never share a user directory.
+ */
+function instanceName(userDir: string): string {
+    const file = path.join(userDir, "verified-webhooks", "instance");
+    try {
+        const name = fs.readFileSync(file, "utf8").trim();
+        if (name) return name;
+    } catch {
+        // first start: made below
+    }
+    const name = randomUUID();
+    try {
+        fs.mkdirSync(path.dirname(file), { recursive: true });
+        fs.writeFileSync(file, name);
+    } catch {
+        // a read-only user directory: a name for this run (its kept events go to the others after the claim timeout)
+    }
+    return name;
 }
 
 /**
@@ -62,6 +94,19 @@ export = (RED: NodeAPI): void => {
                 pendingMs: 5000,
                 timeoutMs: REDIS_TIMEOUT_MS,
                 busyWaitMs: BUSY_WAIT_MS,
+                onFailure: reportUnavailable,
+                onAnswer: reportAvailable,
+            });
+        const userDir = (RED.settings as unknown as { userDir?: string }).userDir ?? process.cwd();
+        let consumer: string | undefined;
+        const claimAfterMs = Math.floor(positiveNumber(config.claimSeconds, DEFAULT_CLAIM_SECONDS) * 1000);
+        node.keptEventsFor = (scope) =>
+            new RedisKeptEvents(client as never, {
+                stream: `${keyPrefix}kept:${createHash("sha256").update(scope).digest("base64url")}`,
+                group: "verified-webhooks",
+                consumer: (consumer ??= instanceName(userDir)),
+                claimAfterMs,
+                timeoutMs: REDIS_TIMEOUT_MS,
                 onFailure: reportUnavailable,
                 onAnswer: reportAvailable,
             });

@@ -8,29 +8,51 @@
  * sync (group commit). See bench/stores.js for how it compares.
  */
 import { open, type RootDatabase } from "lmdb";
+import type { KeptEvent, KeptEvents, NewKeptEvent } from "./kept-events.js";
 
-/** One acknowledged event, as kept until the flow has handled it. */
-export interface StoredEvent {
+/** One acknowledged event, as kept on disk until the flow has handled it. */
+export interface StoredEvent extends NewKeptEvent {
     readonly nodeId: string;
-    readonly deliveryId: string;
-    /** Its place in its delivery (a batch's element). */
-    readonly index: number;
-    readonly receivedAt: string;
-    readonly verified: boolean;
-    readonly test: boolean;
-    readonly remoteAddress: string | undefined;
-    /** The validated event as emitted, JSON. */
-    readonly payload: string;
     /** How many times it was emitted. */
     readonly attempts: number;
     /** Given up on after the node's max. attempts: kept, and emitted again only by a replay. */
     readonly parked: boolean;
 }
 
-type Key = [string, string, number];
+export type Key = [string, string, number];
 
 export function keyOf(event: Pick<StoredEvent, "nodeId" | "deliveryId" | "index">): Key {
     return [event.nodeId, event.deliveryId, event.index];
+}
+
+function storedEvent(nodeId: string, event: NewKeptEvent, attempts: number, parked: boolean): StoredEvent {
+    return {
+        nodeId,
+        deliveryId: event.deliveryId,
+        index: event.index,
+        receivedAt: event.receivedAt,
+        verified: event.verified,
+        test: event.test,
+        remoteAddress: event.remoteAddress,
+        payload: event.payload,
+        attempts,
+        parked,
+    };
+}
+
+function keptEvent(stored: StoredEvent): KeptEvent<Key> {
+    return {
+        deliveryId: stored.deliveryId,
+        index: stored.index,
+        receivedAt: stored.receivedAt,
+        verified: stored.verified,
+        test: stored.test,
+        remoteAddress: stored.remoteAddress,
+        payload: stored.payload,
+        handle: keyOf(stored),
+        attempts: stored.attempts,
+        parked: stored.parked,
+    };
 }
 
 /** Handled events are forgotten in batches, this often: their writes then share commits and syncs with the next puts. */
@@ -68,16 +90,12 @@ export class DurableStore {
         }
     }
 
-    private flushRemovals(): void {
+    private flushRemovals(): Promise<unknown> {
+        clearTimeout(this.removalTimer);
         this.removalTimer = undefined;
         const keys = this.removals;
         this.removals = [];
-        for (const key of keys) this.db.remove(key).catch(() => {});
-    }
-
-    /** Forgets every event of a delivery that was refused after all (answered 503: the sender retries). */
-    removeDelivery(nodeId: string, deliveryId: string, count: number): void {
-        for (let index = 0; index < count; index++) this.remove([nodeId, deliveryId, index]);
+        return Promise.all(keys.map((key) => this.db.remove(key).catch(() => false)));
     }
 
     /** Every event of node `nodeId` still kept, in the order received (per delivery, by index). */
@@ -96,9 +114,35 @@ export class DurableStore {
         return this.db.getCount();
     }
 
-    close(): Promise<void> {
-        clearTimeout(this.removalTimer);
-        this.flushRemovals();
+    /** What node `nodeId` sees of the store. */
+    forNode(nodeId: string): KeptEvents<Key> {
+        // What it receives from now on is on its way already when it recovers the rest.
+        const startedAt = new Date().toISOString();
+        return {
+            put: async (events: readonly NewKeptEvent[]) => {
+                const stored = events.map((event) => storedEvent(nodeId, event, 1, false));
+                await this.put(stored);
+                return stored.map(keyOf);
+            },
+            forget: (key: Key) => this.remove(key),
+            recover: async () => {
+                await this.flushRemovals(); // what a node before this one (a redeploy) handled
+                return this.eventsOf(nodeId)
+                    .filter((event) => event.receivedAt < startedAt)
+                    .map(keptEvent);
+            },
+            attempted: (events: readonly KeptEvent<Key>[], attempt: number) => this.put(events.map((event) => storedEvent(nodeId, event, attempt, false))),
+            park: async (events: readonly KeptEvent<Key>[]) => {
+                await this.put(events.map((event) => storedEvent(nodeId, event, event.attempts, true)));
+                return events.map((event) => event.handle);
+            },
+            // The store is the runtime's, shared by its nodes: it closes with the runtime.
+            close: () => Promise.resolve(),
+        };
+    }
+
+    async close(): Promise<void> {
+        await this.flushRemovals();
         return this.db.close();
     }
 }

@@ -10,8 +10,10 @@ import { join } from "node:path";
 import type { DeliveryInput, DeliveryRecord, EventMessage, Receiver } from "./pipeline.js";
 import { deliveryLogRuntime, reportErrorsOf, type LogRuntime } from "./delivery-log-routes.js";
 import type { LoggedEvent, NodeDeliveryLog } from "./delivery-log.js";
-import { DurableStore, keyOf, type StoredEvent } from "./durable-store.js";
+import { DurableStore } from "./durable-store.js";
+import { byDelivery, type KeptEvent, type KeptEvents } from "./kept-events.js";
 import { positiveNumber } from "./options.js";
+import type { SharedStateNode } from "./state.js";
 
 /**
  * _msgid of the events a receiver emits: this process's random prefix and a counter, 16 hex
@@ -23,6 +25,8 @@ const nextMsgid = () => MSGID_PREFIX + (msgCounter = (msgCounter + 1) >>> 0).toS
 
 /** Deliveries between emit() and their answer at once, at most (each waits one turn, or a sync). */
 const MAX_AWAITING_ANSWER = 10_000;
+/** Kept deliveries whose handles are remembered at once (the oldest are let go: redelivered after a restart). */
+const MAX_KEPT_DELIVERIES = 100_000;
 export const DEFAULT_MAX_ATTEMPTS = 5;
 
 /** A delivery's emitted events, from emit() until the delivery is answered and logged. */
@@ -37,6 +41,13 @@ export interface PersistOptions {
     readonly maxAttempts?: unknown;
 }
 
+/** A kept delivery's handles in the store, by its position in the latest emission (undefined: forgotten). */
+interface KeptDelivery {
+    readonly deliveryId: string;
+    readonly handles: unknown[];
+    remaining: number;
+}
+
 /** The store of this runtime, in its user directory: opened once, on first use. */
 const stores = new WeakMap<object, DurableStore>();
 function storeOf(RED: NodeAPI): DurableStore {
@@ -49,19 +60,27 @@ function storeOf(RED: NodeAPI): DurableStore {
     return store;
 }
 
+/**
+ * Where node `node` keeps its deliveries until handled, if it does: with a shared-state node,
+ * the endpoint's Redis Stream (several instances); otherwise LMDB in the user directory.
+ */
+export function keptEventsOf(RED: NodeAPI, node: Node, config: PersistOptions, shared: SharedStateNode | undefined, scope: string): KeptEvents<unknown> | undefined {
+    if (config.persist !== true && config.persist !== "true") return undefined;
+    return shared ? shared.keptEventsFor(scope) : storeOf(RED).forNode(node.id);
+}
+
 export class NodeDeliveries<Event> {
     readonly logRuntime: LogRuntime;
     readonly log: NodeDeliveryLog;
     readonly logging: boolean;
-    readonly store: DurableStore | undefined;
     readonly maxAttempts: number;
     private readonly awaitingAnswer = new Map<string, Emitted>();
     /** Payloads made JSON for the store, reused when the same delivery is emitted. */
     private readonly storedPayloads = new Map<string, string[]>();
-    /** Of a delivery emitted again: the store's index of each event (some of a batch may be handled already). */
-    private readonly storeIndices = new Map<string, { deliveryId: string; indices: number[] }>();
-    /** The replay being emitted: where its events are kept under the original delivery, if they are. */
-    private replayLink: { deliveryId: string; indices: number[] } | undefined;
+    /** The deliveries with events in the store, by delivery id (the latest emission of each). */
+    private readonly kept = new Map<string, KeptDelivery>();
+    /** The replay being emitted: the kept events of the original it replays, by its events' positions. */
+    private replayLink: { kept: KeptDelivery; indices: number[] } | undefined;
 
     constructor(
         private readonly RED: NodeAPI,
@@ -69,11 +88,12 @@ export class NodeDeliveries<Event> {
         private readonly providerName: string,
         config: { readonly logDeliveries?: unknown; readonly logHours?: unknown } & PersistOptions,
         limits: Parameters<LogRuntime["logs"]["forNode"]>[1],
+        /** Where the node keeps deliveries until handled (keptEventsOf), if it does. */
+        readonly store?: KeptEvents<unknown>,
     ) {
         this.logRuntime = deliveryLogRuntime(RED);
         this.log = this.logRuntime.logs.forNode(node.id, limits);
         this.logging = this.log.limits.maxDeliveries > 0;
-        this.store = config.persist === true || config.persist === "true" ? storeOf(RED) : undefined;
         this.maxAttempts = Math.floor(positiveNumber(config.maxAttempts, DEFAULT_MAX_ATTEMPTS));
     }
 
@@ -82,28 +102,46 @@ export class NodeDeliveries<Event> {
         return this.logging || this.store !== undefined;
     }
 
-    /** Keeps a delivery's events on disk before they are emitted; resolves once synced. */
+    /** Keeps a delivery's events before they are emitted; resolves once they would survive a crash. */
     persist = (events: readonly EventMessage<unknown>[], delivery: DeliveryInput<unknown>): Promise<void> | undefined => {
         const store = this.store;
         if (!store) return undefined;
         const { info } = delivery;
+        const deliveryId = info.deliveryId;
         const payloads = events.map((message) => JSON.stringify(message.payload));
-        this.storedPayloads.set(info.deliveryId, payloads);
-        return store.put(
-            payloads.map((payload, index) => ({
-                nodeId: this.node.id,
-                deliveryId: info.deliveryId,
-                index,
-                receivedAt: info.receivedAt,
-                verified: info.verified,
-                test: info.test,
-                remoteAddress: delivery.remoteAddress,
-                payload,
-                attempts: 1,
-                parked: false,
-            })),
-        );
+        this.storedPayloads.set(deliveryId, payloads);
+        return store
+            .put(
+                payloads.map((payload, index) => ({
+                    deliveryId,
+                    index,
+                    receivedAt: info.receivedAt,
+                    verified: info.verified,
+                    test: info.test,
+                    remoteAddress: delivery.remoteAddress,
+                    payload,
+                })),
+            )
+            .then((handles) => {
+                this.keep(deliveryId, handles);
+            });
     };
+
+    private keep(deliveryId: string, handles: unknown[]): KeptDelivery {
+        if (this.kept.size >= MAX_KEPT_DELIVERIES) this.kept.delete(this.kept.keys().next().value!);
+        const kept: KeptDelivery = { deliveryId, handles, remaining: handles.length };
+        this.kept.set(deliveryId, kept);
+        return kept;
+    }
+
+    /** Event `position` of a kept delivery was handled: the store forgets it. */
+    private handled(kept: KeptDelivery, position: number): void {
+        const handle = kept.handles[position];
+        if (handle === undefined) return;
+        kept.handles[position] = undefined;
+        this.store?.forget(handle);
+        if (--kept.remaining === 0 && this.kept.get(kept.deliveryId) === kept) this.kept.delete(kept.deliveryId);
+    }
 
     /** Follows each emitted event to the nodes on output 1 (by a _msgid of ours), its payload kept as emitted. */
     emitted(events: EventMessage<Event>[], wiredTo: readonly string[], targets: readonly (Node | null)[]): void {
@@ -114,9 +152,14 @@ export class NodeDeliveries<Event> {
         const deliveryId = events[0]!.webhook.deliveryId;
         const payloads = this.storedPayloads.get(deliveryId);
         this.storedPayloads.delete(deliveryId);
-        const replayOf = events[0]!.webhook.replayOf;
-        const reemitted = this.storeIndices.get(deliveryId) ?? (replayOf !== undefined && this.replayLink?.deliveryId === replayOf ? this.replayLink : undefined);
-        this.storeIndices.delete(deliveryId);
+        // Kept events: this delivery's (just stored, or emitted again), or the original's for a replay.
+        let kept: KeptDelivery | undefined;
+        let indices: number[] | undefined;
+        if (this.store) {
+            const replayOf = events[0]!.webhook.replayOf;
+            if (replayOf === undefined) kept = this.kept.get(deliveryId);
+            else if (this.replayLink?.kept.deliveryId === replayOf) ({ kept, indices } = this.replayLink);
+        }
         const emitted: Emitted = { events: [], payloads: [], msgids: [] };
         events.forEach((message, position) => {
             const msgid = nextMsgid();
@@ -126,37 +169,27 @@ export class NodeDeliveries<Event> {
             // Taken now: the next nodes may change the payload they are handed.
             emitted.payloads.push(payloads?.[position] ?? JSON.stringify(message.payload));
             emitted.msgids.push(msgid);
-            const kept = this.keptKey(deliveryId, position, payloads !== undefined, reemitted);
-            const store = this.store;
-            this.logRuntime.tracker.follow(msgid, wiredTo, logged, deliveryId, kept && store ? () => store.remove(kept) : undefined);
+            const keptAt = indices ? indices[position] : position;
+            const onHandled = kept && keptAt !== undefined && kept.handles[keptAt] !== undefined ? this.handled.bind(this, kept, keptAt) : undefined;
+            this.logRuntime.tracker.follow(msgid, wiredTo, logged, deliveryId, onHandled);
         });
         if (this.awaitingAnswer.size >= MAX_AWAITING_ANSWER) this.awaitingAnswer.delete(this.awaitingAnswer.keys().next().value!);
         this.awaitingAnswer.set(deliveryId, emitted);
-    }
-
-    /** Where event `position` of an emitted delivery is kept, if it is. */
-    private keptKey(deliveryId: string, position: number, justStored: boolean, reemitted: { deliveryId: string; indices: number[] } | undefined) {
-        if (reemitted) {
-            const index = reemitted.indices[position];
-            return index === undefined ? undefined : keyOf({ nodeId: this.node.id, deliveryId: reemitted.deliveryId, index });
-        }
-        return justStored ? keyOf({ nodeId: this.node.id, deliveryId, index: position }) : undefined;
     }
 
     /** Every delivery once answered: the log records it; a refused one is forgotten by the store. */
     delivered = (record: DeliveryRecord): void => {
         const emitted = this.awaitingAnswer.get(record.deliveryId);
         this.awaitingAnswer.delete(record.deliveryId);
-        // Kept and not emitted yet: refused between the sync and the emit (a deploy, a failed sync).
-        const storedOnly = this.storedPayloads.get(record.deliveryId);
         this.storedPayloads.delete(record.deliveryId);
         const refused = record.status >= 300;
         if (refused) {
             // Refused after emit(): the flow engine drops those messages (their next nodes stopped).
             if (emitted) this.logRuntime.tracker.forget(emitted.msgids);
-            // Answered 503 after it was kept: the sender retries, so it must not come back after a restart too.
-            const kept = emitted?.events.length ?? storedOnly?.length ?? 0;
-            if (this.store && kept > 0) this.store.removeDelivery(this.node.id, record.deliveryId, kept);
+            // Answered 503 after it was kept (before or after its emit): the sender retries, so
+            // it must not come back after a restart too.
+            const kept = this.store && this.kept.get(record.deliveryId);
+            if (kept) kept.handles.forEach((_handle, position) => this.handled(kept, position));
         }
         if (!this.logging) return;
         // Spelled out rather than spread: a spread of the record costs microseconds a delivery.
@@ -187,7 +220,8 @@ export class NodeDeliveries<Event> {
      * parked) is forgotten once its replay is handled.
      */
     replay(receiver: Receiver<Event, unknown, unknown>, events: readonly { index: number; payload: unknown }[], original: Parameters<Receiver<Event, unknown, unknown>["replay"]>[1]): string {
-        this.replayLink = this.store ? { deliveryId: original.deliveryId, indices: events.map((event) => event.index) } : undefined;
+        const kept = this.store && this.kept.get(original.deliveryId);
+        this.replayLink = kept ? { kept, indices: events.map((event) => event.index) } : undefined;
         try {
             return receiver.replay(
                 events.map((event) => event.payload),
@@ -199,48 +233,61 @@ export class NodeDeliveries<Event> {
     }
 
     /**
-     * When the node starts (after a restart, a crash or a redeploy): emits again every event
-     * this node acknowledged and the flow did not handle, with msg.webhook.redelivered and its
-     * attempt; past the max. attempts, parks it as failed in the delivery log (replayable).
+     * When the node starts (after a restart, a crash or a redeploy), and with several
+     * instances whenever this one takes over another's: emits again the kept events the flow
+     * did not handle, with msg.webhook.redelivered and their attempt; past the max. attempts,
+     * parks them as failed in the delivery log (replayable).
      */
-    async redeliver(receiver: Receiver<Event, unknown, unknown>): Promise<void> {
+    async redeliver(receiver: Receiver<Event, unknown, unknown>, events: readonly KeptEvent<unknown>[]): Promise<void> {
         const store = this.store;
         if (!store) return;
-        const byDelivery = new Map<string, StoredEvent[]>();
-        for (const event of store.eventsOf(this.node.id)) {
-            const list = byDelivery.get(event.deliveryId) ?? [];
-            list.push(event);
-            byDelivery.set(event.deliveryId, list);
-        }
-        for (const [deliveryId, kept] of byDelivery) {
-            const first = kept[0]!;
+        for (const delivery of byDelivery(events)) {
+            const first = delivery[0]!;
+            const deliveryId = first.deliveryId;
             const original = { deliveryId, receivedAt: first.receivedAt, verified: first.verified, test: first.test, remoteAddress: first.remoteAddress };
-            const attempt = Math.max(...kept.map((event) => event.attempts)) + 1;
+            const attempt = Math.max(...delivery.map((event) => event.attempts)) + 1;
             if (first.parked || attempt > this.maxAttempts) {
-                if (!first.parked) await store.put(kept.map((event) => ({ ...event, parked: true })));
-                this.parked(receiver, kept, original);
+                const handles = first.parked ? delivery.map((event) => event.handle) : await store.park(delivery);
+                this.keep(deliveryId, handles);
+                this.parked(receiver, delivery, original);
                 continue;
             }
-            // The attempt is counted on disk before the event goes out again: a crash loop ends.
-            await store.put(kept.map((event) => ({ ...event, attempts: attempt })));
-            this.storeIndices.set(deliveryId, { deliveryId, indices: kept.map((event) => event.index) });
+            // The attempt is counted before the event goes out again: a crash loop ends.
+            await store.attempted(delivery, attempt);
+            this.keep(deliveryId, delivery.map((event) => event.handle));
             try {
                 receiver.redeliver(
-                    kept.map((event) => JSON.parse(event.payload) as unknown),
+                    delivery.map((event) => JSON.parse(event.payload) as unknown),
                     original,
                     attempt,
                 );
             } catch (error) {
-                this.storeIndices.delete(deliveryId);
+                this.kept.delete(deliveryId);
                 this.node.warn(this.RED._("webhook.errors.redelivery", { deliveryId, reason: error instanceof Error ? error.message : String(error) }));
             }
         }
     }
 
+    /** Starts redelivering: what was kept before the node started, then (several instances) what it takes over. */
+    startRedelivery(receiver: Receiver<Event, unknown, unknown>, failed: (error: unknown) => void): void {
+        const store = this.store;
+        if (!store) return;
+        const redeliver = (events: KeptEvent<unknown>[]) => this.redeliver(receiver, events).catch(failed);
+        store
+            .recover()
+            .then(redeliver, failed)
+            .finally(() => store.watch?.(redeliver));
+    }
+
+    /** The node stops: the store writes what it was told to forget. */
+    close(): Promise<void> {
+        return this.store?.close() ?? Promise.resolve();
+    }
+
     /** Kept events given up on: listed in the delivery log as failed, for a replay by hand. */
     private parked(
         receiver: Receiver<Event, unknown, unknown>,
-        kept: readonly StoredEvent[],
+        kept: readonly KeptEvent<unknown>[],
         original: { deliveryId: string; receivedAt: string; verified: boolean; test: boolean; remoteAddress: string | undefined },
     ): void {
         if (!this.logging) return;

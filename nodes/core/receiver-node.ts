@@ -7,7 +7,7 @@ import type { Node, NodeAPI, NodeDef } from "node-red";
 import { DEFAULT_SETTINGS, Receiver, type EventMessage, type ReceiverSettings, type RejectionMessage } from "./pipeline.js";
 import { deliveryLogRuntime, type Replayer } from "./delivery-log-routes.js";
 import { logLimitsOf } from "./delivery-log.js";
-import { NodeDeliveries } from "./node-deliveries.js";
+import { keptEventsOf, NodeDeliveries, type PersistOptions } from "./node-deliveries.js";
 import type { Provider } from "./provider.js";
 import { isSafePath, normalisePath, routeTableFor, type HttpSettings } from "./route-table.js";
 import { dedupWindowSeconds, positiveNumber } from "./options.js";
@@ -33,7 +33,7 @@ export interface ReceiverLimitOptions {
     logHours?: number | string;
 }
 
-export interface ReceiverNodeDef extends NodeDef, ReceiverLimitOptions {
+export interface ReceiverNodeDef extends NodeDef, ReceiverLimitOptions, PersistOptions {
     path?: string;
     /** The id of a webhook-state config node: de-duplication state shared through Redis. */
     state?: string;
@@ -104,17 +104,19 @@ export function registerReceiverNode<Event, Options, Keys>(RED: NodeAPI, provide
         };
 
         const limits = receiverSettings(config);
-        let state: DeliveryState | undefined;
+        const scope = `${provider.name}:${path}`;
+        let shared: SharedStateNode | undefined;
         if (config.state) {
-            const shared = RED.nodes.getNode(String(config.state)) as (Node & Partial<SharedStateNode>) | null;
-            if (!shared?.stateFor) return fail("no-state");
-            state = shared.stateFor(limits);
+            const stateNode = RED.nodes.getNode(String(config.state)) as (Node & Partial<SharedStateNode>) | null;
+            if (!stateNode?.stateFor || !stateNode.keptEventsFor) return fail("no-state");
+            shared = stateNode as Node & SharedStateNode;
         }
+        const state: DeliveryState | undefined = shared?.stateFor(limits);
 
-        // The delivery log, and (with "Keep deliveries until handled") the durable store.
+        // The delivery log, and (with "Keep deliveries until handled") the store: LMDB, or Redis with a shared-state node.
         let deliveries: NodeDeliveries<Event>;
         try {
-            deliveries = new NodeDeliveries<Event>(RED, node, provider.name, config, logLimitsOf(config));
+            deliveries = new NodeDeliveries<Event>(RED, node, provider.name, config, logLimitsOf(config), keptEventsOf(RED, node, config, shared, scope));
         } catch (error) {
             return fail("store", { reason: error instanceof Error ? error.message : String(error) });
         }
@@ -141,7 +143,7 @@ export function registerReceiverNode<Event, Options, Keys>(RED: NodeAPI, provide
                 },
             },
             {
-                scope: `${provider.name}:${path}`,
+                scope,
                 testEventNonce: TEST_EVENT_NONCE,
                 state,
                 onCount: scheduleStatus,
@@ -156,7 +158,7 @@ export function registerReceiverNode<Event, Options, Keys>(RED: NodeAPI, provide
         if (deliveries.store) {
             // Once every node of the flows runs, so that the next nodes are there to receive them.
             RED.events.once("flows:started", () => {
-                deliveries.redeliver(receiver as Receiver<Event, unknown, unknown>).catch((error: unknown) => {
+                deliveries.startRedelivery(receiver as Receiver<Event, unknown, unknown>, (error: unknown) => {
                     node.error(RED._("webhook.errors.store", { reason: error instanceof Error ? error.message : String(error) }));
                 });
             });
@@ -186,7 +188,7 @@ export function registerReceiverNode<Event, Options, Keys>(RED: NodeAPI, provide
             claim.release();
             clearTimeout(statusTimer);
             node.status({});
-            done();
+            deliveries.close().catch(() => {}).finally(done);
         });
     }
 

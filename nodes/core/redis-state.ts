@@ -103,6 +103,30 @@ export class RedisTimeout extends Error {
     }
 }
 
+/** One script call, bounded in time; a call that timed out or failed is reported, one that answered too. */
+export async function boundedCall(
+    client: RedisScripting,
+    script: string,
+    keys: string[],
+    args: string[],
+    options: Pick<RedisStateOptions, "timeoutMs" | "onFailure" | "onAnswer">,
+): Promise<unknown> {
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_resolve, reject) => {
+        timer = setTimeout(() => reject(new RedisTimeout(options.timeoutMs)), options.timeoutMs);
+    });
+    try {
+        const reply = await Promise.race([client.eval(script, { keys, arguments: args }), timeout]);
+        options.onAnswer?.();
+        return reply;
+    } catch (error) {
+        options.onFailure?.(error instanceof Error ? error.message : String(error));
+        throw error;
+    } finally {
+        clearTimeout(timer);
+    }
+}
+
 export class RedisState implements DeliveryState {
     constructor(private readonly client: RedisScripting, private readonly options: RedisStateOptions) {}
 
@@ -115,22 +139,8 @@ export class RedisState implements DeliveryState {
         return `${this.options.keyPrefix}${kind}:${createHash("sha256").update(scope).digest("base64url")}`;
     }
 
-    /** One call, bounded in time; a call that timed out is reported, one that answered too. */
-    private async call(script: string, keys: string[], args: string[]): Promise<unknown> {
-        let timer: NodeJS.Timeout | undefined;
-        const timeout = new Promise<never>((_resolve, reject) => {
-            timer = setTimeout(() => reject(new RedisTimeout(this.options.timeoutMs)), this.options.timeoutMs);
-        });
-        try {
-            const reply = await Promise.race([this.client.eval(script, { keys, arguments: args }), timeout]);
-            this.options.onAnswer?.();
-            return reply;
-        } catch (error) {
-            this.options.onFailure?.(error instanceof Error ? error.message : String(error));
-            throw error;
-        } finally {
-            clearTimeout(timer);
-        }
+    private call(script: string, keys: string[], args: string[]): Promise<unknown> {
+        return boundedCall(this.client, script, keys, args, this.options);
     }
 
     async reserve(scope: string, identities: readonly Identity[]): Promise<Reservation> {

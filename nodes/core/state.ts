@@ -8,6 +8,7 @@
  * The in-memory store is bounded in time (the window) and in entries (oldest dropped first),
  * whatever the traffic. A shared store (Redis) implements the same contract.
  */
+import type { KeptEvents } from "./kept-events.js";
 
 export interface StateLimits {
     /** How long a delivery's identity (or a stream's highest position) is remembered, in ms. */
@@ -42,6 +43,8 @@ export interface DeliveryState {
 /** What a receiver node asks of the shared-state config node it selects. */
 export interface SharedStateNode {
     stateFor(limits: StateLimits): DeliveryState;
+    /** Where the receiver of endpoint `scope` keeps deliveries until handled, shared by the instances. */
+    keptEventsFor(scope: string): KeptEvents<string>;
 }
 
 interface Entry<Value> {

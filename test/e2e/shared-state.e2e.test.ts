@@ -2,48 +2,14 @@
 // port): a delivery sent to both is emitted once, WMS sequences are one stream, and
 // Redis going away means 503 (the provider retries), never a duplicate or a crash.
 import assert = require("node:assert/strict");
-import { spawn, type ChildProcess } from "node:child_process";
 import { createHash } from "node:crypto";
 import net = require("node:net");
 import { createClient } from "redis";
-import { NodeRedProcess, Collector, freePort, sleep, type FlowNode, type Tapped, type TappedRejection } from "../support/node-red-process.js";
+import { NodeRedProcess, Collector, sleep, type FlowNode, type Tapped, type TappedRejection } from "../support/node-red-process.js";
+import { RedisServer } from "../support/redis-server.js";
 import { mentraSession, synthesisBatch, signedWms as sharedSignedWms } from "../support/fixtures.js";
 import type { SynthesisEvent } from "../../nodes/providers/synthesis.js";
 import { RedisState } from "../../nodes/core/redis-state.js";
-
-const REDIS_SERVER = process.env.REDIS_SERVER || "redis-server";
-
-class RedisServer {
-    port = 0;
-    child: ChildProcess | undefined;
-
-    async start(port?: number): Promise<this> {
-        this.port = port ?? (this.port || (await freePort()));
-        const child = spawn(REDIS_SERVER, ["--port", String(this.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"], { stdio: ["ignore", "pipe", "pipe"] });
-        this.child = child;
-        let output = "";
-        child.stdout.on("data", (chunk: Buffer) => (output += chunk.toString("utf8")));
-        const deadline = Date.now() + 10000;
-        while (!/Ready to accept connections/.test(output)) {
-            if (Date.now() > deadline || child.exitCode !== null) throw new Error(`redis-server did not start: ${output}`);
-            await sleep(20);
-        }
-        return this;
-    }
-
-    async stop(): Promise<void> {
-        const child = this.child;
-        if (!child || child.exitCode !== null) return;
-        const exited = new Promise((resolve) => child.on("exit", resolve));
-        child.kill("SIGKILL");
-        await exited;
-    }
-
-    /** Sends the server a signal (SIGSTOP: it hangs; SIGCONT: it goes on). */
-    signal(signal: NodeJS.Signals): void {
-        this.child?.kill(signal);
-    }
-}
 
 function sharedFlow(collector: Collector, instance: string, redisPort: number): FlowNode[] {
     const receivers: FlowNode[] = [

@@ -32,7 +32,7 @@ describe("durable store", () => {
         assert.deepEqual(reopened.eventsOf("a").map((kept) => kept.payload), ['{"uuid":"d0-0"}']);
         assert.deepEqual(reopened.eventsOf("c"), []);
         reopened.remove(keyOf({ nodeId: "b", deliveryId: "d2", index: 0 }));
-        reopened.removeDelivery("b", "d1", 1);
+        reopened.remove(keyOf({ nodeId: "b", deliveryId: "d1", index: 0 }));
         await reopened.put([{ ...event("a", "d0", 0, "2026-11-24T10:00:00.000Z"), attempts: 2 }]); // and a sync after the removals
         await reopened.close();
 
@@ -40,6 +40,24 @@ describe("durable store", () => {
         assert.deepEqual(again.eventsOf("b").map((kept) => [kept.deliveryId, kept.index]), [["d2", 1]]);
         assert.equal(again.eventsOf("a")[0]?.attempts, 2, "a put over a key replaces it");
         await again.close();
+    });
+
+    it("gives a node what it kept before it started, not what it receives since, and counts attempts and parks on disk", async () => {
+        const store = DurableStore.open(dir);
+        await store.put([event("n", "before", 0, "2026-01-01T00:00:00.000Z"), event("n", "before", 1, "2026-01-01T00:00:00.000Z"), event("other", "x", 0, "2026-01-01T00:00:00.000Z")]);
+        const view = store.forNode("n");
+        const [since] = await view.put([{ deliveryId: "since", index: 0, receivedAt: new Date().toISOString(), verified: true, test: false, remoteAddress: undefined, payload: "{}" }]);
+        assert.deepEqual(since, ["n", "since", 0]);
+        const recovered = await view.recover();
+        assert.deepEqual(recovered.map((kept) => [kept.deliveryId, kept.index, kept.attempts, kept.parked]), [["before", 0, 1, false], ["before", 1, 1, false]]);
+
+        await view.attempted([recovered[0]!], 2);
+        const [parked] = await view.park([recovered[1]!]);
+        view.forget(since!);
+        const later = await store.forNode("n").recover(); // a node started later: the one just forgotten is gone
+        assert.deepEqual(later.map((kept) => [kept.deliveryId, kept.index, kept.attempts, kept.parked]), [["before", 0, 2, false], ["before", 1, 1, true]]);
+        assert.deepEqual(later[1]!.handle, parked, "a parked event keeps its handle");
+        await store.close();
     });
 
     it("shares a sync between the puts of one turn (group commit)", async () => {

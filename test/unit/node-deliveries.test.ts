@@ -6,7 +6,7 @@ import os = require("node:os");
 import path = require("node:path");
 import express = require("express");
 import type { Node, NodeAPI } from "node-red";
-import { NodeDeliveries } from "../../nodes/core/node-deliveries.js";
+import { keptEventsOf, NodeDeliveries } from "../../nodes/core/node-deliveries.js";
 import { logLimitsOf } from "../../nodes/core/delivery-log.js";
 import type { DeliveryInput, DeliveryRecord, EventMessage } from "../../nodes/core/pipeline.js";
 
@@ -30,23 +30,37 @@ describe("one node's deliveries", () => {
     });
     afterEach(() => fs.rmSync(userDir, { recursive: true, force: true }));
 
-    const info = { receivedAt: "2026-11-24T10:00:00.000Z", deliveryId: "d-1", verified: true, test: false };
-    const message = (uuid: string): EventMessage<unknown> => ({ payload: { uuid, action: "create" }, topic: "create", webhook: { provider: "synthesis", ...info } });
-    const input: DeliveryInput<unknown> = { wanted: [], identities: [], reservation: undefined, invalid: [], info, remoteAddress: "203.0.113.7" };
-    const refused: DeliveryRecord = { ...info, remoteAddress: "203.0.113.7", status: 503, reason: "receiver is restarting: retry", accepted: 0, duplicates: 0, rejected: 0 };
+    const info = { receivedAt: "2026-01-01T10:00:00.000Z", deliveryId: "d-1", verified: true, test: false };
+    const message = (uuid: string, deliveryId = info.deliveryId): EventMessage<unknown> => ({ payload: { uuid, action: "create" }, topic: "create", webhook: { provider: "synthesis", ...info, deliveryId } });
+    const input = (deliveryId = info.deliveryId): DeliveryInput<unknown> => ({ wanted: [], identities: [], reservation: undefined, invalid: [], info: { ...info, deliveryId }, remoteAddress: "203.0.113.7" });
+    const record = (status: number, deliveryId = info.deliveryId): DeliveryRecord => ({ ...info, deliveryId, remoteAddress: "203.0.113.7", status, reason: status === 200 ? undefined : "receiver is restarting: retry", accepted: status === 200 ? 2 : 0, duplicates: 0, rejected: 0 });
+    const node = { id: "sessions-in", name: "", warn() {} } as unknown as Node;
+
+    function nodeDeliveries(RED: NodeAPI) {
+        return new NodeDeliveries(RED, node, "synthesis", { persist: true }, logLimitsOf({}), keptEventsOf(RED, node, { persist: true }, undefined, "synthesis:/sessions"));
+    }
+    /** What a node starting now would redeliver. */
+    const keptNow = (RED: NodeAPI) => keptEventsOf(RED, node, { persist: true }, undefined, "synthesis:/sessions")!.recover();
 
     it("forgets a kept delivery refused between its sync and its emit, so the sender's retry is the only copy", async () => {
-        const node = { id: "sessions-in", name: "", warn() {} } as unknown as Node;
-        const deliveries = new NodeDeliveries(fakeRED(userDir), node, "synthesis", { persist: true }, logLimitsOf({}));
-        const store = deliveries.store;
-        assert.ok(store);
-        await deliveries.persist([message("a"), message("b")], input);
-        assert.equal(store.eventsOf("sessions-in").length, 2, "synced before anything else happens");
-        deliveries.delivered(refused);
-        await store.close(); // forgets what it was told to before it closes
-        const { DurableStore } = await import("../../nodes/core/durable-store.js");
-        const reopened = DurableStore.open(path.join(userDir, "verified-webhooks", "deliveries"));
-        assert.deepEqual(reopened.eventsOf("sessions-in"), []);
-        await reopened.close();
+        const RED = fakeRED(userDir);
+        const deliveries = nodeDeliveries(RED);
+        await deliveries.persist([message("a"), message("b")], input());
+        assert.equal((await keptNow(RED)).length, 2, "synced before anything else happens");
+        deliveries.delivered(record(503));
+        assert.deepEqual(await keptNow(RED), []);
+    });
+
+    it("forgets each kept event once the flow handled it, and keeps the failed ones", async () => {
+        const RED = fakeRED(userDir);
+        const deliveries = nodeDeliveries(RED);
+        const events = [message("a"), message("b")];
+        await deliveries.persist(events, input());
+        deliveries.emitted(events, ["next"], [null]);
+        deliveries.delivered(record(200));
+        const msgids = events.map((event) => (event as { _msgid?: string })._msgid);
+        deliveries.logRuntime.tracker.completed(msgids[0], "next");
+        deliveries.logRuntime.tracker.failed(msgids[1], "next", new Error("database down"));
+        assert.deepEqual((await keptNow(RED)).map((kept) => JSON.parse(kept.payload).uuid), ["b"]);
     });
 });

@@ -1,0 +1,303 @@
+/**
+ * "Keep deliveries until handled" across several Node-RED instances: a Redis Stream per
+ * endpoint with one consumer group. An instance adds a delivery's events and reads them into
+ * its own pending list in one script (so it owns them from the start), emits them, and
+ * acknowledges and deletes each once the flow handled it (XACK, XDEL). Its pending entries
+ * are what it still owes: it reads them back after a restart (its consumer name is kept in
+ * its user directory), and while it runs it touches them (XCLAIM JUSTID) so they never look
+ * idle. An instance that died stops touching its entries: after the claim timeout the others
+ * take them over (XAUTOCLAIM) and emit them. Redis counts every read and claim of an entry,
+ * which is the attempt count. Parked events move to a second stream, kept for a replay.
+ *
+ * The events are as durable as Redis makes them: with `appendonly yes` and `appendfsync
+ * always` a 2xx means they are on Redis's disk; with Redis's defaults, in its memory.
+ */
+import type { KeptEvent, KeptEvents, NewKeptEvent } from "./kept-events.js";
+import { boundedCall, type RedisScripting } from "./redis-state.js";
+
+export interface RedisKeptOptions {
+    /** The endpoint's stream; its parked events go to `${stream}:parked`. */
+    readonly stream: string;
+    readonly group: string;
+    /** This instance, the same across its restarts. */
+    readonly consumer: string;
+    /** An entry its owner has not touched for this long is taken over by another instance. */
+    readonly claimAfterMs: number;
+    /** A call slower than this fails (a put: the delivery is answered 503). */
+    readonly timeoutMs: number;
+    readonly onFailure?: (reason: string) => void;
+    readonly onAnswer?: () => void;
+}
+
+/** Forgotten entries are acknowledged and deleted in batches, this often. */
+const FORGET_INTERVAL_MS = 100;
+/** Entries read, claimed or forgotten per call. */
+const PAGE = 200;
+const FIELDS_PER_EVENT = 7;
+
+// Creates the group (from the stream's start) unless it exists; an error reply means it does.
+const ENSURE_GROUP = `redis.pcall('XGROUP', 'CREATE', KEYS[1], ARGV[1], '0', 'MKSTREAM')`;
+
+// The delivery count of each entry of an XREADGROUP/XAUTOCLAIM reply, beside it: {id, fields, count}.
+const WITH_COUNTS = `
+local function withCounts(stream, group, entries)
+  local out = {}
+  for _, entry in ipairs(entries) do
+    if entry and entry[2] then
+      local pending = redis.call('XPENDING', stream, group, entry[1], entry[1], 1)
+      out[#out + 1] = {entry[1], entry[2], pending[1] and pending[1][4] or 1}
+    end
+  end
+  return out
+end`;
+
+// KEYS: stream. ARGV: group, consumer, then 7 fields per event.
+// Returns the ids added, then entries never read before (a group made after them): ours too.
+const PUT = `${WITH_COUNTS}
+${ENSURE_GROUP}
+local stream, group = KEYS[1], ARGV[1]
+local added, mine = {}, {}
+for i = 3, #ARGV, ${FIELDS_PER_EVENT} do
+  local id = redis.call('XADD', stream, '*', 'd', ARGV[i], 'i', ARGV[i + 1], 'r', ARGV[i + 2], 'v', ARGV[i + 3], 't', ARGV[i + 4], 'a', ARGV[i + 5], 'p', ARGV[i + 6])
+  added[#added + 1] = id
+  mine[id] = true
+end
+local read = redis.call('XREADGROUP', 'GROUP', group, ARGV[2], 'STREAMS', stream, '>')
+local strays = {}
+if read then
+  for _, entry in ipairs(read[1][2]) do
+    if not mine[entry[1]] then strays[#strays + 1] = entry end
+  end
+end
+return {added, withCounts(stream, group, strays)}`;
+
+// KEYS: stream. ARGV: group, consumer, the id to read this consumer's pending entries after.
+const OWN_PENDING = `${WITH_COUNTS}
+${ENSURE_GROUP}
+local read = redis.call('XREADGROUP', 'GROUP', ARGV[1], ARGV[2], 'COUNT', ${PAGE}, 'STREAMS', KEYS[1], ARGV[3])
+if not read then return {} end
+return withCounts(KEYS[1], ARGV[1], read[1][2])`;
+
+// KEYS: stream. ARGV: group, consumer, min idle ms, cursor. Returns the next cursor and the entries taken.
+const TAKE_OVER = `${WITH_COUNTS}
+${ENSURE_GROUP}
+local reply = redis.call('XAUTOCLAIM', KEYS[1], ARGV[1], ARGV[2], ARGV[3], ARGV[4], 'COUNT', ${PAGE})
+local deleted = reply[3]
+if deleted and #deleted > 0 then redis.call('XACK', KEYS[1], ARGV[1], unpack(deleted)) end
+return {reply[1], withCounts(KEYS[1], ARGV[1], reply[2])}`;
+
+// KEYS: stream. ARGV: group, consumer, ids. Touches the ids this consumer still owns (another may have taken one).
+const TOUCH = `
+local stream, group, me = KEYS[1], ARGV[1], ARGV[2]
+for i = 3, #ARGV do
+  local pending = redis.call('XPENDING', stream, group, ARGV[i], ARGV[i], 1)
+  if pending[1] and pending[1][2] == me then redis.call('XCLAIM', stream, group, me, 0, ARGV[i], 'JUSTID') end
+end
+return 0`;
+
+// KEYS: stream, parked stream. ARGV: group, then ids of the stream, then "|", then ids of the parked stream.
+const FORGET = `
+local ids, parked, into = {}, {}, nil
+into = ids
+for i = 2, #ARGV do
+  if ARGV[i] == '|' then into = parked else into[#into + 1] = ARGV[i] end
+end
+if #ids > 0 then
+  redis.call('XACK', KEYS[1], ARGV[1], unpack(ids))
+  redis.call('XDEL', KEYS[1], unpack(ids))
+end
+if #parked > 0 then redis.call('XDEL', KEYS[2], unpack(parked)) end
+return 0`;
+
+// KEYS: stream, parked stream. ARGV: group, then (id, attempts, 7 fields) per event. Returns the parked ids.
+const PARK = `
+local stream, parked, group = KEYS[1], KEYS[2], ARGV[1]
+local moved = {}
+for i = 2, #ARGV, ${FIELDS_PER_EVENT + 2} do
+  local a = i + 2
+  moved[#moved + 1] = redis.call('XADD', parked, '*', 'd', ARGV[a], 'i', ARGV[a + 1], 'r', ARGV[a + 2], 'v', ARGV[a + 3], 't', ARGV[a + 4], 'a', ARGV[a + 5], 'p', ARGV[a + 6], 'n', ARGV[i + 1])
+  redis.call('XACK', stream, group, ARGV[i])
+  redis.call('XDEL', stream, ARGV[i])
+end
+return moved`;
+
+// KEYS: parked stream. ARGV: the id to start at.
+const PARKED_PAGE = `return redis.call('XRANGE', KEYS[1], ARGV[1], '+', 'COUNT', ${PAGE})`;
+
+/** Handles of parked events start with this (their ids are the parked stream's). */
+const PARKED = "parked:";
+
+type Fields = Record<string, string>;
+type EntryWithCount = [string, string[], number];
+
+function fieldsOf(flat: readonly string[]): Fields {
+    const fields: Fields = {};
+    for (let i = 0; i + 1 < flat.length; i += 2) fields[flat[i]!] = flat[i + 1]!;
+    return fields;
+}
+
+function argumentsOf(event: NewKeptEvent): string[] {
+    return [event.deliveryId, String(event.index), event.receivedAt, event.verified ? "1" : "0", event.test ? "1" : "0", event.remoteAddress ?? "", event.payload];
+}
+
+function keptEventOf(handle: string, fields: Fields, attempts: number, parked: boolean): KeptEvent<string> {
+    return {
+        deliveryId: fields.d ?? handle,
+        index: Number(fields.i ?? 0),
+        receivedAt: fields.r ?? new Date().toISOString(),
+        verified: fields.v === "1",
+        test: fields.t === "1",
+        remoteAddress: fields.a || undefined,
+        payload: fields.p ?? "null",
+        handle,
+        attempts,
+        parked,
+    };
+}
+
+/** Entries read or claimed, with Redis's delivery count: this read counted, so emitted before = count - 1. */
+function takenEvents(entries: readonly EntryWithCount[]): KeptEvent<string>[] {
+    return entries.map(([id, flat, count]) => keptEventOf(id, fieldsOf(flat), Math.max(0, Number(count) - 1), false));
+}
+
+export class RedisKeptEvents implements KeptEvents<string> {
+    /** Entries this node owns and has not forgotten: touched while it runs, never emitted twice by it. */
+    private readonly owned = new Set<string>();
+    private forgetting: string[] = [];
+    private forgettingParked: string[] = [];
+    private forgetTimer: NodeJS.Timeout | undefined;
+    private touchTimer: NodeJS.Timeout | undefined;
+    private takeOverTimer: NodeJS.Timeout | undefined;
+    private taken: ((events: KeptEvent<string>[]) => void) | undefined;
+    private closed = false;
+    private readonly parkedStream: string;
+
+    constructor(private readonly client: RedisScripting, private readonly options: RedisKeptOptions) {
+        this.parkedStream = `${options.stream}:parked`;
+        // Touched three times per claim timeout: an entry of a live instance never looks idle that long.
+        this.touchTimer = setInterval(() => this.touch(), Math.max(50, options.claimAfterMs / 3));
+        this.touchTimer.unref?.();
+    }
+
+    private call(script: string, keys: string[], args: string[]): Promise<unknown> {
+        return boundedCall(this.client, script, keys, args, this.options);
+    }
+
+    async put(events: readonly NewKeptEvent[]): Promise<string[]> {
+        const args = [this.options.group, this.options.consumer];
+        for (const event of events) args.push(...argumentsOf(event));
+        const [added, strays] = (await this.call(PUT, [this.options.stream], args)) as [string[], EntryWithCount[]];
+        for (const id of added) this.owned.add(id);
+        if (strays.length > 0) this.takeOver(takenEvents(strays));
+        return added;
+    }
+
+    forget(handle: string): void {
+        if (handle.startsWith(PARKED)) this.forgettingParked.push(handle.slice(PARKED.length));
+        else {
+            this.owned.delete(handle);
+            this.forgetting.push(handle);
+        }
+        if (!this.forgetTimer) {
+            this.forgetTimer = setTimeout(() => void this.flushForgets(), FORGET_INTERVAL_MS);
+            this.forgetTimer.unref?.();
+        }
+    }
+
+    private async flushForgets(): Promise<void> {
+        this.forgetTimer = undefined;
+        while (this.forgetting.length > 0 || this.forgettingParked.length > 0) {
+            const ids = this.forgetting.splice(0, PAGE);
+            const parked = this.forgettingParked.splice(0, PAGE);
+            // Not retried: an entry that stays pending is emitted again later (at least once, flagged redelivered).
+            await this.call(FORGET, [this.options.stream, this.parkedStream], [this.options.group, ...ids, "|", ...parked]).catch(() => {});
+        }
+    }
+
+    /** This consumer's pending entries (from before a restart or a redeploy), then the parked ones. */
+    async recover(): Promise<KeptEvent<string>[]> {
+        await this.flushForgets();
+        const found: KeptEvent<string>[] = [];
+        for (let after = "0"; ; ) {
+            const entries = (await this.call(OWN_PENDING, [this.options.stream], [this.options.group, this.options.consumer, after])) as EntryWithCount[];
+            if (entries.length === 0) break;
+            after = entries[entries.length - 1]![0];
+            // Entries this node put since it started are on their way already.
+            for (const event of takenEvents(entries)) {
+                if (this.owned.has(event.handle)) continue;
+                this.owned.add(event.handle);
+                found.push(event);
+            }
+        }
+        for (let after = "-"; ; ) {
+            const page = (await this.call(PARKED_PAGE, [this.parkedStream], [after])) as [string, string[]][];
+            for (const [id, flat] of page) {
+                const fields = fieldsOf(flat);
+                found.push(keptEventOf(PARKED + id, fields, Number(fields.n ?? 0), true));
+            }
+            if (page.length < PAGE) break;
+            after = `(${page[page.length - 1]![0]}`;
+        }
+        return found;
+    }
+
+    /** Redis counted the read that brought them here: nothing to write. */
+    attempted(): Promise<void> {
+        return Promise.resolve();
+    }
+
+    async park(events: readonly KeptEvent<string>[]): Promise<string[]> {
+        const args = [this.options.group];
+        for (const event of events) args.push(event.handle, String(event.attempts), ...argumentsOf(event));
+        const moved = (await this.call(PARK, [this.options.stream, this.parkedStream], args)) as string[];
+        for (const event of events) this.owned.delete(event.handle);
+        return moved.map((id) => PARKED + id);
+    }
+
+    watch(taken: (events: KeptEvent<string>[]) => void): void {
+        this.taken = taken;
+        const interval = Math.max(50, this.options.claimAfterMs / 2);
+        const run = () => {
+            this.takeOverTimer = setTimeout(() => void this.takeOverIdle().finally(() => !this.closed && run()), interval);
+            this.takeOverTimer.unref?.();
+        };
+        void this.takeOverIdle().finally(() => !this.closed && run());
+    }
+
+    /** Takes over the entries of instances that stopped touching theirs. */
+    private async takeOverIdle(): Promise<void> {
+        try {
+            for (let cursor = "0-0"; !this.closed; ) {
+                const [next, entries] = (await this.call(TAKE_OVER, [this.options.stream], [this.options.group, this.options.consumer, String(this.options.claimAfterMs), cursor])) as [string, EntryWithCount[]];
+                this.takeOver(takenEvents(entries).filter((event) => !this.owned.has(event.handle)));
+                if (next === "0-0") break;
+                cursor = next;
+            }
+        } catch {
+            // Redis away: reported by the call; tried again at the next interval.
+        }
+    }
+
+    private takeOver(events: KeptEvent<string>[]): void {
+        if (events.length === 0 || !this.taken || this.closed) return;
+        for (const event of events) this.owned.add(event.handle);
+        this.taken(events);
+    }
+
+    /** Shows the others this instance is alive and still handling what it owns. */
+    private touch(): void {
+        if (this.owned.size === 0) return;
+        const ids = [...this.owned];
+        for (let start = 0; start < ids.length; start += PAGE) {
+            this.call(TOUCH, [this.options.stream], [this.options.group, this.options.consumer, ...ids.slice(start, start + PAGE)]).catch(() => {});
+        }
+    }
+
+    async close(): Promise<void> {
+        this.closed = true;
+        clearInterval(this.touchTimer);
+        clearTimeout(this.takeOverTimer);
+        clearTimeout(this.forgetTimer);
+        await this.flushForgets();
+    }
+}

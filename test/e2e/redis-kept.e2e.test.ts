@@ -1,0 +1,140 @@
+// The Redis Stream store of "Keep deliveries until handled" against a real redis-server, as two
+// instances use it: each owns what it puts; a restarted instance reads back what it still
+// owes; an instance that stops touching its entries (it died) leaves them to the other after
+// the claim timeout, and a live one never does; handled entries leave the stream; parked
+// ones move aside and stay listed; Redis away fails a put at once.
+import assert = require("node:assert/strict");
+import { createClient } from "redis";
+import { RedisKeptEvents, type RedisKeptOptions } from "../../nodes/core/redis-kept.js";
+import type { KeptEvent, NewKeptEvent } from "../../nodes/core/kept-events.js";
+import { sleep } from "../support/node-red-process.js";
+import { RedisServer } from "../support/redis-server.js";
+
+const CLAIM_AFTER_MS = 400;
+
+function event(deliveryId: string, index: number): NewKeptEvent {
+    return { deliveryId, index, receivedAt: "2026-11-24T10:00:00.000Z", verified: true, test: false, remoteAddress: "203.0.113.7", payload: JSON.stringify({ uuid: `${deliveryId}-${index}` }) };
+}
+
+const uuidsOf = (events: readonly KeptEvent<string>[]) => events.map((kept) => (JSON.parse(kept.payload) as { uuid: string }).uuid);
+
+describe("end to end: the Redis Stream store of kept deliveries", function () {
+    this.timeout(30000);
+    let redis: RedisServer;
+    let client: ReturnType<typeof createClient>;
+    const opened: RedisKeptEvents[] = [];
+    let stream: string;
+
+    before(async () => {
+        redis = await new RedisServer().start();
+        client = createClient({ url: `redis://127.0.0.1:${redis.port}`, disableOfflineQueue: true, socket: { reconnectStrategy: () => 100 } });
+        client.on("error", () => {});
+        await client.connect();
+    });
+    after(async () => {
+        await client.close().catch(() => client.destroy());
+        await redis.stop();
+    });
+    beforeEach(() => {
+        stream = `test:kept:${Math.random().toString(36).slice(2)}`;
+    });
+    afterEach(async () => {
+        await Promise.all(opened.splice(0).map((store) => store.close()));
+    });
+
+    function instance(consumer: string, overrides: Partial<RedisKeptOptions> = {}): RedisKeptEvents {
+        const store = new RedisKeptEvents(client as never, { stream, group: "verified-webhooks", consumer, claimAfterMs: CLAIM_AFTER_MS, timeoutMs: 1000, ...overrides });
+        opened.push(store);
+        return store;
+    }
+
+    /** Collects what `store` takes over from others. */
+    function takeovers(store: RedisKeptEvents): KeptEvent<string>[] {
+        const taken: KeptEvent<string>[] = [];
+        store.watch((events) => taken.push(...events));
+        return taken;
+    }
+
+    it("owns what it puts; after a restart it reads back what it did not forget, counting the attempt", async () => {
+        const first = instance("a");
+        const handles = await first.put([event("d1", 0), event("d1", 1), event("d2", 0)]);
+        assert.equal(handles.length, 3);
+        first.forget(handles[1]!);
+        await first.close(); // writes the forget; d1-0 and d2-0 are still owed
+
+        const restarted = instance("a");
+        const recovered = await restarted.recover();
+        assert.deepEqual(uuidsOf(recovered), ["d1-0", "d2-0"]);
+        assert.deepEqual(recovered.map((kept) => [kept.deliveryId, kept.index, kept.attempts, kept.parked]), [["d1", 0, 1, false], ["d2", 0, 1, false]]);
+        assert.equal(recovered[0]!.remoteAddress, "203.0.113.7");
+        assert.deepEqual(await instance("b").recover(), [], "another instance owes none of them");
+
+        const fresh = await restarted.put([event("d3", 0)]);
+        assert.deepEqual(uuidsOf(await restarted.recover()), [], "what it put or read since it started is on its way already");
+        for (const handle of [...recovered.map((kept) => kept.handle), ...fresh]) restarted.forget(handle);
+        await restarted.close();
+        assert.equal(await client.xLen(stream), 0, "handled entries leave the stream");
+        assert.equal(((await client.xPending(stream, "verified-webhooks")) as { pending: number }).pending, 0);
+    });
+
+    it("leaves a dead instance's entries to the other after the claim timeout, and never a live one's", async () => {
+        const live = instance("live");
+        const doomed = instance("doomed");
+        const liveHandles = await live.put([event("alive", 0)]);
+        await doomed.put([event("dead", 0), event("dead", 1)]);
+        await doomed.close(); // stops touching its entries, as a killed process would
+
+        const taken = takeovers(live);
+        const deadline = Date.now() + 10 * CLAIM_AFTER_MS;
+        while (taken.length < 2 && Date.now() < deadline) await sleep(50);
+        assert.deepEqual(uuidsOf(taken).sort(), ["dead-0", "dead-1"]);
+        assert.ok(taken.every((kept) => kept.attempts === 1), "claimed once after one emission");
+
+        // Twice the claim timeout later, the live instance's own entry is still its own.
+        const other = instance("other");
+        const stolen = takeovers(other);
+        await sleep(2 * CLAIM_AFTER_MS);
+        assert.deepEqual(stolen, [], "a live instance's entries are never taken over");
+        for (const handle of [...liveHandles, ...taken.map((kept) => kept.handle)]) live.forget(handle);
+        await live.close();
+        assert.equal(await client.xLen(stream), 0);
+    });
+
+    it("parks entries aside: listed by recover, never taken over, forgotten by their parked handle", async () => {
+        const store = instance("a");
+        await store.put([event("p", 0)]);
+        await store.close();
+        const again = instance("a");
+        const [owed] = await again.recover();
+        const [parked] = await again.park([{ ...owed!, attempts: 5 }]);
+        assert.match(parked!, /^parked:/);
+        const taken = takeovers(instance("b"));
+        await sleep(2 * CLAIM_AFTER_MS);
+        assert.deepEqual(taken, []);
+        const listed = await instance("c").recover();
+        assert.deepEqual(listed.map((kept) => [kept.handle, kept.attempts, kept.parked]), [[parked, 5, true]]);
+        again.forget(parked!);
+        await again.close();
+        assert.deepEqual(await instance("d").recover(), []);
+    });
+
+    it("fails a put at once while Redis is away, and within the timeout while it hangs", async () => {
+        const store = instance("a", { timeoutMs: 300 });
+        redis.signal("SIGSTOP");
+        try {
+            const started = Date.now();
+            await assert.rejects(store.put([event("hang", 0)]), /did not answer within 300 ms/);
+            assert.ok(Date.now() - started < 1000);
+        } finally {
+            redis.signal("SIGCONT");
+        }
+        await redis.stop();
+        try {
+            await sleep(50);
+            await assert.rejects(store.put([event("away", 0)]));
+        } finally {
+            await redis.start();
+            for (const deadline = Date.now() + 5000; !client.isReady && Date.now() < deadline; ) await sleep(50);
+        }
+    });
+});
