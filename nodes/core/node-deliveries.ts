@@ -28,6 +28,9 @@ const MAX_AWAITING_ANSWER = 10_000;
 /** Kept deliveries whose handles are remembered at once (the oldest are let go: redelivered after a restart). */
 const MAX_KEPT_DELIVERIES = 100_000;
 export const DEFAULT_MAX_ATTEMPTS = 5;
+/** A store not readable when the node starts (Redis still connecting) is asked again this often; reported after this many tries. */
+const RECOVER_RETRY_MS = 1000;
+const RECOVER_PATIENCE = 5;
 
 /** A delivery's emitted events, from emit() until the delivery is answered and logged. */
 interface Emitted {
@@ -79,6 +82,8 @@ export class NodeDeliveries<Event> {
     private readonly storedPayloads = new Map<string, string[]>();
     /** The deliveries with events in the store, by delivery id (the latest emission of each). */
     private readonly kept = new Map<string, KeptDelivery>();
+    private closed = false;
+    private recoverTimer: NodeJS.Timeout | undefined;
     /** The replay being emitted: the kept events of the original it replays, by its events' positions. */
     private replayLink: { kept: KeptDelivery; indices: number[] } | undefined;
 
@@ -268,19 +273,36 @@ export class NodeDeliveries<Event> {
         }
     }
 
-    /** Starts redelivering: what was kept before the node started, then (several instances) what it takes over. */
+    /**
+     * Starts redelivering: what was kept before the node started, then (several instances)
+     * what it takes over. A store that cannot be read yet (Redis still connecting) is asked
+     * again every second; `failed` is told once it has failed for RECOVER_PATIENCE tries.
+     */
     startRedelivery(receiver: Receiver<Event, unknown, unknown>, failed: (error: unknown) => void): void {
         const store = this.store;
         if (!store) return;
         const redeliver = (events: KeptEvent<unknown>[]) => this.redeliver(receiver, events).catch(failed);
-        store
-            .recover()
-            .then(redeliver, failed)
-            .finally(() => store.watch?.(redeliver));
+        let tries = 0;
+        const recover = () => {
+            if (this.closed) return;
+            store.recover().then(
+                (events) => {
+                    store.watch?.(redeliver);
+                    return redeliver(events);
+                },
+                (error: unknown) => {
+                    if (++tries === RECOVER_PATIENCE) failed(error);
+                    this.recoverTimer = setTimeout(recover, RECOVER_RETRY_MS);
+                },
+            );
+        };
+        recover();
     }
 
     /** The node stops: the store writes what it was told to forget. */
     close(): Promise<void> {
+        this.closed = true;
+        clearTimeout(this.recoverTimer);
         return this.store?.close() ?? Promise.resolve();
     }
 

@@ -619,7 +619,7 @@ export class Receiver<Event, Options, Keys> {
                     return this.emitThenAcknowledge(outcome, acknowledge);
                 },
                 () => {
-                    throw new Rejection(503, "the delivery could not be kept on disk: retry");
+                    throw new Rejection(503, "the delivery could not be kept: retry");
                 },
             );
         }

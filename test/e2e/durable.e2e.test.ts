@@ -7,6 +7,7 @@ import assert = require("node:assert/strict");
 import http = require("node:http");
 import net = require("node:net");
 import { NodeRedProcess, sleep, type FlowNode } from "../support/node-red-process.js";
+import { RedisServer } from "../support/redis-server.js";
 
 interface Received {
     uuid: string;
@@ -56,10 +57,13 @@ class SlowCollector {
  * The receiver wired straight to an http request node: an event is handled once that node has
  * its answer from the collector (it completes the message then). The URL carries the flags.
  */
-function durableFlow(collectorUrl: string): FlowNode[] {
+function durableFlow(collectorUrl: string, redisPort?: number, claimSeconds = 2, keyPrefix = "durable:"): FlowNode[] {
+    // With a shared-state node, the kept events are in Redis; another instance takes over a dead one's after claimSeconds.
+    const shared: FlowNode[] = redisPort ? [{ id: "state", type: "webhook-state", url: `redis://127.0.0.1:${redisPort}`, keyPrefix, claimSeconds }] : [];
     return [
+        ...shared,
         { id: "tab-durable", type: "tab", label: "durable" },
-        { id: "sessions-in", type: "synthesis-webhook", z: "tab-durable", path: "/sessions", persist: true, maxAttempts: 5, wires: [["db"], []] },
+        { id: "sessions-in", type: "synthesis-webhook", z: "tab-durable", path: "/sessions", persist: true, maxAttempts: 5, ...(redisPort ? { state: "state" } : {}), wires: [["db"], []] },
         {
             id: "db",
             type: "http request",
@@ -75,6 +79,49 @@ function durableFlow(collectorUrl: string): FlowNode[] {
 /** A batch of `count` SynthesisVR sessions, unique under `label`. */
 const batch = (label: string, count: number) =>
     Array.from({ length: count }, (_, index) => ({ uuid: `${label}-${index}`, action: "create", location: "Kamen Test", stations: 1, customerid: index }));
+
+/** Sends `deliveries` batches of 5, `concurrency` at a time; returns the uuids of those answered 2xx. */
+async function send(nodeRed: NodeRedProcess, label: string, deliveries: number, concurrency: number): Promise<string[]> {
+    const acknowledged: string[] = [];
+    let next = 0;
+    const worker = async () => {
+        while (next < deliveries) {
+            const events = batch(`${label}-${next++}`, 5);
+            try {
+                const response = await nodeRed.post("/sessions", JSON.stringify(events));
+                if (response.status === 200) acknowledged.push(...events.map((event) => event.uuid));
+            } catch {
+                // the process was killed mid-request: not acknowledged
+            }
+        }
+    };
+    await Promise.all(Array.from({ length: concurrency }, worker));
+    return acknowledged;
+}
+
+
+/** Waits until every one of `acknowledged` reached the collector; fails naming the missing ones. */
+async function collected(collector: SlowCollector, acknowledged: readonly string[], log: () => string, timeoutMs = 30000): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+        const missing = acknowledged.filter((uuid) => !collector.uuids().has(uuid));
+        if (missing.length === 0) return;
+        if (Date.now() > deadline) {
+            const seen = collector.received.filter((entry) => missing.some((uuid) => entry.uuid.startsWith(uuid.replace(/-\d+$/, ""))));
+            assert.fail(`${missing.length} acknowledged events never reached the collector (${missing.slice(0, 5).join(", ")}…); of their deliveries: ${JSON.stringify(seen)}\n${log().slice(-1500)}`);
+        }
+        await sleep(200);
+    }
+}
+
+/** Every event that arrived more than once arrived flagged redelivered, with an attempt past the first. */
+function assertRepeatsFlagged(collector: SlowCollector): void {
+    const counts = new Map<string, Received[]>();
+    for (const entry of collector.received) counts.set(entry.uuid, [...(counts.get(entry.uuid) ?? []), entry]);
+    for (const [uuid, receipts] of counts) {
+        if (receipts.length > 1) assert.ok(receipts.slice(1).every((entry) => entry.redelivered && (entry.attempt ?? 0) >= 2), `${uuid} arrived again unflagged`);
+    }
+}
 
 describe("end to end: deliveries kept until handled survive kill -9", function () {
     this.timeout(120000);
@@ -94,37 +141,9 @@ describe("end to end: deliveries kept until handled survive kill -9", function (
         await collector.stop();
     });
 
-    /** Sends `deliveries` batches of 5, `concurrency` at a time; returns the uuids of those answered 2xx. */
-    async function send(nodeRed: NodeRedProcess, label: string, deliveries: number, concurrency: number): Promise<string[]> {
-        const acknowledged: string[] = [];
-        let next = 0;
-        const worker = async () => {
-            while (next < deliveries) {
-                const events = batch(`${label}-${next++}`, 5);
-                try {
-                    const response = await nodeRed.post("/sessions", JSON.stringify(events));
-                    if (response.status === 200) acknowledged.push(...events.map((event) => event.uuid));
-                } catch {
-                    // the process was killed mid-request: not acknowledged
-                }
-            }
-        };
-        await Promise.all(Array.from({ length: concurrency }, worker));
-        return acknowledged;
-    }
-
     async function restartAndCollect(acknowledged: readonly string[]): Promise<void> {
         second = await new NodeRedProcess({ userDir: first.userDir }).start();
-        const deadline = Date.now() + 30000;
-        for (;;) {
-            const missing = acknowledged.filter((uuid) => !collector.uuids().has(uuid));
-            if (missing.length === 0) return;
-            if (Date.now() > deadline) {
-                const seen = collector.received.filter((entry) => missing.some((uuid) => entry.uuid.startsWith(uuid.replace(/-\d+$/, ""))));
-                assert.fail(`${missing.length} acknowledged events never reached the collector (${missing.slice(0, 5).join(", ")}…); of their deliveries: ${JSON.stringify(seen)}\n${second?.log.slice(-1500)}`);
-            }
-            await sleep(200);
-        }
+        await collected(collector, acknowledged, () => second?.log ?? "");
     }
 
     it("redelivers every acknowledged event the flow had not handled when Node-RED was killed", async () => {
@@ -136,11 +155,7 @@ describe("end to end: deliveries kept until handled survive kill -9", function (
         assert.ok(before < acknowledged.length, `events were still in flight (${before} of ${acknowledged.length} arrived)`);
 
         await restartAndCollect(acknowledged);
-        const counts = new Map<string, Received[]>();
-        for (const entry of collector.received) counts.set(entry.uuid, [...(counts.get(entry.uuid) ?? []), entry]);
-        for (const [uuid, receipts] of counts) {
-            if (receipts.length > 1) assert.ok(receipts.slice(1).every((entry) => entry.redelivered && (entry.attempt ?? 0) >= 2), `${uuid} arrived again unflagged`);
-        }
+        assertRepeatsFlagged(collector);
         assert.ok(collector.received.some((entry) => entry.redelivered), "some were redelivered");
         // Handled now: a further restart emits nothing again.
         await sleep(1000);
@@ -163,3 +178,73 @@ describe("end to end: deliveries kept until handled survive kill -9", function (
         assert.doesNotMatch(second!.log, /\[error\]/);
     });
 });
+
+describe("end to end: two instances keeping deliveries in Redis, one killed with kill -9", function () {
+    this.timeout(120000);
+    let redis: RedisServer;
+    let collector: SlowCollector;
+    let doomed: NodeRedProcess;
+    let survivor: NodeRedProcess;
+
+    before(async () => {
+        redis = await new RedisServer().start();
+        collector = await new SlowCollector(400).start();
+        [doomed, survivor] = await Promise.all([new NodeRedProcess().start(), new NodeRedProcess().start()]);
+        await Promise.all([doomed.deploy(durableFlow(collector.url, redis.port)), survivor.deploy(durableFlow(collector.url, redis.port))]);
+        await sleep(300); // both connected to Redis
+    });
+    after(async () => {
+        await survivor?.stop();
+        await doomed?.stop();
+        await collector?.stop();
+        await redis?.stop();
+    });
+
+    it("delivers the dead instance's pending events through the other, flagged redelivered", async () => {
+        const acknowledged = await send(doomed, "doomed", 20, 4);
+        const alsoAcknowledged = await send(survivor, "survivor", 4, 2);
+        assert.equal(acknowledged.length, 100);
+        await doomed.kill();
+        const before = new Set(collector.uuids());
+        const owed = acknowledged.filter((uuid) => !before.has(uuid));
+        assert.ok(owed.length > 0, `events were still in flight (${before.size} arrived)`);
+
+        await collected(collector, [...acknowledged, ...alsoAcknowledged], () => survivor.log);
+        assertRepeatsFlagged(collector);
+        // Not handled when it died (a first attempt may still reach the collector after the kill): every one taken over.
+        const takenOver = (uuid: string) => collector.received.some((entry) => entry.uuid === uuid && entry.redelivered && entry.attempt === 2);
+        for (const deadline = Date.now() + 20000; owed.some((uuid) => !takenOver(uuid)) && Date.now() < deadline; ) await sleep(200);
+        const notTakenOver = owed.filter((uuid) => !takenOver(uuid));
+        assert.deepEqual(notTakenOver, [], `taken over by the survivor, with their attempt: ${JSON.stringify(collector.received.filter((entry) => entry.uuid === notTakenOver[0]))}`);
+        // The survivor's own events were never taken from it, and once handled nothing is emitted again.
+        assert.equal(collector.received.filter((entry) => entry.uuid.startsWith("survivor-")).length, alsoAcknowledged.length);
+        await sleep(2500);
+        const settled = collector.received.length;
+        await sleep(2500);
+        assert.equal(collector.received.length, settled, "handled events are not emitted again");
+        assert.doesNotMatch(survivor.log, /\[error\]/);
+    });
+
+    it("reads back what it owed when it starts again in the same user directory, long before any claim timeout", async () => {
+        const alone = await new NodeRedProcess().start();
+        let again: NodeRedProcess | undefined;
+        try {
+            // Its own keys: the survivor above must not take these over.
+            await alone.deploy(durableFlow(collector.url, redis.port, 600, "alone:"));
+            await sleep(300);
+            const acknowledged = await send(alone, "alone", 10, 4);
+            await alone.kill();
+            const before = new Set(collector.uuids());
+            again = await new NodeRedProcess({ userDir: alone.userDir }).start();
+            const redelivered = (uuid: string) => collector.received.some((entry) => entry.uuid === uuid && entry.redelivered);
+            const owed = acknowledged.filter((uuid) => !before.has(uuid));
+            assert.ok(owed.length > 0);
+            for (const deadline = Date.now() + 15000; owed.some((uuid) => !redelivered(uuid)) && Date.now() < deadline; ) await sleep(200);
+            assert.deepEqual(owed.filter((uuid) => !redelivered(uuid)), [], "its own pending events, read back under its name");
+        } finally {
+            await again?.stop();
+            await alone.stop();
+        }
+    });
+});
+
