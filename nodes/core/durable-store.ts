@@ -66,19 +66,19 @@ export class DurableStore {
 
     /** Opens (creating it if need be) the store in directory `path`. */
     static open(path: string): DurableStore {
-        // Synced commits (no noSync, no noMetaSync): a resolved write is on disk.
-        return new DurableStore(open<StoredEvent, Key>({ path, encoding: "msgpack", compression: false }));
+        // Synced commits (no noSync, no noMetaSync): a resolved write is on disk. The sync in
+        // the commit rather than overlapped with the next one (overlappingSync, lmdb's default on
+        // Linux): measured 4-10% more persisted deliveries/s through Node-RED (16 connections),
+        // 35.6k -> 38.6k events/s in bench/stores.js.
+        return new DurableStore(open<StoredEvent, Key>({ path, encoding: "msgpack", compression: false, overlappingSync: false }));
     }
 
-    /** Writes `events`; resolves once they are synced to disk (with whatever else this turn wrote). */
+    /** Writes `events`; resolves once they are synced to disk (in one commit with whatever else this turn wrote). */
     async put(events: readonly StoredEvent[]): Promise<void> {
         let last: Promise<boolean> | undefined;
         for (const event of events) last = this.db.put(keyOf(event), event);
-        // The flush of the batch these writes joined, taken now: asked for after the commit,
-        // `flushed` would be the next batch's, one commit and one sync later.
-        const flushed = this.db.flushed;
+        // Their transaction's commit, which syncs (no overlappingSync).
         await last;
-        await flushed;
     }
 
     /** Forgets an event the flow has handled. Not awaited: a crash before it only means one more redelivery. */
