@@ -13,9 +13,10 @@
  * always` a 2xx means they are on Redis's disk; with Redis's defaults, in its memory.
  */
 import type { KeptEvent, KeptEvents, NewKeptEvent } from "./kept-events.js";
-import { boundedCall, type RedisScripting } from "./redis-state.js";
+import { boundedCall, type RedisScripting, type RedisStateOptions } from "./redis-state.js";
 
-export interface RedisKeptOptions {
+/** Calls are bounded and reported as de-duplication's are: a put slower than timeoutMs fails (503). */
+export interface RedisKeptOptions extends Pick<RedisStateOptions, "timeoutMs" | "onFailure" | "onAnswer"> {
     /** The endpoint's stream; its parked events go to `${stream}:parked`. */
     readonly stream: string;
     readonly group: string;
@@ -23,10 +24,6 @@ export interface RedisKeptOptions {
     readonly consumer: string;
     /** An entry its owner has not touched for this long is taken over by another instance. */
     readonly claimAfterMs: number;
-    /** A call slower than this fails (a put: the delivery is answered 503). */
-    readonly timeoutMs: number;
-    readonly onFailure?: (reason: string) => void;
-    readonly onAnswer?: () => void;
 }
 
 /** Forgotten entries are acknowledged and deleted in batches, this often. */
