@@ -6,6 +6,7 @@
 import type { Node, NodeAPI, NodeDef } from "node-red";
 import { createHash, randomUUID } from "node:crypto";
 import fs = require("node:fs");
+import os = require("node:os");
 import path = require("node:path");
 import { createClient } from "redis";
 import { positiveNumber } from "./core/options.js";
@@ -23,26 +24,30 @@ interface StateNodeDef extends NodeDef {
 const DEFAULT_CLAIM_SECONDS = 30;
 
 /**
- * This Node-RED instance's name in the streams' consumer groups: kept in its user directory, so
- * that after a restart it reads back the events it still owes (a new name would leave them to
- * the others' claim timeout). Two instances never share a user directory.
+ * This Node-RED instance's name in the streams' consumer groups: the host's name and a random
+ * name kept in its user directory, so that after a restart it reads back the events it still
+ * owes. The host's name keeps two instances apart whose user directories were copied from
+ * one (a container image): sharing a name, each would take the other's events as its own.
+ * A new name (a new host, a lost file) only leaves the old one's events to the claim timeout.
  */
 function instanceName(userDir: string): string {
     const file = path.join(userDir, "verified-webhooks", "instance");
+    let name = "";
     try {
-        const name = fs.readFileSync(file, "utf8").trim();
-        if (name) return name;
+        name = fs.readFileSync(file, "utf8").trim();
     } catch {
         // first start: made below
     }
-    const name = randomUUID();
-    try {
-        fs.mkdirSync(path.dirname(file), { recursive: true });
-        fs.writeFileSync(file, name);
-    } catch {
-        // a read-only user directory: a name for this run (its kept events go to the others after the claim timeout)
+    if (!name) {
+        name = randomUUID();
+        try {
+            fs.mkdirSync(path.dirname(file), { recursive: true });
+            fs.writeFileSync(file, name);
+        } catch {
+            // a read-only user directory: a name for this run
+        }
     }
-    return name;
+    return `${os.hostname()}/${name}`;
 }
 
 /**
