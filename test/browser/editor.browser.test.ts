@@ -182,6 +182,36 @@ describe("the editor in a real browser", function () {
         await screenshot(page, "04-test-event-from-node-button");
     });
 
+    it("adds a shared-state node from a receiver's dialog, with its take-over time", async () => {
+        const receiver = await page.evaluate(() => RED.nodes.filterNodes({ type: "synthesis-webhook" })[0]!.id);
+        await openDialog(receiver);
+        await page.click("#node-input-btn-state-add"); // Node-RED 4.1's add button beside a config node select
+        await page.waitForSelector("#node-config-input-claimSeconds", { state: "visible" });
+        assert.equal(await page.inputValue("#node-config-input-claimSeconds"), "30");
+        assert.equal((await page.locator("label[for='node-config-input-claimSeconds']").textContent())?.trim(), "Take over after");
+        await page.fill("#node-config-input-claimSeconds", "12");
+        await screenshot(page, "05-shared-state-dialog");
+        await page.click("#node-config-dialog-ok");
+        await page.waitForSelector("#node-config-input-claimSeconds", { state: "detached" });
+        await page.click("#node-dialog-cancel");
+        const state = await page.evaluate(() => {
+            const found: { claimSeconds: unknown }[] = [];
+            RED.nodes.eachConfig((node) => {
+                if (node.type === "webhook-state") found.push({ claimSeconds: node.claimSeconds });
+            });
+            return found;
+        });
+        assert.deepEqual(state, [{ claimSeconds: "12" }]);
+        // Not deployed: no Redis runs here (the examples below must deploy cleanly).
+        await page.evaluate(() => {
+            const added: string[] = [];
+            RED.nodes.eachConfig((node) => {
+                if (node.type === "webhook-state") added.push(node.id);
+            });
+            for (const id of added) RED.nodes.remove(id);
+        });
+    });
+
     it("imports each example from Import > Examples and deploys it", async () => {
         const examples = fs.readdirSync(path.join(PACKAGE_ROOT, "examples")).map((file) => file.replace(/\.json$/, "")).sort();
         assert.equal(examples.length, 6);

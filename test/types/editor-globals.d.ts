@@ -17,6 +17,8 @@ declare const RED: {
     nodes: {
         filterNodes(filter: { type?: string; z?: string }): EditorNode[];
         eachNode(callback: (node: EditorNode) => boolean | void): void;
+        eachConfig(callback: (node: EditorNode) => boolean | void): void;
+        remove(id: string): unknown;
         eachLink(callback: (link: EditorLink) => boolean | void): void;
         eachWorkspace(callback: (workspace: { id: string; label: string }) => boolean | void): void;
     };
