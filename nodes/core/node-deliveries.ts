@@ -1,7 +1,8 @@
 /**
  * What one receiver node records of its deliveries: the delivery log (what arrived, what the
- * flow did with it) and, with "Keep deliveries until handled", the durable store (what was
- * acknowledged and not handled yet, emitted again when the node starts). The node shell
+ * flow did with it) and, with "Keep deliveries until handled", the store (what was
+ * acknowledged and not handled yet, emitted again when the node starts, or when another
+ * instance that kept it stopped). The node shell
  * (receiver-node.ts) hands it what it emits and what the pipeline reports.
  */
 import type { Node, NodeAPI } from "node-red";

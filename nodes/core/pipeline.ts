@@ -59,7 +59,7 @@ export interface WebhookInfo {
     missingCount?: number;
     /** On an event emitted again from the delivery log: the delivery that first emitted it. */
     replayOf?: string;
-    /** On an event emitted again after a restart (kept on disk, not handled before): true, and how many times it was emitted. */
+    /** On an event emitted again after a restart or a takeover (kept, not handled before): true, and how many times it was emitted. */
     redelivered?: boolean;
     attempt?: number;
 }
@@ -341,8 +341,8 @@ export interface ReceiverContext {
     /** Every delivery once answered (and every replay once emitted): what the delivery log records. */
     readonly onDelivery?: (record: DeliveryRecord) => void;
     /**
-     * Keeps a delivery's events on disk before they are emitted and acknowledged ("Keep
-     * deliveries until handled"); resolves once they are synced. A failure answers 503.
+     * Keeps a delivery's events before they are emitted and acknowledged ("Keep deliveries
+     * until handled": on disk, or in Redis); resolves once they are kept. A failure answers 503.
      */
     readonly persist?: (events: readonly EventMessage<unknown>[], delivery: DeliveryInput<unknown>) => Promise<void> | undefined;
 }
@@ -608,7 +608,7 @@ export class Receiver<Event, Options, Keys> {
             });
         };
         if (!outcome.events.length && !outcome.rejections.length) return acknowledge();
-        // Kept on disk first, when the node keeps deliveries until handled: nothing reaches the
+        // Kept first, when the node keeps deliveries until handled: nothing reaches the
         // flow, and no 2xx goes out, before the events would survive a crash.
         const stored = outcome.events.length ? this.context.persist?.(outcome.events, input as DeliveryInput<unknown>) : undefined;
         if (stored) {
@@ -706,8 +706,8 @@ export class Receiver<Event, Options, Keys> {
     }
 
     /**
-     * Emits again events acknowledged before a restart and not handled (kept on disk), under
-     * their own delivery's id, with `redelivered` and the attempt.
+     * Emits again kept events not handled (acknowledged before a restart, or by an instance
+     * that stopped), under their own delivery's id, with `redelivered` and the attempt.
      */
     redeliver(payloads: readonly unknown[], original: DeliveryInfo & { remoteAddress: string | undefined }, attempt: number): void {
         this.reemit(payloads, original, original.remoteAddress, { redelivered: true, attempt });
