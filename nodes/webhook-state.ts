@@ -21,7 +21,11 @@ interface StateNodeDef extends NodeDef {
     claimSeconds?: number | string;
 }
 
-const DEFAULT_CLAIM_SECONDS = 30;
+/**
+ * A live instance touches its kept events three times per this; only one whose event loop is
+ * stuck longer (or that is dead) loses them. Short, so that a crash delays them little.
+ */
+const DEFAULT_CLAIM_SECONDS = 10;
 
 /**
  * This Node-RED instance's name in the streams' consumer groups: the host's name and a random

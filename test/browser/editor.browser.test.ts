@@ -187,7 +187,7 @@ describe("the editor in a real browser", function () {
         await openDialog(receiver);
         await page.click("#node-input-btn-state-add"); // Node-RED 4.1's add button beside a config node select
         await page.waitForSelector("#node-config-input-claimSeconds", { state: "visible" });
-        assert.equal(await page.inputValue("#node-config-input-claimSeconds"), "30");
+        assert.equal(await page.inputValue("#node-config-input-claimSeconds"), "10");
         assert.equal((await page.locator("label[for='node-config-input-claimSeconds']").textContent())?.trim(), "Take over after");
         await page.fill("#node-config-input-claimSeconds", "12");
         await screenshot(page, "05-shared-state-dialog");
