@@ -45,10 +45,14 @@ export interface PersistOptions {
     readonly maxAttempts?: unknown;
 }
 
-/** A kept delivery's handles in the store, by its position in the latest emission (undefined: forgotten). */
+/**
+ * A kept delivery, by its position in the latest emission: its payloads as kept (JSON, reused
+ * for the log) and its handles in the store (none until the store has them; undefined: forgotten).
+ */
 interface KeptDelivery {
     readonly deliveryId: string;
-    readonly handles: unknown[];
+    readonly payloads: readonly string[];
+    handles: unknown[];
     remaining: number;
 }
 
@@ -79,8 +83,6 @@ export class NodeDeliveries<Event> {
     readonly logging: boolean;
     readonly maxAttempts: number;
     private readonly awaitingAnswer = new Map<string, Emitted>();
-    /** Payloads made JSON for the store, reused when the same delivery is emitted. */
-    private readonly storedPayloads = new Map<string, string[]>();
     /** The deliveries with events in the store, by delivery id (the latest emission of each). */
     private readonly kept = new Map<string, KeptDelivery>();
     private closed = false;
@@ -115,7 +117,7 @@ export class NodeDeliveries<Event> {
         const { info } = delivery;
         const deliveryId = info.deliveryId;
         const payloads = events.map((message) => JSON.stringify(message.payload));
-        this.storedPayloads.set(deliveryId, payloads);
+        const kept = this.keep(deliveryId, payloads, []);
         return store
             .put(
                 payloads.map((payload, index) => ({
@@ -129,13 +131,14 @@ export class NodeDeliveries<Event> {
                 })),
             )
             .then((handles) => {
-                this.keep(deliveryId, handles);
+                kept.handles = handles;
+                kept.remaining = handles.length;
             });
     };
 
-    private keep(deliveryId: string, handles: unknown[]): KeptDelivery {
+    private keep(deliveryId: string, payloads: readonly string[], handles: unknown[]): KeptDelivery {
         if (this.kept.size >= MAX_KEPT_DELIVERIES) this.kept.delete(this.kept.keys().next().value!);
-        const kept: KeptDelivery = { deliveryId, handles, remaining: handles.length };
+        const kept: KeptDelivery = { deliveryId, payloads, handles, remaining: handles.length };
         this.kept.set(deliveryId, kept);
         return kept;
     }
@@ -156,8 +159,6 @@ export class NodeDeliveries<Event> {
             if (target) reportErrorsOf(target, this.logRuntime.tracker);
         }
         const deliveryId = events[0]!.webhook.deliveryId;
-        const payloads = this.storedPayloads.get(deliveryId);
-        this.storedPayloads.delete(deliveryId);
         // Kept events: this delivery's (just stored, or emitted again), or the original's for a replay.
         let kept: KeptDelivery | undefined;
         let indices: number[] | undefined;
@@ -166,6 +167,8 @@ export class NodeDeliveries<Event> {
             if (replayOf === undefined) kept = this.kept.get(deliveryId);
             else if (this.replayLink?.kept.deliveryId === replayOf) ({ kept, indices } = this.replayLink);
         }
+        // The JSON the store has, unless this is a replay (its payloads are the original's selection).
+        const payloads = indices ? undefined : kept?.payloads;
         const emitted: Emitted = { events: [], payloads: [], msgids: [] };
         events.forEach((message, position) => {
             const msgid = nextMsgid();
@@ -187,7 +190,6 @@ export class NodeDeliveries<Event> {
     delivered = (record: DeliveryRecord): void => {
         const emitted = this.awaitingAnswer.get(record.deliveryId);
         this.awaitingAnswer.delete(record.deliveryId);
-        this.storedPayloads.delete(record.deliveryId);
         const refused = record.status >= 300;
         if (refused) {
             // Refused after emit(): the flow engine drops those messages (their next nodes stopped).
@@ -195,7 +197,10 @@ export class NodeDeliveries<Event> {
             // Answered 503 after it was kept (before or after its emit): the sender retries, so
             // it must not come back after a restart too.
             const kept = this.store && this.kept.get(record.deliveryId);
-            if (kept) kept.handles.forEach((_handle, position) => this.handled(kept, position));
+            if (kept) {
+                kept.handles.forEach((_handle, position) => this.handled(kept, position));
+                this.kept.delete(record.deliveryId); // also when the store never had them (a failed put)
+            }
         }
         if (!this.logging) return;
         // Spelled out rather than spread: a spread of the record costs microseconds a delivery.
@@ -254,13 +259,17 @@ export class NodeDeliveries<Event> {
             const attempt = Math.max(...delivery.map((event) => event.attempts)) + 1;
             if (first.parked || attempt > this.maxAttempts) {
                 const handles = first.parked ? delivery.map((event) => event.handle) : await store.park(delivery);
-                this.keep(deliveryId, handles);
+                this.keep(deliveryId, delivery.map((event) => event.payload), handles);
                 this.parked(receiver, delivery, original);
                 continue;
             }
             // The attempt is counted before the event goes out again: a crash loop ends.
             await store.attempted(delivery, attempt);
-            this.keep(deliveryId, delivery.map((event) => event.handle));
+            this.keep(
+                deliveryId,
+                delivery.map((event) => event.payload),
+                delivery.map((event) => event.handle),
+            );
             try {
                 receiver.redeliver(
                     delivery.map((event) => JSON.parse(event.payload) as unknown),
