@@ -1,20 +1,51 @@
 /**
- * What the flow did with each emitted event, from Node-RED's message completion: an event is
- * handled once every node wired to output 1 has completed it (called done()), failed once
- * one of them reported an error for it (done(err), or node.error(err, msg)), pending until
- * then. Messages are followed by their _msgid, which Node-RED keeps on the copies it makes
- * for a second wire. Pure: the node shell feeds it completions and errors.
+ * What the flow did with each emitted event, followed along the whole way its message takes:
+ * an event is handled once every node that received it, or a copy of it, has completed it;
+ * failed once one of them reported an error for it (done(err), node.error(err, msg), a
+ * thrown handler); pending while one of them still holds it. Messages are followed by their
+ * _msgid, which Node-RED keeps on the copies it makes (a second wire, split, function nodes'
+ * results); a node that sends a brand-new message object starts a message of its own, which
+ * is not followed.
+ *
+ * A node holds a message from the moment Node-RED routes it there (or hands it over
+ * directly, as link nodes do) until it completes it. A node whose input handler cannot call
+ * done() (fewer than three parameters: switch, filter, nodes written before Node-RED 1.0)
+ * completes a message when it sends it on, or when its handler has returned and it has
+ * nothing of ours still queued: such nodes handle their input in order, so a send releases
+ * what it received before, and each turn of the event loop in which it sent nothing releases
+ * the oldest message it still holds (switch works through its queue one message a turn).
+ *
+ * Pure: the Node-RED shell (completion-hooks.ts) feeds it what its message hooks see.
  */
 import type { LoggedEvent } from "./delivery-log.js";
 
+/** The holder that emitted the message: released once the emitter's sends are routed. */
+const EMITTER = "";
+
 interface Followed {
     readonly event: LoggedEvent;
-    /** The nodes wired to output 1 that have not completed the message yet: one id (most flows), or a set. */
-    waiting: string | Set<string>;
     readonly deliveryId: string;
     /** Told once the event is handled (a kept event is then forgotten). */
     readonly onHandled: (() => void) | undefined;
+    /** Outstanding holds, by node id (a node may hold several copies of one message). */
+    readonly holds: Map<string, number>;
+    /** Messages made from it under a _msgid of their own (split's parts), followed as it. */
+    derived?: string[];
 }
+
+/** The messages of ours a node that cannot call done() has received and not sent on, oldest first. */
+interface QuietNode {
+    readonly queue: string[];
+    /** It sent one of ours since the last turn's check. */
+    sent: boolean;
+    checking: boolean;
+}
+
+/** The most messages one quiet node is taken to hold: past it, the oldest are released. */
+const MAX_QUIET_QUEUE = 10_000;
+
+/** Why an event failed when a deploy stopped the node holding it. */
+export const STOPPED_BY_DEPLOY = "stopped by a deploy before it completed";
 
 /** One line, short: what a failing node said, never more. */
 export function oneLine(error: unknown): string {
@@ -22,30 +53,52 @@ export function oneLine(error: unknown): string {
     return text.replace(/\s+/g, " ").trim().slice(0, 200) || "error";
 }
 
-function waitsFor(followed: Followed, nodeId: string): boolean {
-    return typeof followed.waiting === "string" ? followed.waiting === nodeId : followed.waiting.has(nodeId);
+export interface TrackerScheduling {
+    /** Runs `task` once the current synchronous routing is over (a microtask). */
+    soon(task: () => void): void;
+    /** Runs `task` on the next turn of the event loop (setImmediate). */
+    nextTurn(task: () => void): void;
 }
+
+const DEFAULT_SCHEDULING: TrackerScheduling = { soon: queueMicrotask, nextTurn: (task) => void setImmediate(task) };
 
 export class CompletionTracker {
     private readonly followed = new Map<string, Followed>();
+    private readonly quiet = new Map<string, QuietNode>();
+    /**
+     * Whether routing is followed (Node-RED's message hooks are installed): holders are then
+     * added as messages are routed; otherwise only the nodes wired to the receiver are known.
+     */
+    routing = false;
 
     /**
-     * @param maxFollowed messages followed at once: a node that never calls done() would
-     *   otherwise hold its messages' entries forever (the oldest are let go; they stay pending)
      * @param changed called with a delivery's id when one of its events changed state
+     * @param maxFollowed messages followed at once: a node that never completes would
+     *   otherwise hold its messages' entries forever (the oldest are let go; they stay pending)
      */
     constructor(
         private readonly changed: (deliveryId: string) => void,
         private readonly maxFollowed = 100_000,
+        private readonly scheduling: TrackerScheduling = DEFAULT_SCHEDULING,
     ) {}
 
     get size(): number {
         return this.followed.size;
     }
 
-    /** Follows message `msgid` of delivery `deliveryId` to the nodes `wiredTo`. */
-    follow(msgid: string, wiredTo: readonly string[], event: LoggedEvent, deliveryId: string, onHandled?: () => void): void {
-        if (wiredTo.length === 0) {
+    /** Whether message `msgid` is followed (cheap: every hook asks it first). */
+    follows(msgid: unknown): msgid is string {
+        return typeof msgid === "string" && this.followed.has(msgid);
+    }
+
+    /**
+     * Follows message `msgid` of delivery `deliveryId`. With routing followed, its emitter
+     * holds it until emitted() (its send routes it to the next nodes meanwhile); without,
+     * the nodes `wiredTo` hold it.
+     */
+    follow(msgid: string, event: LoggedEvent, deliveryId: string, onHandled: (() => void) | undefined, wiredTo: readonly string[]): void {
+        const holders = this.routing ? [EMITTER] : wiredTo;
+        if (holders.length === 0) {
             event.state = "handled"; // nothing is wired: nothing left to do with it
             onHandled?.();
             return;
@@ -54,7 +107,25 @@ export class CompletionTracker {
             const oldest = this.followed.keys().next();
             if (!oldest.done) this.followed.delete(oldest.value);
         }
-        this.followed.set(msgid, { event, waiting: wiredTo.length === 1 ? wiredTo[0]! : new Set(wiredTo), deliveryId, onHandled });
+        const holds = new Map<string, number>();
+        for (const holder of holders) holds.set(holder, (holds.get(holder) ?? 0) + 1);
+        this.followed.set(msgid, { event, deliveryId, onHandled, holds });
+    }
+
+    /** The emitter has sent message `msgid` (Node-RED routed it to the next nodes meanwhile). */
+    emitted(msgid: string): void {
+        if (this.routing) this.release(msgid, EMITTER);
+    }
+
+    /**
+     * Message `msgid`, new, was made from followed message `from` while a node handled it (split
+     * gives its parts a _msgid of their own): it is followed as part of the same event.
+     */
+    derive(msgid: string, from: string): void {
+        const followed = this.followed.get(from);
+        if (!followed || this.followed.has(msgid)) return;
+        (followed.derived ??= []).push(msgid);
+        this.followed.set(msgid, followed);
     }
 
     /** Stops following messages that will not reach the flow (their delivery was refused after all). */
@@ -62,31 +133,95 @@ export class CompletionTracker {
         for (const msgid of msgids) this.followed.delete(msgid);
     }
 
-    /** Node `nodeId` completed message `msgid` (Node-RED's onComplete), with or without an error. */
-    completed(msgid: unknown, nodeId: string, error?: unknown): void {
-        if (typeof msgid !== "string") return;
+    /** Message `msgid` was routed, or handed over, to node `nodeId`: it holds it until it completes it. */
+    held(msgid: string, nodeId: string, canComplete: boolean): void {
         const followed = this.followed.get(msgid);
-        if (!followed || !waitsFor(followed, nodeId)) return;
-        if (error !== undefined && error !== null) return this.failed(msgid, nodeId, error);
-        if (typeof followed.waiting !== "string") {
-            followed.waiting.delete(nodeId);
-            if (followed.waiting.size > 0) return;
-        }
-        this.followed.delete(msgid);
-        followed.event.state = "handled";
-        followed.onHandled?.();
-        this.changed(followed.deliveryId);
+        if (!followed) return;
+        followed.holds.set(nodeId, (followed.holds.get(nodeId) ?? 0) + 1);
+        if (canComplete) return;
+        let quiet = this.quiet.get(nodeId);
+        if (!quiet) this.quiet.set(nodeId, (quiet = { queue: [], sent: false, checking: false }));
+        quiet.queue.push(msgid);
+        if (quiet.queue.length > MAX_QUIET_QUEUE) this.release(quiet.queue.shift()!, nodeId);
     }
 
-    /** Node `nodeId` reported an error for message `msgid` (node.error(err, msg) or done(err)). */
+    /** Node `nodeId`, which cannot call done(), sent message `msgid` on: once routed, it no longer holds it, nor what it received before. */
+    sentBy(msgid: string, nodeId: string): void {
+        const quiet = this.quiet.get(nodeId);
+        if (!quiet) return;
+        const position = quiet.queue.indexOf(msgid);
+        if (position < 0) return;
+        quiet.sent = true;
+        const done = quiet.queue.splice(0, position + 1);
+        this.scheduling.soon(() => {
+            for (const released of done) this.release(released, nodeId);
+            this.forgetQuiet(nodeId, quiet);
+        });
+    }
+
+    /** The input handler of node `nodeId`, which cannot call done(), returned: what it did not send on, it releases turn by turn. */
+    returned(nodeId: string): void {
+        const quiet = this.quiet.get(nodeId);
+        if (!quiet || quiet.checking || quiet.queue.length === 0) return;
+        quiet.checking = true;
+        quiet.sent = false;
+        const check = () => {
+            if (quiet.sent) quiet.sent = false;
+            else {
+                const oldest = quiet.queue.shift();
+                if (oldest !== undefined) this.release(oldest, nodeId);
+            }
+            if (quiet.queue.length > 0) return this.scheduling.nextTurn(check);
+            quiet.checking = false;
+            this.forgetQuiet(nodeId, quiet);
+        };
+        this.scheduling.nextTurn(check);
+    }
+
+    private forgetQuiet(nodeId: string, quiet: QuietNode): void {
+        if (quiet.queue.length === 0 && !quiet.checking && this.quiet.get(nodeId) === quiet) this.quiet.delete(nodeId);
+    }
+
+    /**
+     * Node `nodeId` completed message `msgid` (Node-RED's onComplete), with or without an
+     * error. `stopping`: it did so while a deploy stopped it (delay and join let go of what
+     * they hold that way): the message did not get through, so the event failed there.
+     */
+    completed(msgid: unknown, nodeId: string, error?: unknown, stopping = false): void {
+        if (typeof msgid !== "string") return;
+        if (error !== undefined && error !== null) return this.failed(msgid, nodeId, error);
+        if (stopping) return this.failed(msgid, nodeId, STOPPED_BY_DEPLOY);
+        this.release(msgid, nodeId);
+    }
+
+    /** Node `nodeId` reported an error for message `msgid` (node.error(err, msg), done(err), a thrown handler). */
     failed(msgid: unknown, nodeId: string, error: unknown): void {
         if (typeof msgid !== "string") return;
         const followed = this.followed.get(msgid);
-        if (!followed || !waitsFor(followed, nodeId)) return;
-        this.followed.delete(msgid);
+        if (!followed || !followed.holds.has(nodeId)) return;
+        this.unfollow(msgid, followed);
         followed.event.state = "failed";
         followed.event.error = oneLine(error);
         followed.event.failedAt = nodeId;
+        this.changed(followed.deliveryId);
+    }
+
+    private unfollow(msgid: string, followed: Followed): void {
+        this.followed.delete(msgid);
+        if (followed.derived) for (const derived of followed.derived) this.followed.delete(derived);
+    }
+
+    private release(msgid: string, nodeId: string): void {
+        const followed = this.followed.get(msgid);
+        if (!followed) return;
+        const count = followed.holds.get(nodeId);
+        if (count === undefined) return; // not one of its holders: a node further on, or a second completion
+        if (count > 1) followed.holds.set(nodeId, count - 1);
+        else followed.holds.delete(nodeId);
+        if (followed.holds.size > 0) return;
+        this.unfollow(msgid, followed);
+        followed.event.state = "handled";
+        followed.onHandled?.();
         this.changed(followed.deliveryId);
     }
 }

@@ -1,6 +1,6 @@
 /**
  * The delivery log inside Node-RED, once per runtime: the logs of every receiver node, the
- * completion tracking (Node-RED's onComplete hook), live updates to the editor's "Webhooks"
+ * completion tracking (Node-RED's message hooks, completion-hooks.ts), live updates to the editor's "Webhooks"
  * sidebar tab (RED.comms), and the admin API under httpAdminRoot:
  *
  *   GET  /verified-webhooks/deliveries                  ?node&status&event&since&until&limit, newest first
@@ -10,9 +10,10 @@
  *
  * Reading needs verified-webhooks.read, replaying verified-webhooks.write.
  */
-import type { Node, NodeAPI } from "node-red";
+import type { NodeAPI } from "node-red";
 import type { Request, Response } from "express";
 import { CompletionTracker, oneLine } from "./completion.js";
+import { followMessages } from "./completion-hooks.js";
 import {
     DeliveryLogs,
     STATUS_FILTERS,
@@ -78,33 +79,9 @@ export function deliveryLogRuntime(RED: NodeAPI): LogRuntime {
     runtime = { logs, tracker, replayers: new Map(), changed };
     runtimes.set(RED.httpAdmin, runtime);
 
-    // Every node's completion passes here: a Map lookup for messages that are not ours.
-    // (Node-RED's own runtime has hooks; a test harness may not: events then stay pending.)
-    const hooks = RED.hooks as NodeAPI["hooks"] | undefined;
-    hooks?.remove("onComplete.verified-webhooks");
-    hooks?.add("onComplete.verified-webhooks" as "onComplete", (event) => {
-        tracker.completed(event.msg?._msgid, event.node?.id, event.error);
-    });
+    followMessages(RED, tracker);
     registerRoutes(RED, runtime);
     return runtime;
-}
-
-const ERROR_REPORTING = Symbol("verified-webhooks.error-reporting");
-
-/**
- * Makes `target` (a node wired to a receiver's output 1) report node.error(err, msg) for the
- * messages the tracker follows: Node-RED routes such an error to catch nodes, not to the
- * onComplete hook. Done once per node instance.
- */
-export function reportErrorsOf(target: Node, tracker: CompletionTracker): void {
-    const instance = target as Node & { [ERROR_REPORTING]?: true };
-    if (instance[ERROR_REPORTING]) return;
-    const original = instance.error;
-    instance.error = function (this: Node, logMessage: unknown, msg?: { _msgid?: unknown }) {
-        if (msg && typeof msg === "object") tracker.failed(msg._msgid, this.id, logMessage);
-        return original.call(this, logMessage, msg as never);
-    } as Node["error"];
-    instance[ERROR_REPORTING] = true;
 }
 
 /** A time in a query: ISO 8601 or milliseconds since the epoch. */

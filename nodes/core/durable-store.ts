@@ -61,6 +61,7 @@ const REMOVE_INTERVAL_MS = 100;
 export class DurableStore {
     private removals: Key[] = [];
     private removalTimer: NodeJS.Timeout | undefined;
+    private removing: Promise<unknown> = Promise.resolve();
 
     private constructor(private readonly db: RootDatabase<StoredEvent, Key>) {}
 
@@ -95,12 +96,18 @@ export class DurableStore {
         }
     }
 
+    /**
+     * Writes the removals asked for so far; resolves once they, and every removal written
+     * before, are committed (several nodes recover at once after a deploy: each must see
+     * what any node before it handled, not only what its own call wrote).
+     */
     private flushRemovals(): Promise<unknown> {
         clearTimeout(this.removalTimer);
         this.removalTimer = undefined;
         const keys = this.removals;
         this.removals = [];
-        return Promise.all(keys.map((key) => this.db.remove(key).catch(() => false)));
+        if (keys.length > 0) this.removing = Promise.all([this.removing, ...keys.map((key) => this.db.remove(key).catch(() => false))]);
+        return this.removing;
     }
 
     /** Every event of node `nodeId` still kept, in the order received (per delivery, by index). */

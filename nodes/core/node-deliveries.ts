@@ -9,7 +9,8 @@ import type { Node, NodeAPI } from "node-red";
 import { randomBytes } from "node:crypto";
 import { join } from "node:path";
 import type { DeliveryInput, DeliveryRecord, EventMessage, Receiver } from "./pipeline.js";
-import { deliveryLogRuntime, reportErrorsOf, type LogRuntime } from "./delivery-log-routes.js";
+import { deliveryLogRuntime, type LogRuntime } from "./delivery-log-routes.js";
+import { reportErrorsOf } from "./completion-hooks.js";
 import type { LoggedEvent, NodeDeliveryLog } from "./delivery-log.js";
 import { DurableStore } from "./durable-store.js";
 import { byDelivery, type KeptEvent, type KeptEvents } from "./kept-events.js";
@@ -152,11 +153,14 @@ export class NodeDeliveries<Event> {
         if (--kept.remaining === 0 && this.kept.get(kept.deliveryId) === kept) this.kept.delete(kept.deliveryId);
     }
 
-    /** Follows each emitted event to the nodes on output 1 (by a _msgid of ours), its payload kept as emitted. */
+    /**
+     * Follows each emitted event through the flow (by a _msgid of ours), its payload kept as
+     * emitted. `wiredTo`: the nodes on output 1, for a runtime whose routing cannot be followed.
+     */
     emitted(events: EventMessage<Event>[], wiredTo: readonly string[], targets: readonly (Node | null)[]): void {
-        for (let index = 0; index < wiredTo.length; index++) {
-            const target = targets[index];
-            if (target) reportErrorsOf(target, this.logRuntime.tracker);
+        const { tracker } = this.logRuntime;
+        if (!tracker.routing) {
+            for (const target of targets) if (target) reportErrorsOf(target, tracker);
         }
         const deliveryId = events[0]!.webhook.deliveryId;
         // Kept events: this delivery's (just stored, or emitted again), or the original's for a replay.
@@ -180,10 +184,16 @@ export class NodeDeliveries<Event> {
             emitted.msgids.push(msgid);
             const keptAt = indices ? indices[position] : position;
             const onHandled = kept && keptAt !== undefined && kept.handles[keptAt] !== undefined ? this.handled.bind(this, kept, keptAt) : undefined;
-            this.logRuntime.tracker.follow(msgid, wiredTo, logged, deliveryId, onHandled);
+            tracker.follow(msgid, logged, deliveryId, onHandled, wiredTo);
         });
         if (this.awaitingAnswer.size >= MAX_AWAITING_ANSWER) this.awaitingAnswer.delete(this.awaitingAnswer.keys().next().value!);
         this.awaitingAnswer.set(deliveryId, emitted);
+    }
+
+    /** The events were sent (Node-RED routed them to the next nodes): the receiver no longer holds them. */
+    sent(events: readonly EventMessage<Event>[]): void {
+        const { tracker } = this.logRuntime;
+        for (const message of events) tracker.emitted((message as EventMessage<Event> & { _msgid: string })._msgid);
     }
 
     /** Every delivery once answered: the log records it; a refused one is forgotten by the store. */

@@ -138,6 +138,7 @@ export function registerReceiverNode<Event, Options, Keys>(RED: NodeAPI, provide
                     // One send per message: within one call Node-RED deep-clones every message after
                     // the first (in case one object is sent twice); each of ours is a new object.
                     for (const event of events) node.send([event, null] as never);
+                    if (deliveries.following && events.length) deliveries.sent(events);
                     for (const rejection of rejections) node.send([null, rejection] as never);
                     return () => targets.every((instance, index) => instance !== null && RED.nodes.getNode(targetIds[index]!) === instance);
                 },

@@ -202,15 +202,36 @@ describe("delivery log", () => {
 
 describe("completion tracker", () => {
     const pending = (): LoggedEvent => ({ name: "e", state: "pending" });
+    /** Scheduling run by hand: microtasks and turns of the event loop, in order. */
+    function manualScheduling() {
+        const soon: (() => void)[] = [];
+        let turns: (() => void)[] = [];
+        return {
+            scheduling: { soon: (task: () => void) => void soon.push(task), nextTurn: (task: () => void) => void turns.push(task) },
+            microtasks: () => soon.splice(0).forEach((task) => task()),
+            turn: () => {
+                const now = turns;
+                turns = [];
+                now.forEach((task) => task());
+            },
+        };
+    }
+    /** A tracker that follows routing, as inside Node-RED. */
+    function routingTracker(changed: (id: string) => void = () => {}) {
+        const manual = manualScheduling();
+        const tracker = new CompletionTracker(changed, 100, manual.scheduling);
+        tracker.routing = true;
+        return { tracker, ...manual };
+    }
 
-    it("marks an event handled once every node wired to output 1 completed it", () => {
+    it("without routing: handled once every node wired to output 1 completed it", () => {
         const changed: string[] = [];
         const tracker = new CompletionTracker((id) => changed.push(id));
         const event = pending();
-        tracker.follow("m1", ["fn", "debug"], event, "d1");
+        tracker.follow("m1", event, "d1", undefined, ["fn", "debug"]);
         tracker.completed("m1", "fn");
         assert.equal(event.state, "pending");
-        tracker.completed("m1", "elsewhere"); // a node further down completes the same msg: not counted
+        tracker.completed("m1", "elsewhere"); // a node it was never routed to: not counted
         tracker.completed("m1", "fn"); // twice: not counted twice
         assert.equal(event.state, "pending");
         tracker.completed("m1", "debug");
@@ -219,31 +240,124 @@ describe("completion tracker", () => {
         assert.equal(tracker.size, 0);
     });
 
+    it("with routing: handled only once every node on the way completed it, copies included", () => {
+        let handled = 0;
+        const { tracker } = routingTracker();
+        const event = pending();
+        tracker.follow("m1", event, "d1", () => handled++, ["ignored"]);
+        tracker.held("m1", "change", true);
+        tracker.held("m1", "debug", true); // a second wire: a copy
+        tracker.emitted("m1");
+        tracker.completed("m1", "debug");
+        tracker.held("m1", "fn", true); // change sends it on before it completes
+        tracker.completed("m1", "change");
+        assert.equal(event.state, "pending", "fn holds it");
+        tracker.held("m1", "delay", true);
+        tracker.held("m1", "delay", true); // split: two parts with the same _msgid
+        tracker.completed("m1", "fn");
+        tracker.completed("m1", "delay");
+        assert.equal(event.state, "pending", "one part still in the delay node");
+        tracker.completed("m1", "delay");
+        assert.equal(event.state, "handled");
+        assert.equal(handled, 1);
+        tracker.emitted("m1"); // after the fact: nothing
+        assert.equal(handled, 1);
+    });
+
+    it("with routing: an event nobody was routed to is handled once emitted", () => {
+        const { tracker } = routingTracker();
+        const event = pending();
+        tracker.follow("m1", event, "d1", undefined, []);
+        assert.equal(event.state, "pending");
+        tracker.emitted("m1");
+        assert.equal(event.state, "handled");
+    });
+
+    it("a node that cannot call done() completes what it sends on once routed, and what it drops a turn after its handler returned", () => {
+        const { tracker, microtasks, turn } = routingTracker();
+        const sent = pending();
+        tracker.follow("sent", sent, "d1", undefined, []);
+        tracker.held("sent", "switch", false);
+        tracker.emitted("sent");
+        tracker.sentBy("sent", "switch"); // inside its handler
+        tracker.held("sent", "fn", true); // routed on, in the same send
+        tracker.returned("switch");
+        microtasks();
+        assert.equal(sent.state, "pending", "fn holds it");
+        tracker.completed("sent", "fn");
+        assert.equal(sent.state, "handled");
+
+        const dropped = pending();
+        tracker.follow("dropped", dropped, "d2", undefined, []);
+        tracker.held("dropped", "switch", false);
+        tracker.emitted("dropped");
+        tracker.returned("switch");
+        assert.equal(dropped.state, "pending");
+        turn();
+        assert.equal(dropped.state, "handled");
+    });
+
+    it("a node that cannot call done() and queues its input (switch) releases one message a turn, or all it received before one it sends", () => {
+        const { tracker, microtasks, turn } = routingTracker();
+        const events = ["a", "b", "c", "d"].map((msgid) => {
+            const event = pending();
+            tracker.follow(msgid, event, "d", undefined, []);
+            tracker.held(msgid, "switch", false);
+            tracker.emitted(msgid);
+            tracker.returned("switch"); // queued: its handler returned without sending
+            return event;
+        });
+        const states = () => events.map((event) => event.state).join(",");
+        // Turn 1: the switch drops a, then the check releases the oldest it holds.
+        turn();
+        assert.equal(states(), "handled,pending,pending,pending");
+        // Turn 2: it sends b on to a function; the check sees it sent and waits.
+        tracker.sentBy("b", "switch");
+        tracker.held("b", "fn", true);
+        microtasks();
+        turn();
+        assert.equal(states(), "handled,pending,pending,pending");
+        // Turn 3: it sends d on, so c (received before) was dropped.
+        tracker.sentBy("d", "switch");
+        tracker.held("d", "fn", true);
+        microtasks();
+        assert.equal(states(), "handled,pending,handled,pending");
+        turn();
+        tracker.completed("b", "fn");
+        tracker.failed("d", "fn", new Error("no"));
+        assert.equal(states(), "handled,handled,handled,failed");
+    });
+
     it("marks it failed on done(err) or node.error(err, msg), once, with a one-line reason", () => {
         const tracker = new CompletionTracker(() => {});
         const thrown = pending();
-        tracker.follow("m1", ["fn"], thrown, "d1");
+        tracker.follow("m1", thrown, "d1", undefined, ["fn"]);
         tracker.completed("m1", "fn", new Error("database down\n  at line 3"));
         assert.deepEqual(thrown, { name: "e", state: "failed", error: "database down at line 3", failedAt: "fn" });
 
         const reported = pending();
-        tracker.follow("m2", ["fn", "debug"], reported, "d2");
+        tracker.follow("m2", reported, "d2", undefined, ["fn", "debug"]);
         tracker.failed("m2", "fn", "no such user");
         tracker.completed("m2", "fn"); // the function returns after node.error: still failed
         tracker.completed("m2", "debug");
         assert.equal(reported.state, "failed");
         assert.equal(reported.error, "no such user");
+
+        const elsewhere = pending();
+        tracker.follow("m3", elsewhere, "d3", undefined, ["fn"]);
+        tracker.failed("m3", "unrelated", "its own problem"); // a node that does not hold it
+        assert.equal(elsewhere.state, "pending");
     });
 
     it("handles an event at once when nothing is wired, forgets refused ones, and bounds what it follows", () => {
         const tracker = new CompletionTracker(() => {}, 2);
         const unwired = pending();
-        tracker.follow("m0", [], unwired, "d0");
+        tracker.follow("m0", unwired, "d0", undefined, []);
         assert.equal(unwired.state, "handled");
         const [a, b, c] = [pending(), pending(), pending()];
-        tracker.follow("a", ["fn"], a, "d");
-        tracker.follow("b", ["fn"], b, "d");
-        tracker.follow("c", ["fn"], c, "d"); // the oldest is let go: it stays pending
+        tracker.follow("a", a, "d", undefined, ["fn"]);
+        tracker.follow("b", b, "d", undefined, ["fn"]);
+        tracker.follow("c", c, "d", undefined, ["fn"]); // the oldest is let go: it stays pending
         assert.equal(tracker.size, 2);
         tracker.completed("a", "fn");
         assert.equal(a.state, "pending");

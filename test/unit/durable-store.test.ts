@@ -67,4 +67,16 @@ describe("durable store", () => {
         assert.equal(store.count, 200);
         await store.close();
     });
+
+    it("every node recovering after a deploy sees what any node handled before it, however the recoveries interleave", async () => {
+        const store = DurableStore.open(dir);
+        const receivedAt = "2026-11-24T10:00:00.000Z";
+        const [key] = await store.put([event("delay", "d1", 0, receivedAt), event("delay", "d1", 1, receivedAt)]);
+        store.remove(key!); // the flow handled event 0 just before the deploy
+        // After the deploy, every node recovers at once: the first call writes the removal.
+        const views = ["switch", "change", "delay"].map((nodeId) => store.forNode(nodeId));
+        const recovered = await Promise.all(views.map((view) => view.recover()));
+        assert.deepEqual(recovered[2]!.map((kept) => kept.index), [1]);
+        await store.close();
+    });
 });
