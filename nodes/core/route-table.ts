@@ -48,6 +48,11 @@ interface Claim extends RouteClaim {
     lingerUntil: number;
     /** Per full request path: how Express would route a POST there (undefined: being planned). */
     readonly plans: Map<string, Plan | undefined>;
+    /**
+     * Known not to shadow an editor or admin route (its path planned without conflict). Until
+     * then no request to its path is flagged or taken: one the editor owns must reach it untouched.
+     */
+    cleared: boolean;
 }
 
 interface Match {
@@ -206,6 +211,8 @@ export class RouteTable {
             closed: false,
             lingerUntil: 0,
             plans: new Map(),
+            // Not mounted (yet): nothing runs before RED.httpNode, so nothing can be shadowed.
+            cleared: this.root() === undefined,
             get active() {
                 return !this.closed && table.claims.get(path)?.[0] === this;
             },
@@ -227,6 +234,18 @@ export class RouteTable {
         return claim;
     }
 
+    /** A claim on a path an editor or admin route owns: gone at once, as if never made (no 503 while it lingers, nothing flagged). */
+    private withdraw(claim: Claim): void {
+        const path = `/${claim.segments.join("/")}`;
+        const wasActive = claim.active;
+        claim.closed = true;
+        claim.lingerUntil = 0;
+        const waiting = (this.claims.get(path) ?? []).filter((other) => other !== claim && !other.closed);
+        if (waiting.length) this.claims.set(path, waiting);
+        else this.claims.delete(path);
+        if (wasActive && waiting.length) waiting[0]!.owner.activated();
+    }
+
     /** Works out, in the background, how Express routes a POST to `fullPath`; until then, the long way. */
     private plan(claim: Claim, fullPath: string): void {
         const root = this.root();
@@ -241,11 +260,15 @@ export class RouteTable {
             (plan) => {
                 if (plan.kind === "conflict") {
                     claim.owner.conflict?.(plan.route);
-                    return claim.release();
+                    return this.withdraw(claim);
                 }
                 claim.plans.set(fullPath, plan);
+                claim.cleared = true;
             },
-            () => claim.plans.set(fullPath, { kind: "slow", reason: "planning failed", watched: [] }),
+            () => {
+                claim.plans.set(fullPath, { kind: "slow", reason: "planning failed", watched: [] });
+                claim.cleared = true;
+            },
         );
     }
 
@@ -302,7 +325,7 @@ export class RouteTable {
     private shortWayFor(req: IncomingMessage, express: boolean): { plan: Plan & { kind: "fast" }; match: Match } | undefined {
         if (req.method !== "POST") return undefined;
         const match = this.match(req.url, this.mountPath());
-        if (!match) return undefined;
+        if (!match?.claim.cleared) return undefined;
         const plan = this.currentPlan(match.claim, pathOf(req.url!));
         return plan?.kind === "fast" && this.needsExpress(plan) === express ? { plan, match } : undefined;
     }
@@ -318,8 +341,8 @@ export class RouteTable {
     private readonly markBelowInit: Middleware = (req, res, next) => {
         const short = this.shortWayFor(req, true);
         if (short) return this.shortWay(short.plan, short.match, req as MarkedRequest, res, next);
-        // The long way: no body parser on it may consume the raw bytes.
-        if (this.match(req.url, this.mountPath())) (req as MarkedRequest)._body = true;
+        // The long way: no body parser on it may consume the raw bytes (never on a path the editor may own).
+        if (this.match(req.url, this.mountPath())?.claim.cleared) (req as MarkedRequest)._body = true;
         next();
     };
 
@@ -369,6 +392,13 @@ export class RouteTable {
     private readonly dispatch: Middleware = (req, res, next) => {
         const match = this.match(req.url, "");
         if (!match) return next();
+        if (!match.claim.cleared) {
+            // Planned within milliseconds of the deploy; until then its body may have been parsed on the way.
+            res.statusCode = 503;
+            res.setHeader("Retry-After", "1");
+            res.setHeader("Content-Type", "application/json");
+            return void res.end(JSON.stringify({ error: "receiver is starting: retry" }));
+        }
         if (req.method === "POST" && match.extraPath.length > 0) {
             // A delivery with a token that was accepted: plan its path, so the next one can take the short way.
             const fullPath = pathOf((req as MarkedRequest).originalUrl ?? req.url!);

@@ -6,6 +6,7 @@
 // which sees the request as it would for `http in` (url, path, baseUrl). And a node path that
 // an editor or admin route owns never takes it over.
 import assert = require("node:assert/strict");
+import fs = require("node:fs");
 import path = require("node:path");
 import { NodeRedProcess, request, type FlowNode, type HttpResponse, type NodeRedOptions } from "../support/node-red-process.js";
 import { synthesisBatch } from "../support/fixtures.js";
@@ -150,5 +151,32 @@ describe("end to end: Node-RED's HTTP protection applies as it does to http in",
         for (const path of ["/flows", "/auth", "/settings"]) {
             assert.match(nodeRed.log, new RegExp(`Path ${path} belongs to a route of the editor or admin API`));
         }
+    });
+
+    it("never locks the editor out: deploys keep working with a node at /flows, after it is removed, and after a restart with it in the flow file", async () => {
+        await start(`{ flowFile: "flows.json" }`);
+        const tab = { id: "tab", type: "tab", label: "owned" };
+        const atFlows = { id: "flows-node", z: "tab", type: "wms-webhook", path: "/flows", x: 100, y: 100, wires: [[], []], credentials: { secret: "s" } };
+        const free = { id: "free", z: "tab", type: "synthesis-webhook", path: "/free", x: 100, y: 200, wires: [[], []] };
+        // Each deploy is a POST /flows with a JSON body: the editor's own request.
+        await nodeRed.deploy([tab, atFlows, free]);
+        await nodeRed.deploy([tab, atFlows, free]);
+        await nodeRed.deploy([tab, { ...atFlows, name: "renamed" }, free], "nodes");
+        assert.equal((await request(nodeRed.nodeUrl("/free"), { method: "POST", headers: { "content-type": "application/json" }, body: BODY })).status, 200);
+        await nodeRed.deploy([tab, free]); // removed
+        await nodeRed.deploy([tab, atFlows, free]);
+
+        // Restarted with the node in the flow file: the editor can load and deploy at once.
+        await nodeRed.kill();
+        nodeRed = await new NodeRedProcess({ userDir: nodeRed.userDir, settings: `module.exports = { flowFile: "flows.json" };` }).start();
+        const loaded = await request<{ flows: unknown[] }>(nodeRed.adminUrl("/flows"), { headers: { "Node-RED-API-Version": "v2" } });
+        assert.equal(loaded.status, 200);
+        assert.ok(loaded.json.flows.some((node) => (node as { id?: string }).id === "flows-node"));
+        await nodeRed.deploy([tab, atFlows, free]);
+        await nodeRed.deploy([tab, free]);
+        assert.match(nodeRed.log, /Path \/flows belongs to a route of the editor or admin API/);
+        const userDir = nodeRed.userDir;
+        await nodeRed.stop();
+        fs.rmSync(userDir, { recursive: true, force: true });
     });
 });
