@@ -4,6 +4,7 @@
  * calls registerReceiverNode with its provider and nothing else.
  */
 import type { Node, NodeAPI, NodeDef } from "node-red";
+import { join } from "node:path";
 import { DEFAULT_SETTINGS, Receiver, type EventMessage, type ReceiverSettings, type RejectionMessage } from "./pipeline.js";
 import { deliveryLogRuntime, type Replayer } from "./delivery-log-routes.js";
 import { logLimitsOf } from "./delivery-log.js";
@@ -12,7 +13,8 @@ import type { Provider } from "./provider.js";
 import { isSafePath, normalisePath, routeTableFor, type HttpSettings } from "./route-table.js";
 import { dedupWindowSeconds, positiveNumber } from "./options.js";
 import { extraPathRule, parseSecrets } from "./secrets.js";
-import type { DeliveryState, SharedStateNode } from "./state.js";
+import { EndpointStates, type DeliveryState, type SharedStateNode } from "./state.js";
+import { IdentityJournals } from "./identity-journal.js";
 import { attachStats, attachTestEventSender, registerTestEventRoutes, TEST_EVENT_NONCE, testEventSender } from "./test-events.js";
 
 /** The limits a receiver node's dialog sets. */
@@ -42,6 +44,34 @@ export interface ReceiverNodeDef extends NodeDef, ReceiverLimitOptions, PersistO
 
 interface Credentials {
     secret?: string;
+}
+
+const endpointStates = new WeakMap<object, EndpointStates>();
+
+/**
+ * The de-duplication state of this runtime's endpoints: it outlives the nodes (a deploy keeps
+ * it) and, with a user directory, the process (a journal in LMDB beside the kept deliveries).
+ */
+function endpointStatesOf(RED: NodeAPI, onJournalError: (error: unknown) => void): EndpointStates {
+    let states = endpointStates.get(RED.httpAdmin);
+    if (!states) {
+        const userDir = (RED.settings as unknown as { userDir?: unknown }).userDir;
+        let journals: IdentityJournals | undefined;
+        let failed = typeof userDir !== "string";
+        states = new EndpointStates((scope) => {
+            if (failed) return undefined;
+            try {
+                journals ??= IdentityJournals.open(join(userDir as string, "verified-webhooks", "identities"));
+                return journals.for(scope, DEFAULT_SETTINGS.maxEntries);
+            } catch (error) {
+                failed = true; // memory only: deploys keep identities, a restart does not
+                onJournalError(error);
+                return undefined;
+            }
+        });
+        endpointStates.set(RED.httpAdmin, states);
+    }
+    return states;
 }
 
 /** Status redraws are throttled: under load, one per interval instead of one per request. */
@@ -111,7 +141,9 @@ export function registerReceiverNode<Event, Options, Keys>(RED: NodeAPI, provide
             if (!stateNode?.stateFor || !stateNode.keptEventsFor) return fail("no-state");
             shared = stateNode as Node & SharedStateNode;
         }
-        const state: DeliveryState | undefined = shared?.stateFor(limits);
+        const state: DeliveryState =
+            shared?.stateFor(limits) ??
+            endpointStatesOf(RED, (error) => node.warn(RED._("webhook.errors.store", { reason: error instanceof Error ? error.message : String(error) }))).acquire(scope, limits);
 
         // The delivery log, and (with "Keep deliveries until handled") the store: LMDB, or Redis with a shared-state node.
         let deliveries: NodeDeliveries<Event>;
@@ -183,6 +215,7 @@ export function registerReceiverNode<Event, Options, Keys>(RED: NodeAPI, provide
 
         node.on("close", (removed: boolean, done: () => void) => {
             receiver.close();
+            if (!shared) endpointStatesOf(RED, () => {}).release(scope, limits.windowMs);
             if (logRuntime.replayers.get(node.id) === replayer) logRuntime.replayers.delete(node.id);
             // Kept across redeploys (fix the flow, then replay); a deleted node's log goes with it.
             if (removed) logRuntime.logs.forget(node.id);

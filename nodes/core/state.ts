@@ -64,7 +64,7 @@ class ExpiringKeys<Value> {
     private queue: Entry<Value>[] = [];
     private head = 0;
 
-    constructor(private readonly limits: StateLimits) {}
+    constructor(public limits: StateLimits) {}
 
     get size(): number {
         return this.entries.size;
@@ -75,11 +75,13 @@ class ExpiringKeys<Value> {
         return entry && entry.expiry > now ? entry.value : undefined;
     }
 
-    set(key: string, value: Value, now: number): void {
-        const entry = { key, value, expiry: now + this.limits.windowMs };
+    /** Sets `key` for the window, or until `expiry` (one read back from a journal: older than any set since). */
+    set(key: string, value: Value, now: number, expiry = now + this.limits.windowMs): number {
+        const entry = { key, value, expiry };
         this.entries.set(key, entry);
         this.queue.push(entry);
         this.evict(now);
+        return expiry;
     }
 
     delete(key: string): void {
@@ -106,14 +108,30 @@ class ExpiringKeys<Value> {
 }
 
 /**
- * State of one Node-RED process. Synchronous: a reservation is made and decided within one
- * turn of the event loop, so no other delivery can interleave.
+ * Where an endpoint's committed identities are also written, so that they outlive the
+ * process (a restart): read back when the endpoint's state is made, each until its expiry.
+ */
+export interface IdentityJournal {
+    seen(key: string, expiry: number): void;
+    highest(stream: string, position: number, expiry: number): void;
+}
+
+export type JournalEntry = { readonly expiry: number } & ({ readonly key: string } | { readonly stream: string; readonly position: number });
+
+/**
+ * State of one endpoint in one Node-RED process. Synchronous: a reservation is made and
+ * decided within one turn of the event loop, so no other delivery can interleave. It belongs
+ * to the endpoint, not to a node object (EndpointStates), so a redeploy keeps it.
  */
 export class MemoryState implements DeliveryState {
     private readonly seen: ExpiringKeys<true>;
     private readonly highest: ExpiringKeys<number>;
 
-    constructor(limits: StateLimits, private readonly now: () => number = Date.now) {
+    constructor(
+        limits: StateLimits,
+        private readonly now: () => number = Date.now,
+        private readonly journal?: IdentityJournal,
+    ) {
         this.seen = new ExpiringKeys(limits);
         this.highest = new ExpiringKeys(limits);
     }
@@ -122,12 +140,29 @@ export class MemoryState implements DeliveryState {
         return this.seen.size + this.highest.size;
     }
 
-    /** A memory store belongs to one receiver: the scope names nothing here. */
+    /** A redeployed node's window and bound apply from now on (what is remembered keeps its expiry). */
+    set limits(limits: StateLimits) {
+        this.seen.limits = limits;
+        this.highest.limits = limits;
+    }
+
+    /** Takes back what a journal kept (oldest first), each until its own expiry. */
+    restore(entries: Iterable<JournalEntry>): void {
+        const now = this.now();
+        for (const entry of entries) {
+            if (entry.expiry <= now) continue;
+            if ("key" in entry) this.seen.set(entry.key, true, now, entry.expiry);
+            else this.highest.set(entry.stream, Math.max(this.highest.get(entry.stream, now) ?? -1, entry.position), now, entry.expiry);
+        }
+    }
+
+    /** A memory store belongs to one endpoint: the scope names nothing here. */
     reserve(_scope: string, identities: readonly Identity[]): Reservation {
         const now = this.now();
         const reserved: string[] = [];
         const statuses: IdentityStatus[] = [];
         const previousHighest: (number | undefined)[] = [];
+        const streams: { name: string; position: number }[] = [];
         for (const { key, stream } of identities) {
             if (this.seen.get(key, now)) {
                 statuses.push("seen");
@@ -139,18 +174,66 @@ export class MemoryState implements DeliveryState {
             statuses.push("new");
             if (stream) {
                 const previous = this.highest.get(stream.name, now) ?? -1;
-                this.highest.set(stream.name, Math.max(previous, stream.position), now);
+                const highest = Math.max(previous, stream.position);
+                this.highest.set(stream.name, highest, now);
+                streams.push({ name: stream.name, position: highest });
                 previousHighest.push(previous);
             } else {
                 previousHighest.push(undefined);
             }
         }
+        const journal = this.journal;
         return {
             statuses,
             previousHighest,
-            commit: () => {},
+            commit: journal
+                ? () => {
+                      const expiry = now + this.seen.limits.windowMs;
+                      for (const key of reserved) journal.seen(key, expiry);
+                      for (const { name, position } of streams) journal.highest(name, position, expiry);
+                  }
+                : () => {},
             release: () => reserved.forEach((key) => this.seen.delete(key)),
         };
+    }
+}
+
+/** How long an endpoint no node serves any more keeps its state (a node re-added in that time finds it). */
+const ORPHAN_GRACE_MS = 10 * 60 * 1000;
+
+/**
+ * The de-duplication state of every endpoint (provider and path) of one runtime: what a node
+ * saw outlives the node object, so a retry after a full deploy is still a duplicate. Each
+ * endpoint's state is bounded as before; one no node uses is dropped after its window.
+ */
+export class EndpointStates {
+    private readonly states = new Map<string, { state: MemoryState; users: number; timer?: NodeJS.Timeout }>();
+
+    constructor(private readonly journalFor?: (scope: string) => { journal: IdentityJournal; entries: () => Iterable<JournalEntry> } | undefined) {}
+
+    /** The state of endpoint `scope`, made (and read back from its journal) on first use. */
+    acquire(scope: string, limits: StateLimits): MemoryState {
+        let held = this.states.get(scope);
+        if (held) {
+            clearTimeout(held.timer);
+            held.timer = undefined;
+            held.state.limits = limits;
+        } else {
+            const journaled = this.journalFor?.(scope);
+            const state = new MemoryState(limits, Date.now, journaled?.journal);
+            if (journaled) state.restore(journaled.entries());
+            this.states.set(scope, (held = { state, users: 0 }));
+        }
+        held.users++;
+        return held.state;
+    }
+
+    /** A node of endpoint `scope` stopped; the last one leaves the state for a node that may come back. */
+    release(scope: string, windowMs: number): void {
+        const held = this.states.get(scope);
+        if (!held || --held.users > 0) return;
+        held.timer = setTimeout(() => this.states.get(scope) === held && held.users === 0 && this.states.delete(scope), Math.min(windowMs, ORPHAN_GRACE_MS));
+        held.timer.unref?.();
     }
 }
 

@@ -18,7 +18,7 @@ function fakeRED(userDir: string): NodeAPI {
         comms: { publish() {} },
         auth: { needsPermission: () => (_req: unknown, _res: unknown, next: () => void) => next() },
         settings: { userDir },
-        events: { once() {} },
+        events: { once() {}, on() {} },
         _: (key: string) => key,
     } as unknown as NodeAPI;
 }
