@@ -182,7 +182,16 @@
                 var item = $("<li>").attr("data-state", event.state).appendTo(events);
                 flowIcon({ flow: event.state }).appendTo(item);
                 $("<span>").text(" " + event.name + " · " + t("flow." + event.state) + (event.error ? ": " + event.error : "")).appendTo(item);
+                if (event.attempt) $("<span>").text(" · " + t("attemptOf", { attempt: String(event.attempt) })).appendTo(item);
                 if (event.replays && event.replays.length) $("<span>").text(" · " + t("replayedAs", { ids: event.replays.map(function (id) { return id.slice(0, 8); }).join(", ") })).appendTo(item);
+                if (event.handledBy) $("<span>").text(" · " + t("handledByReplay", { id: String(event.handledBy).slice(0, 8) })).appendTo(item);
+                // What happened to it before: a failure that a redelivery or a replay later handled.
+                if (event.history && event.history.length) {
+                    var outcomes = event.history.map(function (earlier) {
+                        return t("flow." + earlier.state) + (earlier.error ? ": " + earlier.error : "") + (earlier.attempt ? " (" + t("attemptOf", { attempt: String(earlier.attempt) }) + ")" : "");
+                    });
+                    $('<div class="verified-webhooks-log-details-history">').text(t("before", { outcomes: outcomes.join("; ") })).appendTo(item);
+                }
             });
             if (details.reason) $('<div class="verified-webhooks-log-details-reason">').text(details.status + " " + details.reason).appendTo(body);
             RED.utils.createObjectElement(details, { key: null, typeHint: "Object", path: "", expandPaths: ["", "emitted"], sourceId: null }).appendTo(body);

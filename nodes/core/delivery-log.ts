@@ -30,6 +30,42 @@ export interface LoggedEvent {
     failedAt?: string;
     /** The replay deliveries that emitted this event again. */
     replays?: string[];
+    /** The replay that handled it, when a replay is how it ended. */
+    handledBy?: string;
+    /** How many times it was emitted (set from the second on: a redelivery after a deploy or a restart). */
+    attempt?: number;
+    /** What happened to it before, oldest first: a failure that a redelivery or a replay later handled. */
+    history?: EventOutcome[];
+}
+
+/** One earlier outcome of an event. */
+export interface EventOutcome {
+    readonly state: EventState;
+    readonly error?: string;
+    readonly failedAt?: string;
+    readonly attempt?: number;
+}
+
+/** The most earlier outcomes kept per event. */
+const MAX_HISTORY = 10;
+
+/**
+ * Event `event` is emitted again (a redelivery) or ends otherwise (a replay handled it, it was
+ * parked): what it was is kept in its history, unless that is what it stays.
+ */
+export function eventMovesOn(event: LoggedEvent, next: { state: EventState; error?: string; attempt?: number }): void {
+    if (event.state === next.state && event.error === next.error && event.attempt === next.attempt) return;
+    if (event.state !== "pending" || event.error !== undefined) {
+        const before: EventOutcome = { state: event.state, ...(event.error !== undefined ? { error: event.error } : {}), ...(event.failedAt !== undefined ? { failedAt: event.failedAt } : {}), ...(event.attempt !== undefined ? { attempt: event.attempt } : {}) };
+        const history = (event.history ??= []);
+        history.push(before);
+        if (history.length > MAX_HISTORY) history.shift();
+    }
+    event.state = next.state;
+    if (next.error === undefined) delete event.error;
+    else event.error = next.error;
+    delete event.failedAt;
+    if (next.attempt !== undefined) event.attempt = next.attempt;
 }
 
 /** What the node shell reports of one delivery; the log adds the rest. */
@@ -54,8 +90,8 @@ export interface DeliveryReport {
     readonly payloads: readonly string[];
     /** Set on a replay: the delivery whose events it emitted again. */
     readonly replayOf?: string | undefined;
-    /** Set on events emitted again after a restart (kept on disk): how many times they were emitted. */
-    readonly attempt?: number | undefined;
+    /** Set on events emitted again after a restart or a deploy (kept): how many times they were emitted; updated by each redelivery. */
+    attempt?: number | undefined;
 }
 
 /** A delivery as the admin API lists it: everything but the events' payloads. */

@@ -11,7 +11,7 @@ import { join } from "node:path";
 import type { DeliveryInput, DeliveryRecord, EventMessage, Receiver } from "./pipeline.js";
 import { deliveryLogRuntime, type LogRuntime } from "./delivery-log-routes.js";
 import { reportErrorsOf } from "./completion-hooks.js";
-import type { LoggedEvent, NodeDeliveryLog } from "./delivery-log.js";
+import { eventMovesOn, type LogEntry, type LoggedEvent, type NodeDeliveryLog } from "./delivery-log.js";
 import { DurableStore } from "./durable-store.js";
 import { byDelivery, type KeptEvent, type KeptEvents } from "./kept-events.js";
 import { positiveNumber } from "./options.js";
@@ -39,6 +39,8 @@ interface Emitted {
     readonly events: LoggedEvent[];
     readonly payloads: string[];
     readonly msgids: string[];
+    /** A redelivery's: the entry its delivery already has in the log, updated rather than added. */
+    readonly entry: LogEntry | undefined;
 }
 
 export interface PersistOptions {
@@ -52,6 +54,8 @@ export interface PersistOptions {
  */
 interface KeptDelivery {
     readonly deliveryId: string;
+    /** Per kept event, its place among the events of the delivery's log entry. */
+    readonly places: readonly number[];
     readonly payloads: readonly string[];
     handles: unknown[];
     remaining: number;
@@ -88,8 +92,12 @@ export class NodeDeliveries<Event> {
     private readonly kept = new Map<string, KeptDelivery>();
     private closed = false;
     private recoverTimer: NodeJS.Timeout | undefined;
-    /** The replay being emitted: the kept events of the original it replays, by its events' positions. */
-    private replayLink: { kept: KeptDelivery; indices: number[] } | undefined;
+    /**
+     * The re-emission under way (its emit is synchronous): for a replay, the original delivery
+     * and its kept events; for a redelivery, its delivery. `indices`: the places of its events
+     * in the original.
+     */
+    private reemission: { deliveryId: string; kind: "replay" | "redelivery"; kept: KeptDelivery | undefined; indices: readonly number[]; entry: LogEntry | undefined } | undefined;
 
     constructor(
         private readonly RED: NodeAPI,
@@ -118,7 +126,7 @@ export class NodeDeliveries<Event> {
         const { info } = delivery;
         const deliveryId = info.deliveryId;
         const payloads = events.map((message) => JSON.stringify(message.payload));
-        const kept = this.keep(deliveryId, payloads, []);
+        const kept = this.keep(deliveryId, payloads.map((_payload, index) => index), payloads, []);
         return store
             .put(
                 payloads.map((payload, index) => ({
@@ -137,9 +145,9 @@ export class NodeDeliveries<Event> {
             });
     };
 
-    private keep(deliveryId: string, payloads: readonly string[], handles: unknown[]): KeptDelivery {
+    private keep(deliveryId: string, places: readonly number[], payloads: readonly string[], handles: unknown[]): KeptDelivery {
         if (this.kept.size >= MAX_KEPT_DELIVERIES) this.kept.delete(this.kept.keys().next().value!);
-        const kept: KeptDelivery = { deliveryId, payloads, handles, remaining: handles.length };
+        const kept: KeptDelivery = { deliveryId, places, payloads, handles, remaining: handles.length };
         this.kept.set(deliveryId, kept);
         return kept;
     }
@@ -163,27 +171,46 @@ export class NodeDeliveries<Event> {
             for (const target of targets) if (target) reportErrorsOf(target, tracker);
         }
         const deliveryId = events[0]!.webhook.deliveryId;
+        const replayOf = events[0]!.webhook.replayOf;
+        const reemission = this.reemission?.deliveryId === (replayOf ?? deliveryId) ? this.reemission : undefined;
+        const indices = reemission?.indices;
         // Kept events: this delivery's (just stored, or emitted again), or the original's for a replay.
-        let kept: KeptDelivery | undefined;
-        let indices: number[] | undefined;
-        if (this.store) {
-            const replayOf = events[0]!.webhook.replayOf;
-            if (replayOf === undefined) kept = this.kept.get(deliveryId);
-            else if (this.replayLink?.kept.deliveryId === replayOf) ({ kept, indices } = this.replayLink);
-        }
-        // The JSON the store has, unless this is a replay (its payloads are the original's selection).
-        const payloads = indices ? undefined : kept?.payloads;
-        const emitted: Emitted = { events: [], payloads: [], msgids: [] };
+        const kept = !this.store ? undefined : replayOf === undefined ? this.kept.get(deliveryId) : reemission?.kept;
+        // The entry these events already have: a redelivery updates its delivery's entry; a
+        // replay is a delivery of its own, and marks the original's events it handled.
+        const entry = this.logging ? reemission?.entry : undefined;
+        const attempt = events[0]!.webhook.attempt;
+        // The JSON the store has (in the order emitted), unless this is a replay (its payloads are the original's selection).
+        const payloads = replayOf === undefined ? kept?.payloads : undefined;
+        const emitted: Emitted = { events: [], payloads: [], msgids: [], entry: reemission?.kind === "redelivery" ? entry : undefined };
         events.forEach((message, position) => {
             const msgid = nextMsgid();
             (message as EventMessage<Event> & { _msgid?: string })._msgid = msgid;
-            const logged: LoggedEvent = { name: message.topic, state: "pending" };
+            const at = indices ? indices[position] : position;
+            const earlier = entry && at !== undefined ? entry.report.events[at] : undefined;
+            let logged: LoggedEvent;
+            if (emitted.entry && earlier) {
+                logged = earlier;
+                eventMovesOn(logged, { state: "pending", attempt });
+            } else {
+                logged = { name: message.topic, state: "pending" };
+            }
             emitted.events.push(logged);
             // Taken now: the next nodes may change the payload they are handed.
             emitted.payloads.push(payloads?.[position] ?? JSON.stringify(message.payload));
             emitted.msgids.push(msgid);
-            const keptAt = indices ? indices[position] : position;
-            const onHandled = kept && keptAt !== undefined && kept.handles[keptAt] !== undefined ? this.handled.bind(this, kept, keptAt) : undefined;
+            const keptAt = kept && at !== undefined ? kept.places.indexOf(at) : -1;
+            const forget = kept && keptAt >= 0 && kept.handles[keptAt] !== undefined ? this.handled.bind(this, kept, keptAt) : undefined;
+            // A replay that is handled ends its original's event too (it stays failed otherwise, with the replay listed).
+            const original = replayOf !== undefined ? earlier : undefined;
+            const onHandled = original
+                ? () => {
+                      forget?.();
+                      eventMovesOn(original, { state: "handled" });
+                      original.handledBy = deliveryId;
+                      this.logRuntime.changed(replayOf!);
+                  }
+                : forget;
             tracker.follow(msgid, logged, deliveryId, onHandled, wiredTo);
         });
         if (this.awaitingAnswer.size >= MAX_AWAITING_ANSWER) this.awaitingAnswer.delete(this.awaitingAnswer.keys().next().value!);
@@ -213,6 +240,12 @@ export class NodeDeliveries<Event> {
             }
         }
         if (!this.logging) return;
+        if (emitted?.entry && !refused) {
+            // One entry per delivery: a redelivery's events are that entry's, now pending again.
+            emitted.entry.report.attempt = record.attempt;
+            this.logRuntime.changed(record.deliveryId);
+            return;
+        }
         // Spelled out rather than spread: a spread of the record costs microseconds a delivery.
         this.log.add({
             deliveryId: record.deliveryId,
@@ -241,15 +274,15 @@ export class NodeDeliveries<Event> {
      * parked) is forgotten once its replay is handled.
      */
     replay(receiver: Receiver<Event, unknown, unknown>, events: readonly { index: number; payload: unknown }[], original: Parameters<Receiver<Event, unknown, unknown>["replay"]>[1]): string {
-        const kept = this.store && this.kept.get(original.deliveryId);
-        this.replayLink = kept ? { kept, indices: events.map((event) => event.index) } : undefined;
+        const kept = this.store ? this.kept.get(original.deliveryId) : undefined;
+        this.reemission = { deliveryId: original.deliveryId, kind: "replay", kept, indices: events.map((event) => event.index), entry: this.log.find(original.deliveryId) };
         try {
             return receiver.replay(
                 events.map((event) => event.payload),
                 original,
             );
         } finally {
-            this.replayLink = undefined;
+            this.reemission = undefined;
         }
     }
 
@@ -269,17 +302,20 @@ export class NodeDeliveries<Event> {
             const attempt = Math.max(...delivery.map((event) => event.attempts)) + 1;
             if (first.parked || attempt > this.maxAttempts) {
                 const handles = first.parked ? delivery.map((event) => event.handle) : await store.park(delivery);
-                this.keep(deliveryId, delivery.map((event) => event.payload), handles);
+                this.keep(deliveryId, this.placesOf(deliveryId, delivery).places, delivery.map((event) => event.payload), handles);
                 this.parked(receiver, delivery, original);
                 continue;
             }
             // The attempt is counted before the event goes out again: a crash loop ends.
             await store.attempted(delivery, attempt);
+            const { places, entry } = this.placesOf(deliveryId, delivery);
             this.keep(
                 deliveryId,
+                places,
                 delivery.map((event) => event.payload),
                 delivery.map((event) => event.handle),
             );
+            this.reemission = { deliveryId, kind: "redelivery", kept: undefined, indices: places, entry };
             try {
                 receiver.redeliver(
                     delivery.map((event) => JSON.parse(event.payload) as unknown),
@@ -289,6 +325,8 @@ export class NodeDeliveries<Event> {
             } catch (error) {
                 this.kept.delete(deliveryId);
                 this.node.warn(this.RED._("webhook.errors.redelivery", { deliveryId, reason: error instanceof Error ? error.message : String(error) }));
+            } finally {
+                this.reemission = undefined;
             }
         }
     }
@@ -326,6 +364,17 @@ export class NodeDeliveries<Event> {
         return this.store?.close() ?? Promise.resolve();
     }
 
+    /**
+     * Where kept events sit among the events of their delivery's log entry: their own places
+     * when this node still logs the delivery (a redeploy), else in order (the entry a
+     * redelivery after a restart makes holds only them).
+     */
+    private placesOf(deliveryId: string, events: readonly KeptEvent<unknown>[]): { places: number[]; entry: LogEntry | undefined } {
+        const found = this.logging ? this.log.find(deliveryId) : undefined;
+        const entry = found?.report.nodeId === this.node.id && events.every((event) => found.report.events[event.index] !== undefined) ? found : undefined;
+        return { places: events.map((event, position) => (entry ? event.index : position)), entry };
+    }
+
     /** Kept events given up on: listed in the delivery log as failed, for a replay by hand. */
     private parked(
         receiver: Receiver<Event, unknown, unknown>,
@@ -334,13 +383,22 @@ export class NodeDeliveries<Event> {
     ): void {
         if (!this.logging) return;
         const error = this.RED._("webhook.log.parked", { attempts: String(this.maxAttempts) });
+        const attempt = Math.max(...kept.map((event) => event.attempts));
+        const entry = this.log.find(original.deliveryId);
+        if (entry && entry.report.nodeId === this.node.id && kept.every((event) => entry.report.events[event.index] !== undefined) && entry.report.events.length > 0) {
+            // Logged once: parking (again, at every start) updates the delivery's entry.
+            for (const event of kept) eventMovesOn(entry.report.events[event.index]!, { state: "failed", error, attempt });
+            entry.report.attempt = attempt;
+            this.logRuntime.changed(original.deliveryId);
+            return;
+        }
         this.log.add({
             ...original,
             status: 200,
             accepted: kept.length,
             duplicates: 0,
             rejected: 0,
-            attempt: Math.max(...kept.map((event) => event.attempts)),
+            attempt,
             nodeId: this.node.id,
             nodeName: this.node.name || "",
             provider: this.providerName,

@@ -142,7 +142,11 @@ describe("end to end: the delivery log, failed events and replay", function () {
             );
             assert.equal(replayed.replayOf, replayOf);
             const original = (await request<DeliveryDetails>(admin(`/${replayOf}`))).json;
-            assert.ok(original.emitted.some((event) => event.state === "failed" && event.replays?.includes(deliveryId)), "the original points to its replay");
+            // The failed event, handled by its replay: handled in the original's entry too, with its failure in its history.
+            assert.ok(
+                original.emitted.some((event) => event.state === "handled" && event.handledBy === deliveryId && event.replays?.includes(deliveryId) && event.history?.[0]?.state === "failed"),
+                `the original points to its replay: ${JSON.stringify(original.emitted)}`,
+            );
         }
         // Replay failed again: nothing left (each failed event is replayed once by this button).
         const again = await post<{ replayed: unknown[] }>("/replay-failed", { since: started });

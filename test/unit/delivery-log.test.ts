@@ -6,6 +6,7 @@ import {
     DeliveryLogs,
     NodeDeliveryLog,
     detailsOf,
+    eventMovesOn,
     logLimitsOf,
     notReplayable,
     replayableEvents,
@@ -197,6 +198,25 @@ describe("delivery log", () => {
         assert.throws(() => logQueryOf({ status: "lost" }), /status must be one of/);
         assert.throws(() => logQueryOf({ limit: "0" }), /limit/);
         assert.throws(() => logQueryOf({ since: "yesterday" }), /since must be/);
+    });
+});
+
+describe("an event's fate across redeliveries", () => {
+    it("keeps what it was before in its history, once per change, bounded", () => {
+        const event: LoggedEvent = { name: "delete", state: "failed", error: "database down", failedAt: "fn" };
+        eventMovesOn(event, { state: "pending", attempt: 2 });
+        assert.deepEqual(event, { name: "delete", state: "pending", attempt: 2, history: [{ state: "failed", error: "database down", failedAt: "fn" }] });
+        eventMovesOn(event, { state: "handled" });
+        assert.equal(event.state, "handled");
+        assert.equal(event.history!.length, 1, "pending, on its way, is no outcome of its own");
+        const parked: LoggedEvent = { name: "delete", state: "failed", error: "parked after 5 attempts" };
+        eventMovesOn(parked, { state: "failed", error: "parked after 5 attempts" });
+        assert.equal(parked.history, undefined, "parked again at the next start: nothing changed");
+        for (let attempt = 2; attempt < 30; attempt++) {
+            eventMovesOn(parked, { state: "pending", attempt });
+            eventMovesOn(parked, { state: "failed", error: "again", attempt });
+        }
+        assert.equal(parked.history!.length, 10);
     });
 });
 
