@@ -42,4 +42,30 @@ describe("quick start (npm start)", function () {
         }
         assert.doesNotMatch(started.output, /\[error\]|\[warn\] \[/);
     });
+
+    it("the examples handle every event the quick start sent: none stays pending, none fails, nothing is re-emitted by a deploy", async () => {
+        type Summary = { deliveryId: string; provider: string; states: string[]; attempt?: number };
+        const logged = async () => (await request<{ deliveries: Summary[] }>(`${started.url}/verified-webhooks/deliveries?status=accepted&limit=1000`)).json.deliveries;
+        const deadline = Date.now() + 10000;
+        let deliveries = await logged();
+        while (deliveries.some((delivery) => delivery.states.includes("pending")) && Date.now() < deadline) {
+            await new Promise((resolve) => setTimeout(resolve, 100));
+            deliveries = await logged();
+        }
+        assert.ok(deliveries.length >= 6, `the quick start's deliveries are logged: ${deliveries.length}`);
+        for (const delivery of deliveries) assert.ok(delivery.states.every((state) => state === "handled"), `${delivery.provider}: ${JSON.stringify(delivery.states)}`);
+
+        // A full deploy, as the editor's Deploy button does: with SynthesisVR and MeshAgent keeping deliveries, nothing handled comes back.
+        const { json } = await request<{ flows: FlowNode[]; rev: string }>(`${started.url}/flows`, { headers: { "Node-RED-API-Version": "v2" } });
+        const deploy = await request(`${started.url}/flows`, {
+            method: "POST",
+            headers: { "content-type": "application/json", "Node-RED-API-Version": "v2", "Node-RED-Deployment-Type": "full" },
+            body: JSON.stringify({ flows: json.flows, rev: json.rev }),
+        });
+        assert.equal(deploy.status, 200, deploy.text);
+        await new Promise((resolve) => setTimeout(resolve, 1500));
+        const after = await logged();
+        assert.equal(after.length, deliveries.length, "no delivery was added");
+        assert.ok(after.every((delivery) => delivery.attempt === undefined && delivery.states.every((state) => state === "handled")), JSON.stringify(after.map((delivery) => [delivery.provider, delivery.states, delivery.attempt])));
+    });
 });
