@@ -62,7 +62,10 @@ interface Match {
     query: string;
 }
 
-type MarkedRequest = IncomingMessage & { _body?: boolean; baseUrl?: string; originalUrl?: string };
+/** Set on a request the marker flagged as parsed: the dispatcher takes no other on the long way. */
+const FLAGGED = Symbol("verified-webhooks.flagged");
+
+type MarkedRequest = IncomingMessage & { _body?: boolean; baseUrl?: string; originalUrl?: string; [FLAGGED]?: true };
 
 /**
  * A closed node's path answers 503 (retry) rather than 404 until the deploy that closed
@@ -211,8 +214,9 @@ export class RouteTable {
             closed: false,
             lingerUntil: 0,
             plans: new Map(),
-            // Not mounted (yet): nothing runs before RED.httpNode, so nothing can be shadowed.
-            cleared: this.root() === undefined,
+            // Not mounted (yet): nothing runs before RED.httpNode, so nothing can be shadowed; a
+            // path already planned without conflict (a redeploy) stays cleared.
+            cleared: this.root() === undefined || (this.claims.get(path) ?? []).some((other) => other.cleared),
             get active() {
                 return !this.closed && table.claims.get(path)?.[0] === this;
             },
@@ -342,7 +346,10 @@ export class RouteTable {
         const short = this.shortWayFor(req, true);
         if (short) return this.shortWay(short.plan, short.match, req as MarkedRequest, res, next);
         // The long way: no body parser on it may consume the raw bytes (never on a path the editor may own).
-        if (this.match(req.url, this.mountPath())?.claim.cleared) (req as MarkedRequest)._body = true;
+        if (this.match(req.url, this.mountPath())?.claim.cleared) {
+            (req as MarkedRequest)._body = true;
+            (req as MarkedRequest)[FLAGGED] = true;
+        }
         next();
     };
 
@@ -392,8 +399,9 @@ export class RouteTable {
     private readonly dispatch: Middleware = (req, res, next) => {
         const match = this.match(req.url, "");
         if (!match) return next();
-        if (!match.claim.cleared) {
-            // Planned within milliseconds of the deploy; until then its body may have been parsed on the way.
+        if (!match.claim.cleared || (this.markerInstalled && !(req as MarkedRequest)[FLAGGED])) {
+            // Not flagged on its way (its path was being planned, within milliseconds of the
+            // deploy): a body parser may have consumed it.
             res.statusCode = 503;
             res.setHeader("Retry-After", "1");
             res.setHeader("Content-Type", "application/json");
