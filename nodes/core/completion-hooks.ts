@@ -31,6 +31,8 @@ interface InputHandlers {
 }
 
 const HOOK_LABEL = "verified-webhooks";
+/** Input handlers running inside one another (synchronous delivery, link nodes): more is a leak. */
+const MAX_NESTED_HANDLERS = 64;
 
 interface StopEvent {
     type?: string;
@@ -57,7 +59,8 @@ const ERROR_REPORTING = Symbol("verified-webhooks.error-reporting");
 export function canComplete(node: object): boolean {
     const handlers = node as InputHandlers;
     if (handlers._inputCallback) return handlers._inputCallback.length >= 3;
-    if (handlers._inputCallbacks) return (handlers._expectedDoneCount ?? 0) > 0 && handlers._inputCallbacks.every((handler) => handler.length >= 3);
+    // Several handlers: Node-RED completes once every handler that takes done() has called it.
+    if (handlers._inputCallbacks) return (handlers._expectedDoneCount ?? 0) > 0;
     return false; // no input handler: nothing will complete it
 }
 
@@ -125,6 +128,8 @@ export function followMessages(RED: NodeAPI, tracker: CompletionTracker): boolea
         if (!msg || !node || !tracker.follows(msg._msgid)) return;
         if (routed.has(msg)) routed.delete(msg);
         else hold(msg, node); // handed over directly: link in, link call's target
+        // Popped by postReceive; bounded in case a hook of another package halts a delivery in between.
+        if (handling.length >= MAX_NESTED_HANDLERS) handling.shift();
         handling.push({ node: node.id, msgid: msg._msgid as string });
     });
     add("postReceive", (event: ReceiveEvent) => {

@@ -16,6 +16,7 @@ import {
 } from "../../nodes/core/delivery-log.js";
 import { CompletionTracker, oneLine } from "../../nodes/core/completion.js";
 import { logQueryOf } from "../../nodes/core/delivery-log-routes.js";
+import { canComplete } from "../../nodes/core/completion-hooks.js";
 
 let sequence = 0;
 /** A report as the node shell makes it: `names` emitted events (pending), or a refusal. */
@@ -198,6 +199,18 @@ describe("delivery log", () => {
         assert.throws(() => logQueryOf({ status: "lost" }), /status must be one of/);
         assert.throws(() => logQueryOf({ limit: "0" }), /limit/);
         assert.throws(() => logQueryOf({ since: "yesterday" }), /since must be/);
+    });
+});
+
+describe("which nodes complete their messages themselves", () => {
+    it("reads Node-RED's registration of input handlers: done() is the third parameter", () => {
+        assert.equal(canComplete({ _inputCallback: (_msg: unknown, _send: unknown, _done: unknown) => {} }), true, "function, change, delay");
+        assert.equal(canComplete({ _inputCallback: (_msg: unknown) => {} }), false, "switch, filter, nodes before 1.0");
+        assert.equal(canComplete({ _inputCallback: (_msg: unknown, _send: unknown) => {} }), false);
+        assert.equal(canComplete({ _inputCallbacks: [(_a: unknown, _b: unknown, _c: unknown) => {}, (_a: unknown, _b: unknown, _c: unknown) => {}], _expectedDoneCount: 2 }), true);
+        assert.equal(canComplete({ _inputCallbacks: [(_a: unknown, _b: unknown, _c: unknown) => {}, (_a: unknown) => {}], _expectedDoneCount: 1 }), true, "Node-RED waits for the handlers that take done()");
+        assert.equal(canComplete({ _inputCallbacks: [(_a: unknown) => {}, (_a: unknown) => {}], _expectedDoneCount: 0 }), false);
+        assert.equal(canComplete({}), false, "no input handler: nothing completes it");
     });
 });
 
