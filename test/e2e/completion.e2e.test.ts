@@ -6,6 +6,7 @@
 // never pending forever. Then with "Keep deliveries until handled": a deploy re-emits nothing
 // the flow handled.
 import assert = require("node:assert/strict");
+import { until } from "../support/assertions.js";
 import path = require("node:path");
 import { PACKAGE_ROOT, request, startedForSuite, type Collector, type FlowNode, type NodeRedProcess } from "../support/node-red-process.js";
 import { synthesisBatch } from "../support/fixtures.js";
@@ -119,13 +120,8 @@ async function deliveriesOf(nodeRed: NodeRedProcess, node: string): Promise<Deli
 
 /** Waits until node `node`'s newest delivery shows `states`. */
 async function statesOf(nodeRed: NodeRedProcess, node: string, want: readonly EventState[], timeoutMs = 5000): Promise<DeliverySummary> {
-    const deadline = Date.now() + timeoutMs;
-    for (;;) {
-        const [newest] = await deliveriesOf(nodeRed, node);
-        if (newest && JSON.stringify(newest.states) === JSON.stringify(want)) return newest;
-        if (Date.now() > deadline) assert.fail(`${node}: waited for ${JSON.stringify(want)}, the log says ${JSON.stringify(newest?.states)}`);
-        await new Promise((resolve) => setTimeout(resolve, 50));
-    }
+    const [newest] = await until(() => deliveriesOf(nodeRed, node), ([found]) => JSON.stringify(found?.states) === JSON.stringify(want), `${node}: ${JSON.stringify(want)}`, timeoutMs);
+    return newest!;
 }
 
 function batch(tag: string, actions: readonly string[]): string {

@@ -2,6 +2,7 @@
 // admin API showing them failed, the flow fixed, the failed events replayed and handled;
 // and the API's permissions under adminAuth.
 import assert = require("node:assert/strict");
+import { until } from "../support/assertions.js";
 import { NodeRedProcess, request, startedForSuite, type Collector, type FlowNode, type HttpResponse, type Tapped } from "../support/node-red-process.js";
 import { signDelivery, synthesisBatch } from "../support/fixtures.js";
 import { nodeRedWithAdminAuth, tokenFor } from "../support/admin-auth.js";
@@ -44,16 +45,6 @@ describe("end to end: the delivery log, failed events and replay", function () {
     const post = <Json>(path: string, body: object = {}) =>
         request<Json>(admin(path), { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body) });
 
-    /** Waits until the log says what `done` wants: completion is reported as the flow runs. */
-    async function until<T>(read: () => Promise<T>, done: (value: T) => boolean, what: string): Promise<T> {
-        const deadline = Date.now() + 5000;
-        for (;;) {
-            const value = await read();
-            if (done(value)) return value;
-            if (Date.now() > deadline) assert.fail(`timed out waiting for ${what}: ${JSON.stringify(value).slice(0, 400)}`);
-            await new Promise((resolve) => setTimeout(resolve, 50));
-        }
-    }
 
     before(async () => {
         ({ nodeRed, collector } = suite);

@@ -4,6 +4,7 @@
 // failed event handled by a replay (the original shows it handled), and a delivery parked
 // after its max. attempts, logged once however many deploys follow.
 import assert = require("node:assert/strict");
+import { until } from "../support/assertions.js";
 import { request, startedForSuite, type FlowNode, type NodeRedProcess } from "../support/node-red-process.js";
 import { synthesisBatch } from "../support/fixtures.js";
 import type { DeliveryDetails, DeliverySummary } from "../../nodes/core/delivery-log.js";
@@ -34,15 +35,6 @@ describe("end to end: one log entry per delivery, telling its events' fate", fun
     const replayFailed = async () =>
         (await request<ReplayFailed>(admin("/replay-failed"), { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ node: "orders-in", since: 0 }) })).json;
 
-    async function until<T>(read: () => Promise<T>, done: (value: T) => boolean, what: string): Promise<T> {
-        const deadline = Date.now() + 5000;
-        for (;;) {
-            const value = await read();
-            if (done(value)) return value;
-            if (Date.now() > deadline) assert.fail(`timed out waiting for ${what}: ${JSON.stringify(value).slice(0, 600)}`);
-            await new Promise((resolve) => setTimeout(resolve, 50));
-        }
-    }
 
     async function send(tag: string): Promise<void> {
         const batch = JSON.stringify(["create", "delete"].map((action, index) => ({ ...synthesisBatch(1, action)[0], uuid: `${tag}-${Date.now()}-${index}` })));

@@ -19,3 +19,14 @@ export function ready<Keys>(keys: Keys | Promise<Keys>): Keys {
     if (keys instanceof Promise) throw new Error("these keys are prepared asynchronously: await them");
     return keys;
 }
+
+/** Reads until `done` says yes (the log reports completion as the flow runs), at most `timeoutMs`; fails naming `what` and the last value. */
+export async function until<T>(read: () => Promise<T>, done: (value: T) => boolean, what: string, timeoutMs = 5000): Promise<T> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+        const value = await read();
+        if (done(value)) return value;
+        if (Date.now() > deadline) assert.fail(`timed out waiting for ${what}: ${JSON.stringify(value).slice(0, 600)}`);
+        await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+}
