@@ -24,6 +24,8 @@ const DURATION = Number(process.env.BENCH_SECONDS || 10);
 const WARMUP = Number(process.env.BENCH_WARMUP_SECONDS || 2);
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS || 16);
 const ROUNDS = Number(process.env.BENCH_ROUNDS || 3);
+const BASELINE = process.env.BENCH_BASELINE ? path.resolve(process.env.BENCH_BASELINE) : undefined;
+const BASELINE_NAME = BASELINE ? `baseline ${path.basename(BASELINE)}` : "";
 const SECRET = "bench-mac-secret";
 const dist = (module) => require(path.join(__dirname, "..", "dist", "nodes", module));
 const { toPythonJson } = dist("samples.js");
@@ -71,8 +73,8 @@ JSON.parse(msg.payload.toString("utf8"));
 msg.payload = { status: "ok" };
 return msg;`;
 
-async function startNodeRed(flows, settings) {
-    const nodeRed = await new NodeRedProcess(settings ? { settings } : {}).start();
+async function startNodeRed(flows, settings, packageDir) {
+    const nodeRed = await new NodeRedProcess({ ...(settings ? { settings } : {}), ...(packageDir ? { packageDir } : {}) }).start();
     await nodeRed.deploy(flows);
     return { nodeRed, stop: () => nodeRed.stop() };
 }
@@ -92,9 +94,9 @@ const LONG_WAY_SETTINGS = 'module.exports = { flowFile: "flows.json", httpAdminM
 // returns null is no no-op: running its script in a VM context costs several microseconds
 // a message, which is the downstream flow's cost, not the receiver's.)
 const NO_OP = { id: "no-op", type: "junction", wires: [] };
-async function startReceiver(type, settings, options = {}) {
+async function startReceiver(type, settings, options = {}, packageDir) {
     const flows = [{ id: "receiver", type, path: "/hook", wires: [["no-op"], []], credentials: { secret: SECRET }, ...options }, NO_OP];
-    const { nodeRed, stop } = await startNodeRed(flows, settings);
+    const { nodeRed, stop } = await startNodeRed(flows, settings, packageDir);
     return { url: nodeRed.nodeUrl("/hook"), stop };
 }
 
@@ -220,6 +222,14 @@ async function main() {
         ["(f) wms-webhook, delivery log off", () => startReceiver("wms-webhook", undefined, { logDeliveries: 0 }), wms],
         // Keep deliveries until handled: each delivery synced to disk (LMDB) before its 2xx.
         ["(g) wms-webhook, kept until handled", () => startReceiver("wms-webhook", undefined, { persist: true }), wms],
+        // BENCH_BASELINE: a built checkout of an earlier commit (git worktree add …; node
+        // scripts/build.js), measured in the same rounds: what a change costs, side by side.
+        ...(BASELINE
+            ? [
+                  [`(c) at ${BASELINE_NAME}`, () => startReceiver("wms-webhook", undefined, {}, BASELINE), wms],
+                  [`(g) at ${BASELINE_NAME}`, () => startReceiver("wms-webhook", undefined, { persist: true }, BASELINE), wms],
+              ]
+            : []),
     ];
     const rounds = [];
     for (let round = 1; round <= ROUNDS; round++) {
@@ -250,6 +260,7 @@ async function main() {
             "wms-webhook-log-off": ratios(5),
             delivery_log_cost: +(1 - median(rounds.map((results) => results[2].rps / results[5].rps))).toFixed(3),
             "wms-webhook-persisted": ratios(6),
+            ...(BASELINE ? { baseline: { "wms-webhook": ratios(7), "wms-webhook-persisted": ratios(8), change_cost_log_on: +(1 - median(rounds.map((results) => results[2].rps / results[7].rps))).toFixed(3), change_cost_kept: +(1 - median(rounds.map((results) => results[6].rps / results[8].rps))).toFixed(3) } } : {}),
             synthesis_batch: { answer_ms: +batch.answerMedianMs.toFixed(1), answer_max_ms: +batch.answerMaxMs.toFixed(1), split_events_per_s: receivedPerSecond, messages_per_s: batch.messagesPerSecond },
             memory: { heap_growth_mb: +memory.growthMb.toFixed(1), deliveries: memory.deliveries },
         }),

@@ -1,6 +1,6 @@
 /**
  * Feeds the completion tracker from Node-RED's message hooks, once per runtime: who a message
- * of ours is routed or handed to (preDeliver, onReceive), who sends it on (onSend), whose
+ * of ours is routed to and by whom (preDeliver), handed to directly (onReceive), whose
  * handler returned (postReceive), who completed it (onComplete); and node.error(err, msg),
  * which Node-RED routes to catch nodes rather than to a hook, from every node that holds one.
  * Every other message costs each hook a Map lookup.
@@ -105,20 +105,18 @@ export function followMessages(RED: NodeAPI, tracker: CompletionTracker): boolea
         hooks.remove(`${hook}.${HOOK_LABEL}`);
         hooks.add(`${hook}.${HOOK_LABEL}` as "onComplete", listener as never);
     };
-    add("onSend", (events: SendEvent[]) => {
-        for (const event of events) {
-            const source = event.source?.id;
-            const msg = event.msg;
-            if (source === undefined || !msg) continue;
-            const current = handling[handling.length - 1];
-            if (current?.node === source && typeof msg._msgid === "string" && msg._msgid !== current.msgid) tracker.derive(msg._msgid, current.msgid);
-            if (tracker.follows(msg._msgid)) tracker.sentBy(msg._msgid, source);
-        }
-    });
+    // preDeliver sees each message as it is routed to a node: sent on by a node that cannot call
+    // done(), made from one of ours (split's parts), held by its destination. (No onSend hook:
+    // every hook costs each message of the runtime a turn through Node-RED's hook machinery.)
     add("preDeliver", (event: SendEvent) => {
         const { msg } = event;
         const node = event.destination?.node;
-        if (!msg || !node || !tracker.follows(msg._msgid)) return;
+        if (!msg || !node || typeof msg._msgid !== "string") return;
+        const source = event.source?.id;
+        const current = handling[handling.length - 1];
+        if (current !== undefined && current.node === source && msg._msgid !== current.msgid) tracker.derive(msg._msgid, current.msgid);
+        if (!tracker.follows(msg._msgid)) return;
+        if (source !== undefined) tracker.sentBy(msg._msgid, source);
         routed.add(msg);
         hold(msg, node);
     });

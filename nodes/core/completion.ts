@@ -28,9 +28,49 @@ interface Followed {
     /** Told once the event is handled (a kept event is then forgotten). */
     readonly onHandled: (() => void) | undefined;
     /** Outstanding holds, by node id (a node may hold several copies of one message). */
-    readonly holds: Map<string, number>;
+    readonly holds: Holders;
     /** Messages made from it under a _msgid of their own (split's parts), followed as it. */
     derived?: string[];
+}
+
+/**
+ * Who holds a message, with how many copies: one node at a time on most flows, so that one is
+ * kept in two fields and a Map made only for a second (a Map per message costs on every delivery).
+ */
+class Holders {
+    private node: string | undefined;
+    private count = 0;
+    private others: Map<string, number> | undefined;
+
+    add(nodeId: string): void {
+        if (this.node === nodeId || this.node === undefined) {
+            this.node = nodeId;
+            this.count++;
+            return;
+        }
+        (this.others ??= new Map()).set(nodeId, (this.others.get(nodeId) ?? 0) + 1);
+    }
+
+    has(nodeId: string): boolean {
+        return this.node === nodeId || (this.others?.has(nodeId) ?? false);
+    }
+
+    /** Takes one hold of `nodeId` away; false when it held none. */
+    remove(nodeId: string): boolean {
+        if (this.node === nodeId) {
+            if (--this.count === 0) this.node = undefined;
+            return true;
+        }
+        const count = this.others?.get(nodeId);
+        if (count === undefined) return false;
+        if (count > 1) this.others!.set(nodeId, count - 1);
+        else this.others!.delete(nodeId);
+        return true;
+    }
+
+    get empty(): boolean {
+        return this.node === undefined && (this.others === undefined || this.others.size === 0);
+    }
 }
 
 /** The messages of ours a node that cannot call done() has received and not sent on, oldest first. */
@@ -107,8 +147,8 @@ export class CompletionTracker {
             const oldest = this.followed.keys().next();
             if (!oldest.done) this.followed.delete(oldest.value);
         }
-        const holds = new Map<string, number>();
-        for (const holder of holders) holds.set(holder, (holds.get(holder) ?? 0) + 1);
+        const holds = new Holders();
+        for (const holder of holders) holds.add(holder);
         this.followed.set(msgid, { event, deliveryId, onHandled, holds });
     }
 
@@ -137,7 +177,7 @@ export class CompletionTracker {
     held(msgid: string, nodeId: string, canComplete: boolean): void {
         const followed = this.followed.get(msgid);
         if (!followed) return;
-        followed.holds.set(nodeId, (followed.holds.get(nodeId) ?? 0) + 1);
+        followed.holds.add(nodeId);
         if (canComplete) return;
         let quiet = this.quiet.get(nodeId);
         if (!quiet) this.quiet.set(nodeId, (quiet = { queue: [], sent: false, checking: false }));
@@ -214,11 +254,8 @@ export class CompletionTracker {
     private release(msgid: string, nodeId: string): void {
         const followed = this.followed.get(msgid);
         if (!followed) return;
-        const count = followed.holds.get(nodeId);
-        if (count === undefined) return; // not one of its holders: a node further on, or a second completion
-        if (count > 1) followed.holds.set(nodeId, count - 1);
-        else followed.holds.delete(nodeId);
-        if (followed.holds.size > 0) return;
+        // Not one of its holders: a node further on, or a second completion.
+        if (!followed.holds.remove(nodeId) || !followed.holds.empty) return;
         this.unfollow(msgid, followed);
         followed.event.state = "handled";
         followed.onHandled?.();

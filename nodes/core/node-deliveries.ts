@@ -54,8 +54,8 @@ export interface PersistOptions {
  */
 interface KeptDelivery {
     readonly deliveryId: string;
-    /** Per kept event, its place among the events of the delivery's log entry. */
-    readonly places: readonly number[];
+    /** Per kept event, its place among the events of the delivery's log entry (undefined: in order). */
+    readonly places: readonly number[] | undefined;
     readonly payloads: readonly string[];
     handles: unknown[];
     remaining: number;
@@ -126,7 +126,7 @@ export class NodeDeliveries<Event> {
         const { info } = delivery;
         const deliveryId = info.deliveryId;
         const payloads = events.map((message) => JSON.stringify(message.payload));
-        const kept = this.keep(deliveryId, payloads.map((_payload, index) => index), payloads, []);
+        const kept = this.keep(deliveryId, undefined, payloads, []);
         return store
             .put(
                 payloads.map((payload, index) => ({
@@ -145,7 +145,7 @@ export class NodeDeliveries<Event> {
             });
     };
 
-    private keep(deliveryId: string, places: readonly number[], payloads: readonly string[], handles: unknown[]): KeptDelivery {
+    private keep(deliveryId: string, places: readonly number[] | undefined, payloads: readonly string[], handles: unknown[]): KeptDelivery {
         if (this.kept.size >= MAX_KEPT_DELIVERIES) this.kept.delete(this.kept.keys().next().value!);
         const kept: KeptDelivery = { deliveryId, places, payloads, handles, remaining: handles.length };
         this.kept.set(deliveryId, kept);
@@ -199,7 +199,8 @@ export class NodeDeliveries<Event> {
             // Taken now: the next nodes may change the payload they are handed.
             emitted.payloads.push(payloads?.[position] ?? JSON.stringify(message.payload));
             emitted.msgids.push(msgid);
-            const keptAt = kept && at !== undefined ? kept.places.indexOf(at) : -1;
+            // A delivery's own kept events are in the order emitted; a replay's are found by their place.
+            const keptAt = !kept || at === undefined ? -1 : replayOf === undefined ? position : kept.places ? kept.places.indexOf(at) : at;
             const forget = kept && keptAt >= 0 && kept.handles[keptAt] !== undefined ? this.handled.bind(this, kept, keptAt) : undefined;
             // A replay that is handled ends its original's event too (it stays failed otherwise, with the replay listed).
             const original = replayOf !== undefined ? earlier : undefined;

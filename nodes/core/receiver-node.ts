@@ -215,14 +215,16 @@ export function registerReceiverNode<Event, Options, Keys>(RED: NodeAPI, provide
 
         node.on("close", (removed: boolean, done: () => void) => {
             receiver.close();
-            if (!shared) endpointStatesOf(RED, () => {}).release(scope, limits.windowMs);
+            const journaled = shared ? Promise.resolve() : endpointStatesOf(RED, () => {}).release(scope, limits.windowMs);
             if (logRuntime.replayers.get(node.id) === replayer) logRuntime.replayers.delete(node.id);
             // Kept across redeploys (fix the flow, then replay); a deleted node's log goes with it.
             if (removed) logRuntime.logs.forget(node.id);
             claim.release();
             clearTimeout(statusTimer);
             node.status({});
-            deliveries.close().catch(() => {}).finally(done);
+            Promise.all([deliveries.close(), journaled])
+                .catch(() => {})
+                .finally(done);
         });
     }
 

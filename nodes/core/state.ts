@@ -114,6 +114,8 @@ class ExpiringKeys<Value> {
 export interface IdentityJournal {
     seen(key: string, expiry: number): void;
     highest(stream: string, position: number, expiry: number): void;
+    /** Writes what it holds back; resolves once it is on disk. */
+    flush(): Promise<unknown>;
 }
 
 export type JournalEntry = { readonly expiry: number } & ({ readonly key: string } | { readonly stream: string; readonly position: number });
@@ -207,7 +209,7 @@ const ORPHAN_GRACE_MS = 10 * 60 * 1000;
  * endpoint's state is bounded as before; one no node uses is dropped after its window.
  */
 export class EndpointStates {
-    private readonly states = new Map<string, { state: MemoryState; users: number; timer?: NodeJS.Timeout }>();
+    private readonly states = new Map<string, { state: MemoryState; users: number; timer?: NodeJS.Timeout; journal?: IdentityJournal }>();
 
     constructor(private readonly journalFor?: (scope: string) => { journal: IdentityJournal; entries: () => Iterable<JournalEntry> } | undefined) {}
 
@@ -222,18 +224,24 @@ export class EndpointStates {
             const journaled = this.journalFor?.(scope);
             const state = new MemoryState(limits, Date.now, journaled?.journal);
             if (journaled) state.restore(journaled.entries());
-            this.states.set(scope, (held = { state, users: 0 }));
+            this.states.set(scope, (held = { state, users: 0, journal: journaled?.journal }));
         }
         held.users++;
         return held.state;
     }
 
-    /** A node of endpoint `scope` stopped; the last one leaves the state for a node that may come back. */
-    release(scope: string, windowMs: number): void {
+    /**
+     * A node of endpoint `scope` stopped; the last one leaves the state for a node that may come
+     * back. Resolves once what the journal held is on disk (a deploy or a clean stop loses none).
+     */
+    release(scope: string, windowMs: number): Promise<unknown> {
         const held = this.states.get(scope);
-        if (!held || --held.users > 0) return;
-        held.timer = setTimeout(() => this.states.get(scope) === held && held.users === 0 && this.states.delete(scope), Math.min(windowMs, ORPHAN_GRACE_MS));
-        held.timer.unref?.();
+        if (!held) return Promise.resolve();
+        if (--held.users <= 0) {
+            held.timer = setTimeout(() => this.states.get(scope) === held && held.users === 0 && this.states.delete(scope), Math.min(windowMs, ORPHAN_GRACE_MS));
+            held.timer.unref?.();
+        }
+        return held.journal?.flush() ?? Promise.resolve();
     }
 }
 

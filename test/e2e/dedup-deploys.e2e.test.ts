@@ -5,7 +5,8 @@
 // as WMS sends them, and a SynthesisVR batch.
 import assert = require("node:assert/strict");
 import fs = require("node:fs");
-import { Collector, NodeRedProcess, type FlowNode } from "../support/node-red-process.js";
+import { Collector, NodeRedProcess, sleep, type FlowNode } from "../support/node-red-process.js";
+import { FLUSH_INTERVAL_MS } from "../../nodes/core/identity-journal.js";
 import { signedWms, synthesisBatch } from "../support/fixtures.js";
 
 const TAB = "tab-dedup";
@@ -74,7 +75,8 @@ describe("end to end: a retry after a deploy or a restart is answered and not em
 
         // A restart: stopped as a service manager stops it, then started in the same user directory.
         const userDir = nodeRed.userDir;
-        await nodeRed.kill(); // the identities were written long before (each in the commit of its turn)
+        await sleep(2 * FLUSH_INTERVAL_MS); // a crash forgets at most the identities of the last flush interval
+        await nodeRed.kill();
         nodeRed = await new NodeRedProcess({ userDir }).start();
         await nodeRed.deploy(flows(collector));
         collector.clear();
