@@ -61,13 +61,14 @@
                 var message = node._(ok ? "webhook.test.sent" : "webhook.test.refused", {
                     event: result.event,
                     status: result.status,
-                    body: RED.utils.sanitize(String(result.body).slice(0, 200)),
+                    body: String(result.body).slice(0, 200),
                 });
-                RED.notify(message, { type: ok ? "success" : "warning", timeout: ok ? 3000 : 6000 });
+                // As text: the answer's body and reasons may quote what was sent.
+                RED.notify($("<p>").text(message), { type: ok ? "success" : "warning", timeout: ok ? 3000 : 6000 });
             },
             error: function (xhr) {
                 var reason = xhr.status === 404 ? node._("webhook.test.undeployed") : (xhr.responseJSON && xhr.responseJSON.error) || xhr.status;
-                RED.notify(node._("webhook.test.failed", { reason: RED.utils.sanitize(String(reason)) }), "error");
+                RED.notify($("<p>").text(node._("webhook.test.failed", { reason: String(reason) })), "error");
             },
         });
     }

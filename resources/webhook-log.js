@@ -18,6 +18,30 @@
         return RED._(namespace + ":webhook.log." + key, values);
     }
 
+    /**
+     * A copy of a delivery to show: a payload's own "__enc__" key would make Node-RED's object
+     * viewer take it for one of its encodings (a buffer, a function…), so it is shown renamed.
+     */
+    function plain(value, depth) {
+        depth = depth || 0;
+        if (value === null || typeof value !== "object" || depth > 64) return value;
+        if (Array.isArray(value)) {
+            return value.map(function (item) {
+                return plain(item, depth + 1);
+            });
+        }
+        var copy = {};
+        Object.keys(value).forEach(function (key) {
+            copy[key === "__enc__" ? "__enc__ (in the payload)" : key] = plain(value[key], depth + 1);
+        });
+        return copy;
+    }
+
+    /** Every notice is text: a reason from the server may quote what a sender wrote. */
+    function notify(text, type) {
+        RED.notify($("<p>").text(String(text)), type);
+    }
+
     function filters() {
         return { node: ui.node.val() || "", status: ui.status.val() || "", event: $.trim(ui.event.val() || "") };
     }
@@ -128,7 +152,7 @@
             // Rebuilt on a load only: rebuilding the choices on every live update would close an open menu.
             refreshNodeChoices();
         }).fail(function (xhr) {
-            RED.notify(t("loadFailed", { reason: (xhr.responseJSON && xhr.responseJSON.error) || xhr.status }), "error");
+            notify(t("loadFailed", { reason: (xhr.responseJSON && xhr.responseJSON.error) || xhr.status }), "error");
         });
     }
 
@@ -142,7 +166,7 @@
                 done(result);
             },
             error: function (xhr) {
-                RED.notify(t("replayRefused", { reason: (xhr.responseJSON && xhr.responseJSON.error) || xhr.status }), "error");
+                notify(t("replayRefused", { reason: (xhr.responseJSON && xhr.responseJSON.error) || xhr.status }), "error");
             },
         });
     }
@@ -163,7 +187,7 @@
                     .append($("<span>").text(t("replay")))
                     .on("click", function () {
                         replay("verified-webhooks/deliveries/" + encodeURIComponent(deliveryId) + "/replay", {}, function (result) {
-                            RED.notify(t("replayed", { count: result.events, id: result.deliveryId.slice(0, 8) }), "success");
+                            notify(t("replayed", { count: result.events, id: result.deliveryId.slice(0, 8) }), "success");
                         });
                     })
                     .appendTo(buttons);
@@ -194,7 +218,7 @@
                 }
             });
             if (details.reason) $('<div class="verified-webhooks-log-details-reason">').text(details.status + " " + details.reason).appendTo(body);
-            RED.utils.createObjectElement(details, { key: null, typeHint: "Object", path: "", expandPaths: ["", "emitted"], sourceId: null }).appendTo(body);
+            RED.utils.createObjectElement(plain(details), { key: null, typeHint: "Object", path: "", expandPaths: ["", "emitted"], sourceId: null }).appendTo(body);
         });
     }
 
@@ -205,7 +229,7 @@
             var events = result.replayed.reduce(function (sum, entry) {
                 return sum + entry.events;
             }, 0);
-            RED.notify(t("replayedFailed", { count: events, deliveries: result.replayed.length }), result.replayed.length ? "success" : "warning");
+            notify(t("replayedFailed", { count: events, deliveries: result.replayed.length }), result.replayed.length ? "success" : "warning");
         });
     }
 

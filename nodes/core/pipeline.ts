@@ -289,6 +289,14 @@ export function describeSchemaError(error: z.ZodError): string {
     return `${where}${issue.message}`.replace(/\s+/g, " ").slice(0, 200);
 }
 
+/** Where an event fails the schema, and the kind of failure, without any text from the event. */
+export function schemaMismatchOf(error: z.ZodError): string {
+    const issue = error.issues[0];
+    if (!issue) return "the event no longer passes the schema";
+    const where = issue.path.filter((part) => typeof part === "number" || /^[A-Za-z0-9_]{1,64}$/.test(String(part))).map(String).join(".");
+    return `${where || "the event"} no longer passes the schema (${issue.code})`;
+}
+
 function isPlainObject(value: unknown): value is Record<string, unknown> {
     return typeof value === "object" && value !== null && !Array.isArray(value);
 }
@@ -723,7 +731,8 @@ export class Receiver<Event, Options, Keys> {
         if (this.closed) throw new Rejection(503, "receiver is restarting: retry");
         const events = payloads.map((payload) => {
             const result = this.provider.schema.safeParse(payload);
-            if (!result.success) throw new Rejection(409, `not replayable: ${describeSchemaError(result.error)}`);
+            // Where and what kind of mismatch, never the message: a schema's message may quote the payload, and the editor shows this reason.
+            if (!result.success) throw new Rejection(409, `not replayable: ${schemaMismatchOf(result.error)}`);
             return result.data;
         });
         const outcome = deliveryOutcome(this.provider, this.options, {

@@ -138,4 +138,32 @@ describe("the Webhooks sidebar tab in a real browser", function () {
         await page.waitForSelector(".red-ui-notification:has-text('Replayed 3 event')");
         await page.waitForFunction((count) => document.querySelectorAll(".verified-webhooks-log-row").length === count + 1, before);
     });
+
+    it("shows every reason and payload as text: nothing a sender wrote runs, nor passes for Node-RED's own encodings", async () => {
+        const hostile = [
+            {
+                ...synthesisBatch(1, "create")[0],
+                uuid: `hostile-${Date.now()}`,
+                note: '<img src=x onerror="window.__xss = 1">',
+                spoof: { __enc__: true, type: "function", data: "alert(1)" },
+            },
+        ];
+        assert.equal((await nodeRed.post("/orders", JSON.stringify(hostile))).status, 200);
+        await page.selectOption(".verified-webhooks-log-status-filter", "accepted");
+        await page.fill(".verified-webhooks-log-event", "");
+        await page.press(".verified-webhooks-log-event", "Enter");
+        const row = page.locator('.verified-webhooks-log-row[data-replay="false"]').first();
+        await row.click();
+        await page.waitForSelector(".verified-webhooks-log-details-body");
+        // A refusal whose reason quotes markup, as a server reason could (route answered here).
+        await page.route("**/verified-webhooks/deliveries/*/replay", (route) =>
+            route.fulfill({ status: 409, contentType: "application/json", body: JSON.stringify({ error: 'not replayable: <img src=x onerror="window.__xss = 2">' }) }),
+        );
+        await page.click(".verified-webhooks-log-replay-button");
+        await page.waitForSelector('.red-ui-notification:has-text("<img src=x")');
+        await page.unroute("**/verified-webhooks/deliveries/*/replay");
+        await screenshot(page, "09-webhooks-tab-text-only");
+        assert.equal(await page.evaluate(() => (window as unknown as { __xss?: number }).__xss), undefined, "no script ran");
+        assert.equal(await page.locator(".red-ui-notification img, .verified-webhooks-log-details img").count(), 0);
+    });
 });

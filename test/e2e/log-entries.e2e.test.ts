@@ -4,6 +4,7 @@
 // failed event handled by a replay (the original shows it handled), and a delivery parked
 // after its max. attempts, logged once however many deploys follow.
 import assert = require("node:assert/strict");
+import http = require("node:http");
 import { until } from "../support/assertions.js";
 import { request, startedForSuite, type FlowNode, type NodeRedProcess } from "../support/node-red-process.js";
 import { synthesisBatch } from "../support/fixtures.js";
@@ -94,5 +95,30 @@ describe("end to end: one log entry per delivery, telling its events' fate", fun
         assert.equal(entries.length, 1, "one entry");
         const { emitted } = await details(failed!.deliveryId);
         assert.ok(emitted.every((event) => event.state === "failed" && /parked after 2 attempts/.test(event.error ?? "")), JSON.stringify(emitted));
+    });
+
+    it("refused and duplicate requests, however many, never push a failed delivery out of the log", async () => {
+        await nodeRed.deploy(flows(FAILS_ON_DELETE, false));
+        await send("flooded");
+        const [failed] = await until(list, (deliveries) => deliveries[0]?.flow === "failed", "the deletion failed");
+        // 1,100 refusals (GETs: 405; broken JSON: 400) and duplicates, as fast as they come.
+        const agent = new http.Agent({ keepAlive: true, maxSockets: 16 });
+        const hit = (method: string, body?: string) =>
+            new Promise<void>((resolve) => {
+                const req = http.request({ host: "127.0.0.1", port: nodeRed.port, path: "/orders", method, agent, headers: { "content-type": "application/json" } }, (res) => {
+                    res.resume();
+                    res.on("end", () => resolve());
+                });
+                req.on("error", () => resolve());
+                req.end(body);
+            });
+        const original = (await details(failed!.deliveryId)).emitted.map((event) => event.payload);
+        await Promise.all(Array.from({ length: 1100 }, (_, n) => (n % 3 === 0 ? hit("GET") : n % 3 === 1 ? hit("POST", "{broken") : hit("POST", JSON.stringify(original)))));
+        agent.destroy();
+        const kept = await request<DeliveryDetails>(admin(`/${failed!.deliveryId}`));
+        assert.equal(kept.status, 200, "the failed delivery is still in the log");
+        assert.equal(kept.json.flow, "failed");
+        const replayed = await request<{ events: number }>(admin(`/${failed!.deliveryId}/replay`), { method: "POST", headers: { "content-type": "application/json" }, body: "{}" });
+        assert.equal(replayed.status, 200, replayed.text);
     });
 });

@@ -72,7 +72,9 @@ describe("delivery log", () => {
         assert.deepEqual([...log.newestFirst({})].map((entry) => entry.report.deliveryId), ids.slice(-10).reverse());
         assert.equal(log.find(ids[4989]!), undefined);
         assert.equal(log.find(ids[4990]!)?.report.deliveryId, ids[4990]);
-        assert.equal(log.keptBytes, ids.slice(-10).length * report().payloads[0]!.length);
+        const one = new NodeDeliveryLog(DEFAULT_LOG_LIMITS);
+        one.add(report());
+        assert.equal(log.keptBytes, 10 * one.keptBytes);
     });
 
     it("finds a delivery logged again under its id (a redelivery) after its first entry is dropped", () => {
@@ -85,31 +87,48 @@ describe("delivery log", () => {
         assert.equal(log.find(first.deliveryId)?.report, again);
     });
 
-    it("drops deliveries older than the age bound, and the oldest past the bytes bound", () => {
+    it("drops deliveries older than the age bound, and the oldest past the bytes bound (what they hold in memory)", () => {
         const time = clock();
-        const log = new NodeDeliveryLog({ maxDeliveries: 100, maxAgeMs: 60_000, maxBytes: 100 }, time.now);
-        log.add(report({ payloads: ["x".repeat(40)] }));
+        const measure = new NodeDeliveryLog(DEFAULT_LOG_LIMITS);
+        measure.add(report({ payloads: ["x".repeat(4000)] }));
+        const cost = measure.keptBytes;
+        assert.ok(cost > 4000 + 1000, "the entry and its event's record count, not only the payload");
+        const log = new NodeDeliveryLog({ maxDeliveries: 100, maxAgeMs: 60_000, maxBytes: 2.5 * cost }, time.now);
+        log.add(report({ payloads: ["x".repeat(4000)] }));
         time.advance(30_000);
-        log.add(report({ payloads: ["y".repeat(40)] }));
+        log.add(report({ payloads: ["y".repeat(4000)] }));
         assert.equal(log.size, 2);
-        assert.equal(log.keptBytes, 80);
+        assert.equal(log.keptBytes, 2 * cost);
         time.advance(10_000);
-        log.add(report({ payloads: ["z".repeat(40)] })); // 120 bytes: the oldest goes
+        log.add(report({ payloads: ["z".repeat(4000)] })); // three would pass the bound: the oldest goes
         assert.equal(log.size, 2);
-        assert.equal(log.keptBytes, 80);
+        assert.equal(log.keptBytes, 2 * cost);
         time.advance(55_000); // the second is now 65 s old, the third 55 s
         log.trim();
         assert.equal(log.size, 1);
     });
 
     it("logs a delivery larger than the whole bound without its events: listed, not replayable", () => {
-        const log = new NodeDeliveryLog({ maxDeliveries: 10, maxAgeMs: 60_000, maxBytes: 10 });
-        const big = report({ payloads: ["x".repeat(11)] });
+        const log = new NodeDeliveryLog({ maxDeliveries: 10, maxAgeMs: 60_000, maxBytes: 5000 });
+        const big = report({ payloads: ["x".repeat(5000)] });
         log.add(big);
         const entry = log.find(big.deliveryId)!;
         assert.equal(summaryOf(entry).replayable, false);
         assert.match(String(notReplayable(entry)), /too large/);
-        assert.equal(log.keptBytes, 0);
+        assert.ok(log.keptBytes < 5000);
+    });
+
+    it("rejected and duplicate deliveries, however many, never push out an accepted one the flow failed", () => {
+        const log = new NodeDeliveryLog({ ...DEFAULT_LOG_LIMITS, maxDeliveries: 100 });
+        const failed = report({ names: ["delete"] });
+        log.add(failed);
+        failed.events[0]!.state = "failed";
+        for (let n = 0; n < 1100; n++) log.add(report({ status: n % 2 ? 401 : 405, reason: "no", names: [] }));
+        for (let n = 0; n < 1100; n++) log.add(report({ accepted: 0, duplicates: 1, names: [] }));
+        assert.equal(log.find(failed.deliveryId)?.report, failed);
+        assert.deepEqual([...log.newestFirst({ status: "failed" })].map((entry) => entry.report.deliveryId), [failed.deliveryId]);
+        assert.equal(log.size, 101, "the accepted one and the newest 100 of the others");
+        assert.equal([...log.newestFirst({})][0]!.outcome, "duplicate", "newest first across both");
     });
 
     it("logs nothing when its count is 0 (the log turned off)", () => {
