@@ -4,7 +4,7 @@
  * delivery once. Without it, a receiver keeps its state in memory.
  */
 import type { Node, NodeAPI, NodeDef } from "node-red";
-import { createHash, randomUUID } from "node:crypto";
+import { createHash, randomBytes, randomUUID } from "node:crypto";
 import fs = require("node:fs");
 import os = require("node:os");
 import path = require("node:path");
@@ -55,6 +55,31 @@ function instanceName(userDir: string): string {
 }
 
 /**
+ * The key that authenticates kept entries in Redis: the node's Entry key (a credential, the
+ * same on every instance that deploys these flows), else one made for this user directory
+ * (then only this instance can read back its entries: `onLocalKey` says so once).
+ */
+function entryKeyOf(configured: string | undefined, userDir: string, onLocalKey: () => void): Buffer {
+    let secret = configured?.trim();
+    if (!secret) {
+        const file = path.join(userDir, "verified-webhooks", "entry-key");
+        try {
+            secret = fs.readFileSync(file, "utf8").trim();
+        } catch {
+            secret = randomBytes(32).toString("base64url");
+            try {
+                fs.mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 });
+                fs.writeFileSync(file, secret, { mode: 0o600 });
+            } catch {
+                // a read-only user directory: a key for this run
+            }
+        }
+        onLocalKey();
+    }
+    return createHash("sha256").update("verified-webhooks kept entries\n").update(secret).digest();
+}
+
+/**
  * A Redis call slower than this answers the delivery 503 (SynthesisVR gives up after 2 s),
  * and an identity another delivery is taking in is waited for this long at most.
  */
@@ -62,7 +87,7 @@ const REDIS_TIMEOUT_MS = 1000;
 const BUSY_WAIT_MS = 750;
 
 export = (RED: NodeAPI): void => {
-    function WebhookStateNode(this: Node<{ password?: string }> & SharedStateNode, config: StateNodeDef) {
+    function WebhookStateNode(this: Node<{ password?: string; entryKey?: string }> & SharedStateNode, config: StateNodeDef) {
         RED.nodes.createNode(this, config);
         const node = this;
         const url = config.url || "redis://127.0.0.1:6379";
@@ -109,8 +134,11 @@ export = (RED: NodeAPI): void => {
         const userDir = (RED.settings as unknown as { userDir?: string }).userDir ?? process.cwd();
         let consumer: string | undefined;
         const claimAfterMs = Math.floor(positiveNumber(config.claimSeconds, DEFAULT_CLAIM_SECONDS) * 1000);
+        let entryKey: Buffer | undefined;
         node.keptEventsFor = (scope) =>
             new RedisKeptEvents(client as never, {
+                entryKey: (entryKey ??= entryKeyOf(node.credentials?.entryKey, userDir, () => node.warn(RED._("webhook-state.errors.local-entry-key")))),
+                onForged: (stream) => node.warn(RED._("webhook-state.errors.forged", { stream })),
                 stream: `${keyPrefix}kept:${createHash("sha256").update(scope).digest("base64url")}`,
                 group: "verified-webhooks",
                 consumer: (consumer ??= instanceName(userDir)),
@@ -124,5 +152,5 @@ export = (RED: NodeAPI): void => {
         });
     }
 
-    RED.nodes.registerType("webhook-state", WebhookStateNode as never, { credentials: { password: { type: "password" } } } as never);
+    RED.nodes.registerType("webhook-state", WebhookStateNode as never, { credentials: { password: { type: "password" }, entryKey: { type: "password" } } } as never);
 };

@@ -82,6 +82,15 @@ export function keptEventsOf(RED: NodeAPI, node: Node, config: PersistOptions, s
     return shared ? shared.keptEventsFor(scope) : storeOf(RED).forNode(node.id);
 }
 
+/** An event's name from its kept JSON; one that cannot be read is named so, and never stops the others. */
+function nameOf(receiver: { eventNameOf(event: unknown): string }, payload: string): string {
+    try {
+        return receiver.eventNameOf(JSON.parse(payload) as unknown);
+    } catch {
+        return "(unreadable)";
+    }
+}
+
 export class NodeDeliveries<Event> {
     readonly logRuntime: LogRuntime;
     readonly log: NodeDeliveryLog;
@@ -403,7 +412,7 @@ export class NodeDeliveries<Event> {
             nodeId: this.node.id,
             nodeName: this.node.name || "",
             provider: this.providerName,
-            events: kept.map((event) => ({ name: receiver.eventNameOf(JSON.parse(event.payload) as unknown), state: "failed", error })),
+            events: kept.map((event) => ({ name: nameOf(receiver, event.payload), state: "failed", error })),
             payloads: kept.map((event) => event.payload),
         });
         this.logRuntime.changed(original.deliveryId);

@@ -11,7 +11,12 @@
  *
  * The events are as durable as Redis makes them: with `appendonly yes` and `appendfsync
  * always` a 2xx means they are on Redis's disk; with Redis's defaults, in its memory.
+ *
+ * Whoever else can write to the Redis is not trusted: every entry carries a MAC over all its
+ * fields and its stream's name, keyed by the state node's entry key (a credential, never in
+ * Redis). An entry that fails it is never emitted nor listed, and is reported once.
  */
+import { createHmac, timingSafeEqual } from "node:crypto";
 import type { KeptEvent, KeptEvents, NewKeptEvent } from "./kept-events.js";
 import { boundedCall, type RedisScripting, type RedisStateOptions } from "./redis-state.js";
 
@@ -24,13 +29,17 @@ export interface RedisKeptOptions extends Pick<RedisStateOptions, "timeoutMs" | 
     readonly consumer: string;
     /** An entry its owner has not touched for this long is taken over by another instance. */
     readonly claimAfterMs: number;
+    /** Authenticates the entries (kept outside Redis; the same on every instance). */
+    readonly entryKey: Buffer;
+    /** An entry of this stream failed authentication: told once per store. */
+    readonly onForged?: (stream: string) => void;
 }
 
 /** Forgotten entries are acknowledged and deleted in batches, this often. */
 const FORGET_INTERVAL_MS = 100;
 /** Entries read, claimed or forgotten per call. */
 const PAGE = 200;
-const FIELDS_PER_EVENT = 7;
+const FIELDS_PER_EVENT = 8;
 
 // Creates the group (from the stream's start) unless it exists; an error reply means it does.
 const ENSURE_GROUP = `redis.pcall('XGROUP', 'CREATE', KEYS[1], ARGV[1], '0', 'MKSTREAM')`;
@@ -55,11 +64,11 @@ ${ENSURE_GROUP}
 local stream, group = KEYS[1], ARGV[1]
 local added, mine = {}, {}
 for i = 3, #ARGV, ${FIELDS_PER_EVENT} do
-  local id = redis.call('XADD', stream, '*', 'd', ARGV[i], 'i', ARGV[i + 1], 'r', ARGV[i + 2], 'v', ARGV[i + 3], 't', ARGV[i + 4], 'a', ARGV[i + 5], 'p', ARGV[i + 6])
+  local id = redis.call('XADD', stream, '*', 'd', ARGV[i], 'i', ARGV[i + 1], 'r', ARGV[i + 2], 'v', ARGV[i + 3], 't', ARGV[i + 4], 'a', ARGV[i + 5], 'p', ARGV[i + 6], 'm', ARGV[i + 7])
   added[#added + 1] = id
   mine[id] = true
 end
-local read = redis.call('XREADGROUP', 'GROUP', group, ARGV[2], 'STREAMS', stream, '>')
+local read = redis.call('XREADGROUP', 'GROUP', group, ARGV[2], 'COUNT', #added + ${PAGE}, 'STREAMS', stream, '>')
 local strays = {}
 if read then
   for _, entry in ipairs(read[1][2]) do
@@ -106,13 +115,13 @@ end
 if #parked > 0 then redis.call('XDEL', KEYS[2], unpack(parked)) end
 return 0`;
 
-// KEYS: stream, parked stream. ARGV: group, then (id, attempts, 7 fields) per event. Returns the parked ids.
+// KEYS: stream, parked stream. ARGV: group, then (id, attempts, 8 fields) per event. Returns the parked ids.
 const PARK = `
 local stream, parked, group = KEYS[1], KEYS[2], ARGV[1]
 local moved = {}
 for i = 2, #ARGV, ${FIELDS_PER_EVENT + 2} do
   local a = i + 2
-  moved[#moved + 1] = redis.call('XADD', parked, '*', 'd', ARGV[a], 'i', ARGV[a + 1], 'r', ARGV[a + 2], 'v', ARGV[a + 3], 't', ARGV[a + 4], 'a', ARGV[a + 5], 'p', ARGV[a + 6], 'n', ARGV[i + 1])
+  moved[#moved + 1] = redis.call('XADD', parked, '*', 'd', ARGV[a], 'i', ARGV[a + 1], 'r', ARGV[a + 2], 'v', ARGV[a + 3], 't', ARGV[a + 4], 'a', ARGV[a + 5], 'p', ARGV[a + 6], 'm', ARGV[a + 7], 'n', ARGV[i + 1])
   redis.call('XACK', stream, group, ARGV[i])
   redis.call('XDEL', stream, ARGV[i])
 end
@@ -133,28 +142,39 @@ function fieldsOf(flat: readonly string[]): Fields {
     return fields;
 }
 
-function argumentsOf(event: NewKeptEvent): string[] {
+/** The fields of an entry, in the order the scripts write them (the MAC follows). */
+function fieldValuesOf(event: NewKeptEvent): string[] {
     return [event.deliveryId, String(event.index), event.receivedAt, event.verified ? "1" : "0", event.test ? "1" : "0", event.remoteAddress ?? "", event.payload];
 }
 
+/** The MAC of an entry: over its stream, its fields and, parked, its attempts. */
+function macOf(key: Buffer, stream: string, values: readonly string[], attempts?: string): string {
+    const mac = createHmac("sha256", key).update(stream);
+    for (const value of values) mac.update("\u0000").update(value);
+    if (attempts !== undefined) mac.update("\u0000n").update(attempts);
+    return mac.digest("base64url");
+}
+
+function sameMac(expected: string, given: string | undefined): boolean {
+    if (given === undefined || given.length !== expected.length) return false;
+    return timingSafeEqual(Buffer.from(expected), Buffer.from(given));
+}
+
+const REQUIRED_FIELDS = ["d", "i", "r", "v", "t", "a", "p"] as const;
+
 function keptEventOf(handle: string, fields: Fields, attempts: number, parked: boolean): KeptEvent<string> {
     return {
-        deliveryId: fields.d ?? handle,
-        index: Number(fields.i ?? 0),
-        receivedAt: fields.r ?? new Date().toISOString(),
+        deliveryId: fields.d!,
+        index: Number(fields.i),
+        receivedAt: fields.r!,
         verified: fields.v === "1",
         test: fields.t === "1",
         remoteAddress: fields.a || undefined,
-        payload: fields.p ?? "null",
+        payload: fields.p!,
         handle,
         attempts,
         parked,
     };
-}
-
-/** Entries read or claimed, with Redis's delivery count: this read counted, so emitted before = count - 1. */
-function takenEvents(entries: readonly EntryWithCount[]): KeptEvent<string>[] {
-    return entries.map(([id, flat, count]) => keptEventOf(id, fieldsOf(flat), Math.max(0, Number(count) - 1), false));
 }
 
 export class RedisKeptEvents implements KeptEvents<string> {
@@ -168,6 +188,7 @@ export class RedisKeptEvents implements KeptEvents<string> {
     private taken: ((events: KeptEvent<string>[]) => void) | undefined;
     private closed = false;
     private readonly parkedStream: string;
+    private forgedReported = false;
 
     constructor(private readonly client: RedisScripting, private readonly options: RedisKeptOptions) {
         this.parkedStream = `${options.stream}:parked`;
@@ -180,12 +201,42 @@ export class RedisKeptEvents implements KeptEvents<string> {
         return boundedCall(this.client, script, keys, args, this.options);
     }
 
+    /** An event's fields with their MAC, as the scripts write them (to `stream`, with `attempts` when parked). */
+    private argumentsOf(event: NewKeptEvent, stream: string, attempts?: string): string[] {
+        const values = fieldValuesOf(event);
+        return [...values, macOf(this.options.entryKey, stream, values, attempts)];
+    }
+
+    /** The entry as kept, if its MAC holds (never what another writer of the Redis made up). */
+    private authentic(stream: string, handle: string, flat: readonly string[], attempts: number, parked: boolean): KeptEvent<string> | undefined {
+        const fields = fieldsOf(flat);
+        const values = REQUIRED_FIELDS.map((name) => fields[name]);
+        if (values.every((value): value is string => typeof value === "string") && sameMac(macOf(this.options.entryKey, stream, values, parked ? fields.n : undefined), fields.m)) {
+            return keptEventOf(handle, fields, attempts, parked);
+        }
+        if (!this.forgedReported) {
+            this.forgedReported = true;
+            this.options.onForged?.(stream);
+        }
+        return undefined;
+    }
+
+    /** Entries read or claimed, with Redis's delivery count (this read counted, so emitted before = count - 1), those authentic. */
+    private takenEvents(entries: readonly EntryWithCount[]): KeptEvent<string>[] {
+        const found: KeptEvent<string>[] = [];
+        for (const [id, flat, count] of entries) {
+            const event = this.authentic(this.options.stream, id, flat, Math.max(0, Number(count) - 1), false);
+            if (event) found.push(event);
+        }
+        return found;
+    }
+
     async put(events: readonly NewKeptEvent[]): Promise<string[]> {
         const args = [this.options.group, this.options.consumer];
-        for (const event of events) args.push(...argumentsOf(event));
+        for (const event of events) args.push(...this.argumentsOf(event, this.options.stream));
         const [added, strays] = (await this.call(PUT, [this.options.stream], args)) as [string[], EntryWithCount[]];
         for (const id of added) this.owned.add(id);
-        if (strays.length > 0) this.takeOver(takenEvents(strays));
+        if (strays.length > 0) this.takeOver(this.takenEvents(strays));
         return added;
     }
 
@@ -220,7 +271,7 @@ export class RedisKeptEvents implements KeptEvents<string> {
             if (entries.length === 0) break;
             after = entries[entries.length - 1]![0];
             // Entries this node put since it started are on their way already.
-            for (const event of takenEvents(entries)) {
+            for (const event of this.takenEvents(entries)) {
                 if (this.owned.has(event.handle)) continue;
                 this.owned.add(event.handle);
                 found.push(event);
@@ -229,8 +280,8 @@ export class RedisKeptEvents implements KeptEvents<string> {
         for (let after = "-"; ; ) {
             const page = (await this.call(PARKED_PAGE, [this.parkedStream], [after])) as [string, string[]][];
             for (const [id, flat] of page) {
-                const fields = fieldsOf(flat);
-                found.push(keptEventOf(PARKED + id, fields, Number(fields.n ?? 0), true));
+                const event = this.authentic(this.parkedStream, PARKED + id, flat, Number(fieldsOf(flat).n), true);
+                if (event) found.push(event);
             }
             if (page.length < PAGE) break;
             after = `(${page[page.length - 1]![0]}`;
@@ -245,7 +296,10 @@ export class RedisKeptEvents implements KeptEvents<string> {
 
     async park(events: readonly KeptEvent<string>[]): Promise<string[]> {
         const args = [this.options.group];
-        for (const event of events) args.push(event.handle, String(event.attempts), ...argumentsOf(event));
+        for (const event of events) {
+            const attempts = String(event.attempts);
+            args.push(event.handle, attempts, ...this.argumentsOf(event, this.parkedStream, attempts));
+        }
         const moved = (await this.call(PARK, [this.options.stream, this.parkedStream], args)) as string[];
         for (const event of events) this.owned.delete(event.handle);
         return moved.map((id) => PARKED + id);
@@ -266,7 +320,7 @@ export class RedisKeptEvents implements KeptEvents<string> {
         try {
             for (let cursor = "0-0"; !this.closed; ) {
                 const [next, entries] = (await this.call(TAKE_OVER, [this.options.stream], [this.options.group, this.options.consumer, String(this.options.claimAfterMs), cursor])) as [string, EntryWithCount[]];
-                this.takeOver(takenEvents(entries).filter((event) => !this.owned.has(event.handle)));
+                this.takeOver(this.takenEvents(entries).filter((event) => !this.owned.has(event.handle)));
                 if (next === "0-0") break;
                 cursor = next;
             }

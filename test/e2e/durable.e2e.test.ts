@@ -4,6 +4,8 @@
 // directory: every event answered 2xx reaches the collector at least once, and the ones
 // that arrive twice are flagged redelivered.
 import assert = require("node:assert/strict");
+import { createHash } from "node:crypto";
+import { createClient } from "redis";
 import http = require("node:http");
 import net = require("node:net");
 import { NodeRedProcess, sleep, type FlowNode } from "../support/node-red-process.js";
@@ -59,7 +61,8 @@ class SlowCollector {
  */
 function durableFlow(collectorUrl: string, redisPort?: number, claimSeconds = 2, keyPrefix = "durable:"): FlowNode[] {
     // With a shared-state node, the kept events are in Redis; another instance takes over a dead one's after claimSeconds.
-    const shared: FlowNode[] = redisPort ? [{ id: "state", type: "webhook-state", url: `redis://127.0.0.1:${redisPort}`, keyPrefix, claimSeconds }] : [];
+    // The same Entry key on every instance, as a flow deployed with its credentials has it.
+    const shared: FlowNode[] = redisPort ? [{ id: "state", type: "webhook-state", url: `redis://127.0.0.1:${redisPort}`, keyPrefix, claimSeconds, credentials: { entryKey: "durable-suite-entry-key" } }] : [];
     return [
         ...shared,
         { id: "tab-durable", type: "tab", label: "durable" },
@@ -223,6 +226,25 @@ describe("end to end: two instances keeping deliveries in Redis, one killed with
         await sleep(2500);
         assert.equal(collector.received.length, settled, "handled events are not emitted again");
         assert.doesNotMatch(survivor.log, /\[error\]/);
+    });
+
+    it("never emits an entry another writer of the Redis put in the stream (no Entry key MAC), and says so once", async () => {
+        const client = createClient({ url: `redis://127.0.0.1:${redis.port}` });
+        await client.connect();
+        try {
+            // The stream's name follows from the public path and the default layout; the fields are what the package writes.
+            const stream = `durable:kept:${createHash("sha256").update("synthesis:/sessions").digest("base64url")}`;
+            const payload = JSON.stringify({ uuid: "forged-by-a-redis-tenant", action: "create", location: "x", stations: 1, customerid: 1 });
+            await client.xAdd(stream, "*", { d: "forged", i: "0", r: new Date().toISOString(), v: "1", t: "0", a: "", p: payload });
+            const acknowledged = await send(survivor, "after-forgery", 2, 1);
+            await collected(collector, acknowledged, () => survivor.log);
+            await sleep(3 * 2000); // past the claim timeout: the forged entry is idle, and looks like a dead instance's
+            assert.ok(!collector.uuids().has("forged-by-a-redis-tenant"), "the forged event never reached the flow");
+            assert.match(survivor.log, /fail authentication/);
+            assert.equal((survivor.log.match(/fail authentication/g) ?? []).length, 1, "reported once");
+        } finally {
+            await client.close();
+        }
     });
 
     it("reads back what it owed when it starts again in the same user directory, long before any claim timeout", async () => {

@@ -5,12 +5,16 @@
 // ones move aside and stay listed; Redis away fails a put at once.
 import assert = require("node:assert/strict");
 import { createClient } from "redis";
+import fs = require("node:fs");
+import path = require("node:path");
+import { RedisState } from "../../nodes/core/redis-state.js";
 import { RedisKeptEvents, type RedisKeptOptions } from "../../nodes/core/redis-kept.js";
 import type { KeptEvent, NewKeptEvent } from "../../nodes/core/kept-events.js";
-import { sleep } from "../support/node-red-process.js";
+import { PACKAGE_ROOT, sleep } from "../support/node-red-process.js";
 import { RedisServer } from "../support/redis-server.js";
 
 const CLAIM_AFTER_MS = 400;
+const ENTRY_KEY = Buffer.alloc(32, 7);
 
 function event(deliveryId: string, index: number): NewKeptEvent {
     return { deliveryId, index, receivedAt: "2026-11-24T10:00:00.000Z", verified: true, test: false, remoteAddress: "203.0.113.7", payload: JSON.stringify({ uuid: `${deliveryId}-${index}` }) };
@@ -43,7 +47,7 @@ describe("end to end: the Redis Stream store of kept deliveries", function () {
     });
 
     function instance(consumer: string, overrides: Partial<RedisKeptOptions> = {}): RedisKeptEvents {
-        const store = new RedisKeptEvents(client as never, { stream, group: "verified-webhooks", consumer, claimAfterMs: CLAIM_AFTER_MS, timeoutMs: 1000, ...overrides });
+        const store = new RedisKeptEvents(client as never, { stream, group: "verified-webhooks", consumer, claimAfterMs: CLAIM_AFTER_MS, timeoutMs: 1000, entryKey: ENTRY_KEY, ...overrides });
         opened.push(store);
         return store;
     }
@@ -135,6 +139,68 @@ describe("end to end: the Redis Stream store of kept deliveries", function () {
         } finally {
             await redis.start();
             for (const deadline = Date.now() + 5000; !client.isReady && Date.now() < deadline; ) await sleep(50);
+        }
+    });
+
+    it("never emits nor lists an entry another writer of the Redis made up, reports it once, and goes on with the genuine ones", async () => {
+        const forged: string[] = [];
+        const a = instance("a", { onForged: (where) => forged.push(where) });
+        await a.put([event("genuine-1", 0)]); // the group exists now
+        // Anyone who can write to the Redis: entries with the right field names and no MAC, a wrong MAC, broken JSON.
+        const fields = { d: "forged", i: "0", r: "2026-11-24T10:00:00.000Z", v: "1", t: "0", a: "", p: JSON.stringify({ uuid: "forged-0" }) };
+        await client.xAdd(stream, "*", fields);
+        await client.xAdd(stream, "*", { ...fields, p: JSON.stringify({ uuid: "forged-1" }), m: "A".repeat(43) });
+        await client.xAdd(`${stream}:parked`, "*", { ...fields, p: "{not json", n: "5" });
+        // Another instance with another key: its entries are not this one's either.
+        const other = instance("other", { entryKey: Buffer.alloc(32, 9) });
+        await other.put([event("other-key", 0)]);
+        await other.close();
+
+        const strays: KeptEvent<string>[] = [];
+        a.watch((events) => strays.push(...events));
+        await a.put([event("genuine-2", 0)]); // reads the strays the forged entries would be
+        await sleep(CLAIM_AFTER_MS * 3);
+        const restarted = instance("a", { onForged: (where) => forged.push(where) });
+        await a.close();
+        const recovered = await restarted.recover();
+        assert.deepEqual(uuidsOf(strays), []);
+        assert.ok(!uuidsOf(recovered).some((uuid) => uuid.startsWith("forged") || uuid.startsWith("other")), JSON.stringify(uuidsOf(recovered)));
+        assert.ok(uuidsOf(recovered).includes("genuine-1-0") && uuidsOf(recovered).includes("genuine-2-0"), "the genuine ones still come back");
+        assert.ok(forged.length >= 1 && forged.length <= 2, `reported once per store: ${JSON.stringify(forged)}`);
+
+        // Parked genuine entries stay listed beside the forged one; a changed attempt count fails.
+        const parked = await restarted.park(recovered.filter((kept) => kept.deliveryId === "genuine-1"));
+        assert.equal(parked.length, 1);
+        const listed = (await instance("b").recover()).filter((kept) => kept.parked);
+        assert.deepEqual(uuidsOf(listed), ["genuine-1-0"]);
+    });
+
+    it("works under the Redis ACL the README gives, and nothing wider", async () => {
+        const readme = fs.readFileSync(path.join(PACKAGE_ROOT, "README.md"), "utf8");
+        const acl = /`(ACL SETUSER [^`]+)`/.exec(readme)?.[1]?.replace(/\s+/g, " ");
+        assert.ok(acl, "the README gives an ACL");
+        await client.sendCommand(acl.split(" ").map((word) => (word === "nodered" ? "acl-test" : word === ">password" ? ">acl-test-password" : word)));
+        const limited = createClient({ url: `redis://127.0.0.1:${redis.port}`, username: "acl-test", password: "acl-test-password", disableOfflineQueue: true });
+        limited.on("error", () => {});
+        await limited.connect();
+        try {
+            const store = new RedisKeptEvents(limited as never, { stream: "verified-webhooks:kept:acl", group: "verified-webhooks", consumer: "acl", claimAfterMs: CLAIM_AFTER_MS, timeoutMs: 1000, entryKey: ENTRY_KEY });
+            const [handle] = await store.put([event("acl", 0)]);
+            const again = new RedisKeptEvents(limited as never, { stream: "verified-webhooks:kept:acl", group: "verified-webhooks", consumer: "acl", claimAfterMs: CLAIM_AFTER_MS, timeoutMs: 1000, entryKey: ENTRY_KEY });
+            await store.close();
+            const [owed] = await again.recover();
+            assert.equal(owed?.handle, handle);
+            const [parked] = await again.park([owed!]);
+            again.forget(parked!);
+            await again.close();
+            const state = new RedisState(limited as never, { keyPrefix: "verified-webhooks:", windowMs: 60_000, maxEntries: 100, pendingMs: 5000, timeoutMs: 1000, busyWaitMs: 500 });
+            const first = await state.reserve("wms:/acl", [{ key: "s#1", stream: { name: "s", position: 1 } }]);
+            await first.commit();
+            assert.deepEqual((await state.reserve("wms:/acl", [{ key: "s#1" }])).statuses, ["seen"]);
+            // Outside the prefix: refused, so the ACL is what keeps other tenants' keys apart.
+            await assert.rejects(limited.set("other-tenant:key", "x"));
+        } finally {
+            await limited.close().catch(() => limited.destroy());
         }
     });
 });
