@@ -45,7 +45,7 @@ function instanceName(userDir: string): string {
     if (!name) {
         name = randomUUID();
         try {
-            fs.mkdirSync(path.dirname(file), { recursive: true });
+            fs.mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 });
             fs.writeFileSync(file, name);
         } catch {
             // a read-only user directory: a name for this run

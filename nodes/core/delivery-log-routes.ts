@@ -138,6 +138,38 @@ function answerError(res: Response, error: unknown): void {
     res.status(500).json({ error: oneLine(error) });
 }
 
+/** Events one Replay failed emits at most; past it the answer says `more` (the rest stay failed, for the next). */
+export const MAX_REPLAYED_EVENTS = 10_000;
+
+/**
+ * Replay failed: each failed event not replayed yet, oldest first, one delivery per turn of
+ * the event loop (a delivery emits up to its batch bound at once), so the deliveries arriving
+ * meanwhile are answered; at most MAX_REPLAYED_EVENTS per call.
+ */
+export async function replayFailed(runtime: LogRuntime, query: LogQuery): Promise<{ replayed: ReturnType<typeof replay>[]; skipped: { deliveryId: string; reason: string }[]; more: boolean }> {
+    const replayed: ReturnType<typeof replay>[] = [];
+    const skipped: { deliveryId: string; reason: string }[] = [];
+    let events = 0;
+    let more = false;
+    for (const entry of runtime.logs.query(query).reverse()) {
+        const waiting = entry.report.events.filter((event) => event.state === "failed" && !event.replays?.length).length;
+        if (waiting === 0) continue; // replayed meanwhile
+        if (events > 0 && events + waiting > MAX_REPLAYED_EVENTS) {
+            more = true;
+            break;
+        }
+        try {
+            const result = replay(runtime, entry, true);
+            replayed.push(result);
+            events += result.events;
+        } catch (error) {
+            skipped.push({ deliveryId: entry.report.deliveryId, reason: error instanceof Rejection ? error.reason : oneLine(error) });
+        }
+        await new Promise((resolve) => setImmediate(resolve));
+    }
+    return { replayed, skipped, more };
+}
+
 function registerRoutes(RED: NodeAPI, runtime: LogRuntime): void {
     const read = RED.auth.needsPermission("verified-webhooks.read");
     const write = RED.auth.needsPermission("verified-webhooks.write");
@@ -153,23 +185,17 @@ function registerRoutes(RED: NodeAPI, runtime: LogRuntime): void {
 
     // Declared before /:id/replay: Express matches in order, and "replay-failed" is no delivery id.
     RED.httpAdmin.post("/verified-webhooks/deliveries/replay-failed", write, (req: Request, res: Response) => {
+        let query: LogQuery;
         try {
             const body = (req.body && typeof req.body === "object" ? req.body : {}) as Record<string, unknown>;
-            const query = logQueryOf({ ...req.query, ...body, status: "failed", limit: 1000 });
-            const replayed: ReturnType<typeof replay>[] = [];
-            const skipped: { deliveryId: string; reason: string }[] = [];
-            // Oldest first, as they were received.
-            for (const entry of logs.query(query).reverse()) {
-                try {
-                    replayed.push(replay(runtime, entry, true));
-                } catch (error) {
-                    skipped.push({ deliveryId: entry.report.deliveryId, reason: error instanceof Rejection ? error.reason : oneLine(error) });
-                }
-            }
-            res.json({ replayed, skipped });
+            query = logQueryOf({ ...req.query, ...body, status: "failed", limit: 1000 });
         } catch (error) {
-            answerError(res, error);
+            return answerError(res, error);
         }
+        void replayFailed(runtime, query).then(
+            (result) => res.json(result),
+            (error: unknown) => answerError(res, error),
+        );
     });
 
     RED.httpAdmin.get("/verified-webhooks/deliveries/:id", read, (req: Request, res: Response) => {

@@ -7,8 +7,18 @@
  * share one transaction and one sync (lmdb-js batches them): concurrent deliveries share a
  * sync (group commit). See bench/stores.js for how it compares.
  */
+import { chmodSync, mkdirSync } from "node:fs";
+import { dirname } from "node:path";
 import { open, type RootDatabase } from "lmdb";
 import type { KeptEvent, KeptEvents, NewKeptEvent } from "./kept-events.js";
+
+/** Creates `path` (and its parent, the package's folder in the user directory) readable by this user only: they hold payloads. */
+export function privateDirectory(path: string): void {
+    for (const directory of [dirname(path), path]) {
+        mkdirSync(directory, { recursive: true, mode: 0o700 });
+        chmodSync(directory, 0o700); // made by an earlier version, or another part of the package, with the umask's mode
+    }
+}
 
 /** One acknowledged event, as kept on disk until the flow has handled it. */
 export interface StoredEvent extends NewKeptEvent {
@@ -69,6 +79,7 @@ export class DurableStore {
     static open(path: string): DurableStore {
         // Synced commits (no noSync, no noMetaSync), the sync overlapping the next commit (lmdb's
         // overlappingSync, its default on Linux): a write is on disk once `flushed` resolves.
+        privateDirectory(path);
         return new DurableStore(open<StoredEvent, Key>({ path, encoding: "msgpack", compression: false }));
     }
 

@@ -16,6 +16,7 @@
  */
 import { randomBytes } from "node:crypto";
 import { open, type RootDatabase } from "lmdb";
+import { privateDirectory } from "./durable-store.js";
 import type { IdentityJournal, JournalEntry } from "./state.js";
 
 /** [endpoint, the newest expiry in the record (ms), unique id]: an endpoint's records in the order they expire. */
@@ -57,6 +58,7 @@ export class IdentityJournals {
     }
 
     static open(path: string): IdentityJournals {
+        privateDirectory(path);
         return new IdentityJournals(open<unknown[], Key>({ path, encoding: "msgpack", compression: false }));
     }
 

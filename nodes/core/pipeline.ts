@@ -723,17 +723,30 @@ export class Receiver<Event, Options, Keys> {
     }
 
     /**
-     * Events emitted before, emitted again. Each is checked against the provider's schema once
-     * more, so only what was verified reaches the flow; time-bound checks (a WMS event's age)
-     * are not repeated.
+     * Events emitted before, emitted again. Each goes through the provider's acceptance once
+     * more (schema, checks, event filter, with the node's current options), so only what the
+     * node would accept now reaches the flow; time-bound checks (a WMS event's age) are not
+     * repeated.
      */
     private reemit(payloads: readonly unknown[], info: DeliveryInfo, remoteAddress: string | undefined, marks: Partial<WebhookInfo>): void {
         if (this.closed) throw new Rejection(503, "receiver is restarting: retry");
+        // The provider's whole acceptance, with the node's options as they are now (a host
+        // removed from Mentra's allow-list, an event filter changed): what would not be
+        // accepted today is not emitted again.
         const events = payloads.map((payload) => {
+            if (!isPlainObject(payload)) throw new Rejection(409, "not replayable: the event is not a JSON object");
             const result = this.provider.schema.safeParse(payload);
             // Where and what kind of mismatch, never the message: a schema's message may quote the payload, and the editor shows this reason.
             if (!result.success) throw new Rejection(409, `not replayable: ${schemaMismatchOf(result.error)}`);
-            return result.data;
+            let event: Event;
+            try {
+                event = this.provider.prepare ? this.provider.prepare(result.data, this.options, true) : result.data;
+            } catch (error) {
+                if (error instanceof Rejection) throw new Rejection(409, `not replayable: the node's checks refuse it now (${error.status})`);
+                throw error;
+            }
+            if (this.provider.wanted && !this.provider.wanted(event, this.options)) throw new Rejection(409, "not replayable: the node's event filter leaves it out now");
+            return event;
         });
         const outcome = deliveryOutcome(this.provider, this.options, {
             wanted: events,

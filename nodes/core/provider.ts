@@ -120,9 +120,10 @@ export interface Provider<Event, Options, Keys, Name extends string = string> {
     readonly schema: z.ZodType<Event>;
     /**
      * Checks and completes one schema-valid event (normalised fields, policy such as an
-     * allow-list); throws a Rejection to refuse it.
+     * allow-list); throws a Rejection to refuse it. `again`: the event was accepted before and
+     * is emitted again (a replay, a redelivery): time-bound checks do not apply.
      */
-    prepare?(event: Event, options: Options): Event;
+    prepare?(event: Event, options: Options, again?: boolean): Event;
     /** The event's name, used as msg.topic. */
     eventName(event: Event): string;
     /** Message properties beside payload, topic and webhook, derived from the checked event. */

@@ -150,8 +150,8 @@ export const wms: Provider<WmsEvent, WmsOptions, Buffer[], "wms"> = {
 
     batches: false,
     schema: wmsEventSchema,
-    prepare(event, options) {
-        if (options.maxAgeSeconds > 0) {
+    prepare(event, options, again) {
+        if (options.maxAgeSeconds > 0 && !again) {
             const age = Date.now() / 1000 - event.timestamp;
             if (age > options.maxAgeSeconds) {
                 throw new Rejection(400, `timestamp is ${Math.round(age)} s old, older than the ${options.maxAgeSeconds} s allowed`);

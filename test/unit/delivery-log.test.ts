@@ -15,7 +15,7 @@ import {
     type LoggedEvent,
 } from "../../nodes/core/delivery-log.js";
 import { CompletionTracker, oneLine } from "../../nodes/core/completion.js";
-import { logQueryOf } from "../../nodes/core/delivery-log-routes.js";
+import { logQueryOf, MAX_REPLAYED_EVENTS, replayFailed, type LogRuntime } from "../../nodes/core/delivery-log-routes.js";
 import { canComplete } from "../../nodes/core/completion-hooks.js";
 
 let sequence = 0;
@@ -218,6 +218,39 @@ describe("delivery log", () => {
         assert.throws(() => logQueryOf({ status: "lost" }), /status must be one of/);
         assert.throws(() => logQueryOf({ limit: "0" }), /limit/);
         assert.throws(() => logQueryOf({ since: "yesterday" }), /since must be/);
+    });
+});
+
+describe("Replay failed", () => {
+    it("emits one delivery per turn of the event loop, oldest first, at most MAX_REPLAYED_EVENTS a call, the rest for the next", async () => {
+        const logs = new DeliveryLogs();
+        const log = logs.forNode("n1", DEFAULT_LOG_LIMITS);
+        const perDelivery = 1000;
+        const deliveries = Array.from({ length: 12 }, () => {
+            const added = report({ names: Array.from({ length: perDelivery }, () => "delete"), payloads: Array.from({ length: perDelivery }, () => "{}") });
+            for (const event of added.events) event.state = "failed";
+            log.add(added);
+            return added.deliveryId;
+        });
+        const emitted: string[] = [];
+        let turns = 0;
+        const runtime: LogRuntime = {
+            logs,
+            tracker: new CompletionTracker(() => {}),
+            replayers: new Map([["n1", (_events, original) => (emitted.push(original.deliveryId), `replay-${emitted.length}`)]]),
+            changed: () => {},
+        };
+        const ticking = setInterval(() => turns++, 0);
+        const first = await replayFailed(runtime, { node: "n1" });
+        clearInterval(ticking);
+        assert.equal(first.replayed.length, MAX_REPLAYED_EVENTS / perDelivery);
+        assert.equal(first.more, true);
+        assert.deepEqual(emitted, deliveries.slice(0, 10), "oldest first");
+        assert.ok(turns > 0, "other work ran between deliveries");
+        const second = await replayFailed(runtime, { node: "n1" });
+        assert.deepEqual(second.replayed.map((replayed) => replayed.replayOf), deliveries.slice(10));
+        assert.equal(second.more, false);
+        assert.deepEqual((await replayFailed(runtime, { node: "n1" })).replayed, [], "nothing failed is left unreplayed");
     });
 });
 

@@ -79,4 +79,12 @@ describe("durable store", () => {
         assert.deepEqual(recovered[2]!.map((kept) => kept.index), [1]);
         await store.close();
     });
+
+    it("lives in a directory only its user can read (it holds payloads)", async () => {
+        const store = DurableStore.open(path.join(dir, "verified-webhooks", "deliveries"));
+        for (const created of [path.join(dir, "verified-webhooks"), path.join(dir, "verified-webhooks", "deliveries")]) {
+            assert.equal(fs.statSync(created).mode & 0o777, 0o700, created);
+        }
+        await store.close();
+    });
 });

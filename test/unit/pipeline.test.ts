@@ -1,13 +1,14 @@
 // The receiving pipeline on plain in-memory requests: no Node-RED, no sockets. What each
 // delivery is answered, what reaches the two outputs, and what de-duplication state keeps.
 import assert = require("node:assert/strict");
-import { wmsBody, synthesisBatch } from "../support/fixtures.js";
+import { wmsBody, synthesisBatch, mentraSession } from "../support/fixtures.js";
 import { FakeRequest, FakeResponse, exchange, routed, type ExchangeOptions } from "../support/exchange.js";
 import { Receiver, DEFAULT_SETTINGS, deliveryOutcome, type DeliveryRecord, type EventMessage, type ReceiverSettings, type RejectionMessage } from "../../nodes/core/pipeline.js";
 import { Rejection, type Provider } from "../../nodes/core/provider.js";
 import { MemoryState, type DeliveryState, type Identity, type Reservation } from "../../nodes/core/state.js";
 import { wms, wmsSignature, type WmsEvent } from "../../nodes/providers/wms.js";
 import { synthesis } from "../../nodes/providers/synthesis.js";
+import { mentra } from "../../nodes/providers/mentra.js";
 
 const SECRET = "unit-mac-secret";
 const HOOK = { path: ["hook"], extraPath: [], query: "" };
@@ -546,5 +547,18 @@ describe("pipeline: what the delivery log is told, and replays", () => {
         assert.throws(() => receiver.replay([{ uuid: "" }], { deliveryId: "d", verified: false, test: false, remoteAddress: undefined }), /not replayable: uuid/);
         receiver.close();
         assert.throws(() => receiver.replay(batch, { deliveryId: "d", verified: false, test: false, remoteAddress: undefined }), /restarting/);
+    });
+
+    it("replays only what the node would accept now: the provider's checks and event filter with its current options, without time-bound checks", () => {
+        const { receiver } = receiverFor(mentra, { secrets: [] });
+        const elsewhere = mentraSession({ websocketUrl: "wss://attacker.example/ws", mentraOSWebsocketUrl: "wss://attacker.example/ws", augmentOSWebsocketUrl: "wss://attacker.example/ws" });
+        const original = { deliveryId: "d", verified: true, test: false, remoteAddress: undefined };
+        assert.throws(() => receiver.replay([elsewhere], original), (error: Error) => /not replayable: the node's checks refuse it now/.test(error.message) && !error.message.includes("attacker"));
+        assert.ok(receiver.replay([mentraSession()], original));
+
+        const { receiver: wmsReceiver, outputs } = receiverFor(wms);
+        const old = JSON.parse(wmsBody({ timestamp: Math.floor(Date.now() / 1000) - 7200 })) as unknown;
+        wmsReceiver.replay([old], original);
+        assert.equal(outputs.events.length, 1, "an event's age is not checked again");
     });
 });
