@@ -27,15 +27,40 @@ export interface StoredEvent extends NewKeptEvent {
     readonly attempts: number;
     /** Given up on after the node's max. attempts: kept, and emitted again only by a replay. */
     readonly parked: boolean;
+    /** When it was parked (parked events age out from then). */
+    readonly parkedAt?: string;
 }
 
-export type Key = [string, string, number];
+/**
+ * [node, receivedAt, deliveryId, index, payload length]: a node's events in the order received
+ * (recovered in pages by range), each key saying what its event weighs (bounds counted from
+ * the keys alone, never by loading payloads).
+ */
+export type Key = [string, string, string, number, number];
 
-export function keyOf(event: Pick<StoredEvent, "nodeId" | "deliveryId" | "index">): Key {
-    return [event.nodeId, event.deliveryId, event.index];
+export function keyOf(event: Pick<StoredEvent, "nodeId" | "receivedAt" | "deliveryId" | "index" | "payload">): Key {
+    return [event.nodeId, event.receivedAt, event.deliveryId, event.index, event.payload.length];
 }
 
-function storedEvent(nodeId: string, event: NewKeptEvent, attempts: number, parked: boolean): StoredEvent {
+/** How much one node may keep: past it a delivery is refused (503), so the sender retries later. */
+export interface KeptLimits {
+    readonly maxEvents: number;
+    /** Characters of payload JSON. */
+    readonly maxBytes: number;
+}
+
+export const DEFAULT_KEPT_LIMITS: KeptLimits = { maxEvents: 50_000, maxBytes: 64 * 1024 * 1024 };
+
+/** Parked events are dropped this long after they were received (LMDB) or parked (Redis). */
+export const PARKED_MAX_AGE_MS = 7 * 24 * 3600 * 1000;
+
+/** Events recovered per page (a delivery is never split across pages). */
+export const RECOVER_PAGE_EVENTS = 500;
+
+/** Thrown by a put past the node's bounds. */
+export class KeptFull extends Error {}
+
+function storedEvent(nodeId: string, event: NewKeptEvent, attempts: number, parked: boolean, parkedAt?: string): StoredEvent {
     return {
         nodeId,
         deliveryId: event.deliveryId,
@@ -47,6 +72,7 @@ function storedEvent(nodeId: string, event: NewKeptEvent, attempts: number, park
         payload: event.payload,
         attempts,
         parked,
+        ...(parkedAt ? { parkedAt } : {}),
     };
 }
 
@@ -63,6 +89,27 @@ function keptEvent(stored: StoredEvent): KeptEvent<Key> {
         attempts: stored.attempts,
         parked: stored.parked,
     };
+}
+
+function sameKey(a: readonly unknown[], b: readonly unknown[]): boolean {
+    return a.length === b.length && a.every((part, index) => part === b[index]);
+}
+
+/** A value read back from disk, checked like input before it is emitted again. */
+function isStoredEvent(value: unknown): value is StoredEvent {
+    if (!value || typeof value !== "object") return false;
+    const event = value as Record<string, unknown>;
+    return (
+        typeof event.nodeId === "string" &&
+        typeof event.deliveryId === "string" &&
+        Number.isSafeInteger(event.index) &&
+        typeof event.receivedAt === "string" &&
+        typeof event.payload === "string" &&
+        typeof event.verified === "boolean" &&
+        typeof event.test === "boolean" &&
+        Number.isSafeInteger(event.attempts) &&
+        typeof event.parked === "boolean"
+    );
 }
 
 /** Handled events are forgotten in batches, this often: their writes then share commits and syncs with the next puts. */
@@ -121,15 +168,34 @@ export class DurableStore {
         return this.removing;
     }
 
-    /** Every event of node `nodeId` still kept, in the order received (per delivery, by index). */
+    /** Every event of node `nodeId` still kept, in the order received (per delivery, by index). For tests and tools: a node reads pages. */
     eventsOf(nodeId: string): StoredEvent[] {
-        const found: StoredEvent[] = [];
-        for (const { key, value } of this.db.getRange({ start: [nodeId] })) {
-            if (key[0] !== nodeId) break;
-            found.push(value);
+        return this.page(nodeId, undefined, "\uffff", Number.MAX_SAFE_INTEGER).map(({ value }) => value);
+    }
+
+    /**
+     * The next events of node `nodeId` after `after`, received before `before`, about `limit`
+     * of them (the last delivery completed); what does not read back as an event is skipped.
+     */
+    private page(nodeId: string, after: Key | undefined, before: string, limit: number): { key: Key; value: StoredEvent }[] {
+        const found: { key: Key; value: StoredEvent }[] = [];
+        for (const { key, value } of this.db.getRange({ start: after ?? [nodeId], end: [nodeId, before] })) {
+            if (after && found.length === 0 && sameKey(key, after)) continue;
+            if (found.length >= limit && found[found.length - 1]!.key[2] !== key[2]) break;
+            if (isStoredEvent(value)) found.push({ key, value });
         }
-        const order = (x: string, y: string) => (x < y ? -1 : x > y ? 1 : 0);
-        return found.sort((a, b) => order(a.receivedAt, b.receivedAt) || order(a.deliveryId, b.deliveryId) || a.index - b.index);
+        return found;
+    }
+
+    /** How many events node `nodeId` keeps, and their payloads' length, from its keys alone. */
+    private weigh(nodeId: string): { events: number; bytes: number } {
+        let events = 0;
+        let bytes = 0;
+        for (const key of this.db.getKeys({ start: [nodeId], end: [nodeId, "\uffff"] })) {
+            events++;
+            if (Array.isArray(key) && typeof key[4] === "number") bytes += key[4];
+        }
+        return { events, bytes };
     }
 
     /** How many events are kept (every node). */
@@ -137,24 +203,59 @@ export class DurableStore {
         return this.db.getCount();
     }
 
-    /** What node `nodeId` sees of the store. */
-    forNode(nodeId: string): KeptEvents<Key> {
+    /** What node `nodeId` sees of the store, bounded by `limits`. */
+    forNode(nodeId: string, limits: KeptLimits = DEFAULT_KEPT_LIMITS): KeptEvents<Key> {
         // What it receives from now on is on its way already when it recovers the rest.
         const startedAt = new Date().toISOString();
+        // What it holds, counted once from the keys, then kept up to date by its puts and forgets.
+        let held: { events: number; bytes: number } | undefined;
+        const weight = () => (held ??= this.weigh(nodeId));
         return {
-            put: (events: readonly NewKeptEvent[]) => this.put(events.map((event) => storedEvent(nodeId, event, 1, false))),
-            forget: (key: Key) => this.remove(key),
-            recover: async () => {
+            put: (events: readonly NewKeptEvent[]) => {
+                const now = weight();
+                let bytes = 0;
+                for (const event of events) bytes += event.payload.length;
+                if (now.events + events.length > limits.maxEvents || now.bytes + bytes > limits.maxBytes) {
+                    return Promise.reject(new KeptFull(`kept deliveries full (${limits.maxEvents} events or ${limits.maxBytes} bytes)`));
+                }
+                now.events += events.length;
+                now.bytes += bytes;
+                return this.put(events.map((event) => storedEvent(nodeId, event, 1, false))).catch((error: unknown) => {
+                    now.events -= events.length;
+                    now.bytes -= bytes;
+                    throw error;
+                });
+            },
+            forget: (key: Key) => {
+                if (held) {
+                    held.events--;
+                    held.bytes -= key[4];
+                }
+                this.remove(key);
+            },
+            recover: async (cursor?: unknown) => {
                 await this.flushRemovals(); // what a node before this one (a redeploy) handled
-                return this.eventsOf(nodeId)
-                    .filter((event) => event.receivedAt < startedAt)
-                    .map(keptEvent);
+                const page = this.page(nodeId, cursor as Key | undefined, startedAt, RECOVER_PAGE_EVENTS);
+                // Parked events age out: the bound is for what may still be handled.
+                const agedOut = new Date(Date.now() - PARKED_MAX_AGE_MS).toISOString();
+                const events: KeptEvent<Key>[] = [];
+                for (const { key, value } of page) {
+                    if (value.parked && (value.parkedAt ?? value.receivedAt) < agedOut) {
+                        this.remove(key);
+                        if (held) {
+                            held.events--;
+                            held.bytes -= key[4];
+                        }
+                    } else events.push(keptEvent(value));
+                }
+                return { events, cursor: page.length > 0 ? page[page.length - 1]!.key : undefined };
             },
             attempted: async (events: readonly KeptEvent<Key>[], attempt: number) => {
                 await this.put(events.map((event) => storedEvent(nodeId, event, attempt, false)));
             },
             park: async (events: readonly KeptEvent<Key>[]) => {
-                await this.put(events.map((event) => storedEvent(nodeId, event, event.attempts, true)));
+                const parkedAt = new Date().toISOString();
+                await this.put(events.map((event) => storedEvent(nodeId, event, event.attempts, true, parkedAt)));
                 return events.map((event) => event.handle);
             },
             // The store is the runtime's, shared by its nodes: it closes with the runtime.

@@ -33,8 +33,12 @@ export interface KeptEvents<Handle> {
     put(events: readonly NewKeptEvent[]): Promise<Handle[]>;
     /** Forgets an event: handled by the flow, or its delivery refused after all. Not awaited. */
     forget(handle: Handle): void;
-    /** What this node kept and the flow did not handle, in the order received (its own, after a restart). */
-    recover(): Promise<KeptEvent<Handle>[]>;
+    /**
+     * What this node kept and the flow did not handle, in the order received (its own, after a
+     * restart), a page at a time: from the start, then from the cursor each page returns, until
+     * it returns none. A delivery is never split across pages.
+     */
+    recover(cursor?: unknown): Promise<{ events: KeptEvent<Handle>[]; cursor: unknown }>;
     /** Counts emission number `attempt` of `events` durably before they go out again (a crash loop then ends). */
     attempted(events: readonly KeptEvent<Handle>[], attempt: number): Promise<void>;
     /** Gives up on `events`: kept for a replay by hand, never emitted again by recover() or a takeover. */
@@ -57,4 +61,15 @@ export function byDelivery<Handle>(events: readonly KeptEvent<Handle>[]): KeptEv
         else groups.set(event.deliveryId, [event]);
     }
     return [...groups.values()];
+}
+
+/** Every page of what `store` recovers (tests and tools: a node goes page by page). */
+export async function recoverAll<Handle>(store: KeptEvents<Handle>): Promise<KeptEvent<Handle>[]> {
+    const all: KeptEvent<Handle>[] = [];
+    for (let cursor: unknown = undefined; ; ) {
+        const page = await store.recover(cursor);
+        all.push(...page.events);
+        if (page.cursor === undefined) return all;
+        cursor = page.cursor;
+    }
 }

@@ -56,7 +56,8 @@ interface KeptDelivery {
     readonly deliveryId: string;
     /** Per kept event, its place among the events of the delivery's log entry (undefined: in order). */
     readonly places: readonly number[] | undefined;
-    readonly payloads: readonly string[];
+    /** Its payloads as kept, until emitted (the log then has them): not held in memory past that. */
+    payloads: readonly string[] | undefined;
     handles: unknown[];
     remaining: number;
 }
@@ -223,6 +224,7 @@ export class NodeDeliveries<Event> {
                 : forget;
             tracker.follow(msgid, logged, deliveryId, onHandled, wiredTo);
         });
+        if (kept && replayOf === undefined) kept.payloads = undefined;
         if (this.awaitingAnswer.size >= MAX_AWAITING_ANSWER) this.awaitingAnswer.delete(this.awaitingAnswer.keys().next().value!);
         this.awaitingAnswer.set(deliveryId, emitted);
     }
@@ -306,6 +308,7 @@ export class NodeDeliveries<Event> {
         const store = this.store;
         if (!store) return;
         for (const delivery of byDelivery(events)) {
+            if (this.closed) return;
             const first = delivery[0]!;
             const deliveryId = first.deliveryId;
             const original = { deliveryId, receivedAt: first.receivedAt, verified: first.verified, test: first.test, remoteAddress: first.remoteAddress };
@@ -342,21 +345,32 @@ export class NodeDeliveries<Event> {
     }
 
     /**
-     * Starts redelivering: what was kept before the node started, then (several instances)
-     * what it takes over. A store that cannot be read yet (Redis still connecting) is asked
-     * again every second; `failed` is told once it has failed for RECOVER_PATIENCE tries.
+     * Starts redelivering: what was kept before the node started, a page at a time (each
+     * delivery's attempt counted before it goes out, a turn of the event loop between
+     * deliveries and pages), then (several instances) what it takes over. A store that cannot
+     * be read yet (Redis still connecting) is asked again every second; `failed` is told once
+     * it has failed for RECOVER_PATIENCE tries.
      */
     startRedelivery(receiver: Receiver<Event, unknown, unknown>, failed: (error: unknown) => void): void {
         const store = this.store;
         if (!store) return;
         const redeliver = (events: KeptEvent<unknown>[]) => this.redeliver(receiver, events).catch(failed);
         let tries = 0;
+        const pages = async (first: { events: KeptEvent<unknown>[]; cursor: unknown }) => {
+            let page = first;
+            for (;;) {
+                await this.redeliver(receiver, page.events);
+                if (page.cursor === undefined || this.closed) return;
+                await new Promise((resolve) => setImmediate(resolve));
+                page = await store.recover(page.cursor);
+            }
+        };
         const recover = () => {
             if (this.closed) return;
             store.recover().then(
-                (events) => {
+                (page) => {
                     store.watch?.(redeliver);
-                    return redeliver(events);
+                    return pages(page).catch(failed);
                 },
                 (error: unknown) => {
                     if (++tries === RECOVER_PATIENCE) failed(error);

@@ -17,6 +17,7 @@
  * Redis). An entry that fails it is never emitted nor listed, and is reported once.
  */
 import { createHmac, timingSafeEqual } from "node:crypto";
+import { DEFAULT_KEPT_LIMITS, KeptFull, PARKED_MAX_AGE_MS } from "./durable-store.js";
 import type { KeptEvent, KeptEvents, NewKeptEvent } from "./kept-events.js";
 import { boundedCall, type RedisScripting, type RedisStateOptions } from "./redis-state.js";
 
@@ -29,6 +30,10 @@ export interface RedisKeptOptions extends Pick<RedisStateOptions, "timeoutMs" | 
     readonly consumer: string;
     /** An entry its owner has not touched for this long is taken over by another instance. */
     readonly claimAfterMs: number;
+    /** The most events, and characters of payload, the endpoint's stream holds: past them a put fails (503). */
+    readonly limits?: { readonly maxEvents: number; readonly maxBytes: number };
+    /** Parked entries older than this are dropped. */
+    readonly parkedMaxAgeMs?: number;
     /** Authenticates the entries (kept outside Redis; the same on every instance). */
     readonly entryKey: Buffer;
     /** An entry of this stream failed authentication: told once per store. */
@@ -57,13 +62,22 @@ local function withCounts(stream, group, entries)
   return out
 end`;
 
-// KEYS: stream. ARGV: group, consumer, then 7 fields per event.
-// Returns the ids added, then entries never read before (a group made after them): ours too.
+// KEYS: stream, its byte count. ARGV: group, consumer, max events, max bytes, then 8 fields per event.
+// Returns the ids added, then entries never read before (a group made after them): ours too;
+// or {'full'} past the bounds (nothing added).
 const PUT = `${WITH_COUNTS}
 ${ENSURE_GROUP}
 local stream, group = KEYS[1], ARGV[1]
+local events, bytes = 0, 0
+for i = 5, #ARGV, ${FIELDS_PER_EVENT} do
+  events = events + 1
+  bytes = bytes + #ARGV[i + 6]
+end
+local held = tonumber(redis.call('GET', KEYS[2]) or '0')
+if redis.call('XLEN', stream) + events > tonumber(ARGV[3]) or held + bytes > tonumber(ARGV[4]) then return {'full'} end
+redis.call('INCRBY', KEYS[2], bytes)
 local added, mine = {}, {}
-for i = 3, #ARGV, ${FIELDS_PER_EVENT} do
+for i = 5, #ARGV, ${FIELDS_PER_EVENT} do
   local id = redis.call('XADD', stream, '*', 'd', ARGV[i], 'i', ARGV[i + 1], 'r', ARGV[i + 2], 'v', ARGV[i + 3], 't', ARGV[i + 4], 'a', ARGV[i + 5], 'p', ARGV[i + 6], 'm', ARGV[i + 7])
   added[#added + 1] = id
   mine[id] = true
@@ -101,30 +115,49 @@ for i = 3, #ARGV do
 end
 return 0`;
 
-// KEYS: stream, parked stream. ARGV: group, then ids of the stream, then "|", then ids of the parked stream.
-const FORGET = `
+// The length of an entry's payload, so that the byte count goes down as it leaves.
+const PAYLOAD_LENGTH = `
+local function payloadLength(stream, id)
+  local entry = redis.call('XRANGE', stream, id, id)
+  if not entry[1] then return 0 end
+  local fields = entry[1][2]
+  for f = 1, #fields, 2 do
+    if fields[f] == 'p' then return #fields[f + 1] end
+  end
+  return 0
+end`;
+
+// KEYS: stream, parked stream, the stream's byte count. ARGV: group, then ids of the stream, then "|", then ids of the parked stream.
+const FORGET = `${PAYLOAD_LENGTH}
 local ids, parked, into = {}, {}, nil
 into = ids
 for i = 2, #ARGV do
   if ARGV[i] == '|' then into = parked else into[#into + 1] = ARGV[i] end
 end
 if #ids > 0 then
+  local bytes = 0
+  for _, id in ipairs(ids) do bytes = bytes + payloadLength(KEYS[1], id) end
   redis.call('XACK', KEYS[1], ARGV[1], unpack(ids))
-  redis.call('XDEL', KEYS[1], unpack(ids))
+  if redis.call('XDEL', KEYS[1], unpack(ids)) > 0 and bytes > 0 then redis.call('DECRBY', KEYS[3], bytes) end
 end
 if #parked > 0 then redis.call('XDEL', KEYS[2], unpack(parked)) end
 return 0`;
 
-// KEYS: stream, parked stream. ARGV: group, then (id, attempts, 8 fields) per event. Returns the parked ids.
-const PARK = `
+// KEYS: stream, parked stream, the stream's byte count. ARGV: group, oldest parked id kept, most parked
+// kept, then (id, attempts, 8 fields) per event. Returns the parked ids. Parked entries age out and
+// are bounded in number (the oldest go).
+const PARK = `${PAYLOAD_LENGTH}
 local stream, parked, group = KEYS[1], KEYS[2], ARGV[1]
 local moved = {}
-for i = 2, #ARGV, ${FIELDS_PER_EVENT + 2} do
+for i = 4, #ARGV, ${FIELDS_PER_EVENT + 2} do
   local a = i + 2
   moved[#moved + 1] = redis.call('XADD', parked, '*', 'd', ARGV[a], 'i', ARGV[a + 1], 'r', ARGV[a + 2], 'v', ARGV[a + 3], 't', ARGV[a + 4], 'a', ARGV[a + 5], 'p', ARGV[a + 6], 'm', ARGV[a + 7], 'n', ARGV[i + 1])
+  local bytes = payloadLength(stream, ARGV[i])
   redis.call('XACK', stream, group, ARGV[i])
-  redis.call('XDEL', stream, ARGV[i])
+  if redis.call('XDEL', stream, ARGV[i]) > 0 and bytes > 0 then redis.call('DECRBY', KEYS[3], bytes) end
 end
+redis.call('XTRIM', parked, 'MINID', ARGV[2])
+redis.call('XTRIM', parked, 'MAXLEN', ARGV[3])
 return moved`;
 
 // KEYS: parked stream. ARGV: the id to start at.
@@ -134,6 +167,8 @@ const PARKED_PAGE = `return redis.call('XRANGE', KEYS[1], ARGV[1], '+', 'COUNT',
 const PARKED = "parked:";
 
 type Fields = Record<string, string>;
+/** Where recover() goes on: this consumer's pending entries after an id, then the parked ones after one. */
+type RecoverCursor = { readonly parked: boolean; readonly after: string };
 type EntryWithCount = [string, string[], number];
 
 function fieldsOf(flat: readonly string[]): Fields {
@@ -188,10 +223,13 @@ export class RedisKeptEvents implements KeptEvents<string> {
     private taken: ((events: KeptEvent<string>[]) => void) | undefined;
     private closed = false;
     private readonly parkedStream: string;
+    /** What the stream's payloads weigh, kept beside it by the scripts. */
+    private readonly bytesKey: string;
     private forgedReported = false;
 
     constructor(private readonly client: RedisScripting, private readonly options: RedisKeptOptions) {
         this.parkedStream = `${options.stream}:parked`;
+        this.bytesKey = `${options.stream}:bytes`;
         // Touched three times per claim timeout: an entry of a live instance never looks idle that long.
         this.touchTimer = setInterval(() => this.touch(), Math.max(50, options.claimAfterMs / 3));
         this.touchTimer.unref?.();
@@ -232,9 +270,12 @@ export class RedisKeptEvents implements KeptEvents<string> {
     }
 
     async put(events: readonly NewKeptEvent[]): Promise<string[]> {
-        const args = [this.options.group, this.options.consumer];
+        const limits = this.options.limits ?? DEFAULT_KEPT_LIMITS;
+        const args = [this.options.group, this.options.consumer, String(limits.maxEvents), String(limits.maxBytes)];
         for (const event of events) args.push(...this.argumentsOf(event, this.options.stream));
-        const [added, strays] = (await this.call(PUT, [this.options.stream], args)) as [string[], EntryWithCount[]];
+        const reply = (await this.call(PUT, [this.options.stream, this.bytesKey], args)) as [string[], EntryWithCount[]] | ["full"];
+        if (reply[0] === "full") throw new KeptFull(`kept deliveries full (${limits.maxEvents} events or ${limits.maxBytes} bytes)`);
+        const [added, strays] = reply as [string[], EntryWithCount[]];
         for (const id of added) this.owned.add(id);
         if (strays.length > 0) this.takeOver(this.takenEvents(strays));
         return added;
@@ -258,35 +299,36 @@ export class RedisKeptEvents implements KeptEvents<string> {
             const ids = this.forgetting.splice(0, PAGE);
             const parked = this.forgettingParked.splice(0, PAGE);
             // Not retried: an entry that stays pending is emitted again later (at least once, flagged redelivered).
-            await this.call(FORGET, [this.options.stream, this.parkedStream], [this.options.group, ...ids, "|", ...parked]).catch(() => {});
+            await this.call(FORGET, [this.options.stream, this.parkedStream, this.bytesKey], [this.options.group, ...ids, "|", ...parked]).catch(() => {});
         }
     }
 
-    /** This consumer's pending entries (from before a restart or a redeploy), then the parked ones. */
-    async recover(): Promise<KeptEvent<string>[]> {
+    /**
+     * This consumer's pending entries (from before a restart or a redeploy), then the parked
+     * ones, a page (PAGE entries) at a time.
+     */
+    async recover(cursor?: unknown): Promise<{ events: KeptEvent<string>[]; cursor: RecoverCursor | undefined }> {
         await this.flushForgets();
-        const found: KeptEvent<string>[] = [];
-        for (let after = "0"; ; ) {
-            const entries = (await this.call(OWN_PENDING, [this.options.stream], [this.options.group, this.options.consumer, after])) as EntryWithCount[];
-            if (entries.length === 0) break;
-            after = entries[entries.length - 1]![0];
+        const at = (cursor as RecoverCursor | undefined) ?? { parked: false, after: "0" };
+        if (!at.parked) {
+            const entries = (await this.call(OWN_PENDING, [this.options.stream], [this.options.group, this.options.consumer, at.after])) as EntryWithCount[];
+            if (entries.length === 0) return { events: [], cursor: { parked: true, after: "-" } };
+            const found: KeptEvent<string>[] = [];
             // Entries this node put since it started are on their way already.
             for (const event of this.takenEvents(entries)) {
                 if (this.owned.has(event.handle)) continue;
                 this.owned.add(event.handle);
                 found.push(event);
             }
+            return { events: found, cursor: { parked: false, after: entries[entries.length - 1]![0] } };
         }
-        for (let after = "-"; ; ) {
-            const page = (await this.call(PARKED_PAGE, [this.parkedStream], [after])) as [string, string[]][];
-            for (const [id, flat] of page) {
-                const event = this.authentic(this.parkedStream, PARKED + id, flat, Number(fieldsOf(flat).n), true);
-                if (event) found.push(event);
-            }
-            if (page.length < PAGE) break;
-            after = `(${page[page.length - 1]![0]}`;
+        const page = (await this.call(PARKED_PAGE, [this.parkedStream], [at.after])) as [string, string[]][];
+        const found: KeptEvent<string>[] = [];
+        for (const [id, flat] of page) {
+            const event = this.authentic(this.parkedStream, PARKED + id, flat, Number(fieldsOf(flat).n), true);
+            if (event) found.push(event);
         }
-        return found;
+        return { events: found, cursor: page.length < PAGE ? undefined : { parked: true, after: `(${page[page.length - 1]![0]}` } };
     }
 
     /** Redis counted the read that brought them here: nothing to write. */
@@ -295,12 +337,14 @@ export class RedisKeptEvents implements KeptEvents<string> {
     }
 
     async park(events: readonly KeptEvent<string>[]): Promise<string[]> {
-        const args = [this.options.group];
+        const limits = this.options.limits ?? DEFAULT_KEPT_LIMITS;
+        const oldest = Date.now() - (this.options.parkedMaxAgeMs ?? PARKED_MAX_AGE_MS);
+        const args = [this.options.group, `${Math.max(0, oldest)}-0`, String(limits.maxEvents)];
         for (const event of events) {
             const attempts = String(event.attempts);
             args.push(event.handle, attempts, ...this.argumentsOf(event, this.parkedStream, attempts));
         }
-        const moved = (await this.call(PARK, [this.options.stream, this.parkedStream], args)) as string[];
+        const moved = (await this.call(PARK, [this.options.stream, this.parkedStream, this.bytesKey], args)) as string[];
         for (const event of events) this.owned.delete(event.handle);
         return moved.map((id) => PARKED + id);
     }

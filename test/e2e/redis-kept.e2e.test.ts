@@ -9,7 +9,7 @@ import fs = require("node:fs");
 import path = require("node:path");
 import { RedisState } from "../../nodes/core/redis-state.js";
 import { RedisKeptEvents, type RedisKeptOptions } from "../../nodes/core/redis-kept.js";
-import type { KeptEvent, NewKeptEvent } from "../../nodes/core/kept-events.js";
+import { recoverAll, type KeptEvent, type NewKeptEvent } from "../../nodes/core/kept-events.js";
 import { PACKAGE_ROOT, sleep } from "../support/node-red-process.js";
 import { RedisServer } from "../support/redis-server.js";
 
@@ -67,14 +67,14 @@ describe("end to end: the Redis Stream store of kept deliveries", function () {
         await first.close(); // writes the forget; d1-0 and d2-0 are still owed
 
         const restarted = instance("a");
-        const recovered = await restarted.recover();
+        const recovered = await recoverAll(restarted);
         assert.deepEqual(uuidsOf(recovered), ["d1-0", "d2-0"]);
         assert.deepEqual(recovered.map((kept) => [kept.deliveryId, kept.index, kept.attempts, kept.parked]), [["d1", 0, 1, false], ["d2", 0, 1, false]]);
         assert.equal(recovered[0]!.remoteAddress, "203.0.113.7");
-        assert.deepEqual(await instance("b").recover(), [], "another instance owes none of them");
+        assert.deepEqual(await recoverAll(instance("b")), [], "another instance owes none of them");
 
         const fresh = await restarted.put([event("d3", 0)]);
-        assert.deepEqual(uuidsOf(await restarted.recover()), [], "what it put or read since it started is on its way already");
+        assert.deepEqual(uuidsOf(await recoverAll(restarted)), [], "what it put or read since it started is on its way already");
         for (const handle of [...recovered.map((kept) => kept.handle), ...fresh]) restarted.forget(handle);
         await restarted.close();
         assert.equal(await client.xLen(stream), 0, "handled entries leave the stream");
@@ -109,17 +109,17 @@ describe("end to end: the Redis Stream store of kept deliveries", function () {
         await store.put([event("p", 0)]);
         await store.close();
         const again = instance("a");
-        const [owed] = await again.recover();
+        const [owed] = await recoverAll(again);
         const [parked] = await again.park([{ ...owed!, attempts: 5 }]);
         assert.match(parked!, /^parked:/);
         const taken = takeovers(instance("b"));
         await sleep(2 * CLAIM_AFTER_MS);
         assert.deepEqual(taken, []);
-        const listed = await instance("c").recover();
+        const listed = await recoverAll(instance("c"));
         assert.deepEqual(listed.map((kept) => [kept.handle, kept.attempts, kept.parked]), [[parked, 5, true]]);
         again.forget(parked!);
         await again.close();
-        assert.deepEqual(await instance("d").recover(), []);
+        assert.deepEqual(await recoverAll(instance("d")), []);
     });
 
     it("fails a put at once while Redis is away, and within the timeout while it hangs", async () => {
@@ -162,7 +162,7 @@ describe("end to end: the Redis Stream store of kept deliveries", function () {
         await sleep(CLAIM_AFTER_MS * 3);
         const restarted = instance("a", { onForged: (where) => forged.push(where) });
         await a.close();
-        const recovered = await restarted.recover();
+        const recovered = await recoverAll(restarted);
         assert.deepEqual(uuidsOf(strays), []);
         assert.ok(!uuidsOf(recovered).some((uuid) => uuid.startsWith("forged") || uuid.startsWith("other")), JSON.stringify(uuidsOf(recovered)));
         assert.ok(uuidsOf(recovered).includes("genuine-1-0") && uuidsOf(recovered).includes("genuine-2-0"), "the genuine ones still come back");
@@ -171,7 +171,7 @@ describe("end to end: the Redis Stream store of kept deliveries", function () {
         // Parked genuine entries stay listed beside the forged one; a changed attempt count fails.
         const parked = await restarted.park(recovered.filter((kept) => kept.deliveryId === "genuine-1"));
         assert.equal(parked.length, 1);
-        const listed = (await instance("b").recover()).filter((kept) => kept.parked);
+        const listed = (await recoverAll(instance("b"))).filter((kept) => kept.parked);
         assert.deepEqual(uuidsOf(listed), ["genuine-1-0"]);
     });
 
@@ -188,7 +188,7 @@ describe("end to end: the Redis Stream store of kept deliveries", function () {
             const [handle] = await store.put([event("acl", 0)]);
             const again = new RedisKeptEvents(limited as never, { stream: "verified-webhooks:kept:acl", group: "verified-webhooks", consumer: "acl", claimAfterMs: CLAIM_AFTER_MS, timeoutMs: 1000, entryKey: ENTRY_KEY });
             await store.close();
-            const [owed] = await again.recover();
+            const [owed] = await recoverAll(again);
             assert.equal(owed?.handle, handle);
             const [parked] = await again.park([owed!]);
             again.forget(parked!);

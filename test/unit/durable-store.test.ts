@@ -1,10 +1,11 @@
 // The durable store alone: what is put is there after it is closed and opened again (as after
 // a restart), per node and in the order received; removed events are gone.
 import assert = require("node:assert/strict");
+import { recoverAll, type KeptEvent } from "../../nodes/core/kept-events.js";
 import fs = require("node:fs");
 import os = require("node:os");
 import path = require("node:path");
-import { DurableStore, keyOf, type StoredEvent } from "../../nodes/core/durable-store.js";
+import { DurableStore, KeptFull, RECOVER_PAGE_EVENTS, keyOf, type StoredEvent } from "../../nodes/core/durable-store.js";
 
 function event(nodeId: string, deliveryId: string, index: number, receivedAt: string): StoredEvent {
     return { nodeId, deliveryId, index, receivedAt, verified: true, test: false, remoteAddress: "203.0.113.7", payload: JSON.stringify({ uuid: `${deliveryId}-${index}` }), attempts: 1, parked: false };
@@ -31,8 +32,8 @@ describe("durable store", () => {
         );
         assert.deepEqual(reopened.eventsOf("a").map((kept) => kept.payload), ['{"uuid":"d0-0"}']);
         assert.deepEqual(reopened.eventsOf("c"), []);
-        reopened.remove(keyOf({ nodeId: "b", deliveryId: "d2", index: 0 }));
-        reopened.remove(keyOf({ nodeId: "b", deliveryId: "d1", index: 0 }));
+        reopened.remove(keyOf(event("b", "d2", 0, "2026-11-24T10:00:02.000Z")));
+        reopened.remove(keyOf(event("b", "d1", 0, "2026-11-24T10:00:01.000Z")));
         await reopened.put([{ ...event("a", "d0", 0, "2026-11-24T10:00:00.000Z"), attempts: 2 }]); // and a sync after the removals
         await reopened.close();
 
@@ -47,14 +48,14 @@ describe("durable store", () => {
         await store.put([event("n", "before", 0, "2026-01-01T00:00:00.000Z"), event("n", "before", 1, "2026-01-01T00:00:00.000Z"), event("other", "x", 0, "2026-01-01T00:00:00.000Z")]);
         const view = store.forNode("n");
         const [since] = await view.put([{ deliveryId: "since", index: 0, receivedAt: new Date().toISOString(), verified: true, test: false, remoteAddress: undefined, payload: "{}" }]);
-        assert.deepEqual(since, ["n", "since", 0]);
-        const recovered = await view.recover();
+        assert.deepEqual([since![0], since![2], since![3], since![4]], ["n", "since", 0, 2], "node, delivery, index, payload length");
+        const recovered = await recoverAll(view);
         assert.deepEqual(recovered.map((kept) => [kept.deliveryId, kept.index, kept.attempts, kept.parked]), [["before", 0, 1, false], ["before", 1, 1, false]]);
 
         await view.attempted([recovered[0]!], 2);
         const [parked] = await view.park([recovered[1]!]);
         view.forget(since!);
-        const later = await store.forNode("n").recover(); // a node started later: the one just forgotten is gone
+        const later = await recoverAll(store.forNode("n")); // a node started later: the one just forgotten is gone
         assert.deepEqual(later.map((kept) => [kept.deliveryId, kept.index, kept.attempts, kept.parked]), [["before", 0, 2, false], ["before", 1, 1, true]]);
         assert.deepEqual(later[1]!.handle, parked, "a parked event keeps its handle");
         await store.close();
@@ -75,7 +76,7 @@ describe("durable store", () => {
         store.remove(key!); // the flow handled event 0 just before the deploy
         // After the deploy, every node recovers at once: the first call writes the removal.
         const views = ["switch", "change", "delay"].map((nodeId) => store.forNode(nodeId));
-        const recovered = await Promise.all(views.map((view) => view.recover()));
+        const recovered = await Promise.all(views.map((view) => recoverAll(view)));
         assert.deepEqual(recovered[2]!.map((kept) => kept.index), [1]);
         await store.close();
     });
@@ -85,6 +86,46 @@ describe("durable store", () => {
         for (const created of [path.join(dir, "verified-webhooks"), path.join(dir, "verified-webhooks", "deliveries")]) {
             assert.equal(fs.statSync(created).mode & 0o777, 0o700, created);
         }
+        await store.close();
+    });
+
+    it("refuses past a node's bounds (events, payload bytes), counted from its keys, and frees what is forgotten", async () => {
+        const store = DurableStore.open(dir);
+        const receivedAt = "2026-01-01T00:00:00.000Z";
+        await store.put([event("n", "old", 0, receivedAt)]); // kept before this view: counted from the keys
+        const view = store.forNode("n", { maxEvents: 3, maxBytes: 10_000 });
+        const one = (id: string, payload = "{}") => ({ deliveryId: id, index: 0, receivedAt, verified: true, test: false, remoteAddress: undefined, payload });
+        const [a] = await view.put([one("a")]);
+        await view.put([one("b")]);
+        await assert.rejects(view.put([one("c")]), KeptFull, "the fourth event");
+        view.forget(a!);
+        await view.put([one("c")]);
+        const heavy = store.forNode("m", { maxEvents: 100, maxBytes: 1000 });
+        await heavy.put([one("x", "x".repeat(600))]);
+        await assert.rejects(heavy.put([one("y", "y".repeat(600))]), KeptFull, "past the bytes");
+        await store.close();
+    });
+
+    it("recovers in pages, in the order received, never splitting a delivery", async () => {
+        const store = DurableStore.open(dir);
+        const events = [];
+        for (let delivery = 0; delivery < 30; delivery++) {
+            const receivedAt = new Date(Date.UTC(2026, 0, 1, 0, 0, delivery)).toISOString();
+            for (let index = 0; index < 40; index++) events.push(event("n", `d${String(delivery).padStart(2, "0")}`, index, receivedAt));
+        }
+        await store.put(events);
+        const view = store.forNode("n");
+        const pages: KeptEvent<unknown>[][] = [];
+        for (let cursor: unknown = undefined; ; ) {
+            const page = await view.recover(cursor);
+            if (page.events.length) pages.push(page.events);
+            if (page.cursor === undefined) break;
+            cursor = page.cursor;
+        }
+        assert.ok(pages.length >= 2 && pages.every((page) => page.length <= RECOVER_PAGE_EVENTS + 40), pages.map((page) => page.length).join(","));
+        assert.equal(pages.flat().length, 1200);
+        assert.deepEqual([...new Set(pages.flat().map((kept) => kept.deliveryId))], Array.from({ length: 30 }, (_, n) => `d${String(n).padStart(2, "0")}`));
+        for (const page of pages) assert.equal(page.at(-1)!.index, 39, "a page ends with a whole delivery");
         await store.close();
     });
 });

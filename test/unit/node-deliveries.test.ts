@@ -1,6 +1,7 @@
 // One node's delivery log and durable store, without Node-RED: what is kept on disk, and
 // what is forgotten when a kept delivery is refused after all.
 import assert = require("node:assert/strict");
+import { recoverAll } from "../../nodes/core/kept-events.js";
 import fs = require("node:fs");
 import os = require("node:os");
 import path = require("node:path");
@@ -40,7 +41,7 @@ describe("one node's deliveries", () => {
         return new NodeDeliveries(RED, node, "synthesis", { persist: true }, logLimitsOf({}), keptEventsOf(RED, node, { persist: true }, undefined, "synthesis:/sessions"));
     }
     /** What a node starting now would redeliver. */
-    const keptNow = (RED: NodeAPI) => keptEventsOf(RED, node, { persist: true }, undefined, "synthesis:/sessions")!.recover();
+    const keptNow = (RED: NodeAPI) => recoverAll(keptEventsOf(RED, node, { persist: true }, undefined, "synthesis:/sessions")!);
 
     it("forgets a kept delivery refused between its sync and its emit, so the sender's retry is the only copy", async () => {
         const RED = fakeRED(userDir);
