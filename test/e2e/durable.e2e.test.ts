@@ -8,6 +8,9 @@ import { createHash } from "node:crypto";
 import { createClient } from "redis";
 import http = require("node:http");
 import net = require("node:net");
+import fs = require("node:fs");
+import path = require("node:path");
+import { synthesisBatch } from "../support/fixtures.js";
 import { NodeRedProcess, sleep, type FlowNode } from "../support/node-red-process.js";
 import { RedisServer } from "../support/redis-server.js";
 
@@ -270,3 +273,45 @@ describe("end to end: two instances keeping deliveries in Redis, one killed with
     });
 });
 
+
+describe("end to end: kept deliveries are bounded, whatever unauthenticated senders do", function () {
+    this.timeout(240000);
+
+    it("a failing flow and 1 MiB deliveries fill neither memory nor disk (503 past the bound), and a restart on a small heap redelivers in pages", async () => {
+        const flow: FlowNode[] = [
+            { id: "tab-bounded", type: "tab", label: "bounded" },
+            // SynthesisVR keeps deliveries by default and needs no token: anyone can send.
+            { id: "big-in", type: "synthesis-webhook", z: "tab-bounded", path: "/big", persist: true, logDeliveries: 0, x: 100, y: 100, wires: [["failing"], []] },
+            { id: "failing", type: "function", z: "tab-bounded", func: 'throw new Error("the database is down");', outputs: 1, x: 300, y: 100, wires: [[]] },
+        ];
+        const first = await new NodeRedProcess().start();
+        let second: NodeRedProcess | undefined;
+        try {
+            await first.deploy(flow);
+            const note = "n".repeat(1000);
+            const statuses: number[] = [];
+            for (let delivery = 0; delivery < 80; delivery++) {
+                const body = JSON.stringify(Array.from({ length: 900 }, (_, index) => ({ ...synthesisBatch(1)[0], uuid: `big-${delivery}-${index}`, note })));
+                const answer = await first.post("/big", body);
+                statuses.push(answer.status);
+                if (answer.status === 503) assert.match(answer.text, /could not be kept/);
+            }
+            const accepted = statuses.filter((status) => status === 200).length;
+            assert.ok(accepted >= 40 && accepted < 80, `accepted until the bound, then 503: ${statuses.join(",")}`);
+            assert.ok(statuses.slice(accepted).every((status) => status === 503), "nothing accepted past the bound");
+            const storeBytes = fs.readdirSync(path.join(first.userDir, "verified-webhooks", "deliveries")).reduce((sum, file) => sum + fs.statSync(path.join(first.userDir, "verified-webhooks", "deliveries", file)).size, 0);
+            assert.ok(storeBytes < 200 * 1024 * 1024, `the store on disk: ${storeBytes} bytes`);
+            await first.kill();
+
+            // What crashed at start before: every kept event loaded and emitted at once on a 160 MiB heap.
+            second = await new NodeRedProcess({ userDir: first.userDir, nodeArgs: ["--max-old-space-size=160"] }).start();
+            await sleep(8000);
+            assert.equal(second.process.exitCode, null, `still running:\n${second.log.slice(-2000)}`);
+            assert.doesNotMatch(second.log, /heap out of memory|FATAL ERROR/);
+            assert.match(second.log, /the database is down/, "the kept events were emitted again (and failed again)");
+        } finally {
+            await second?.stop();
+            await first.stop();
+        }
+    });
+});
