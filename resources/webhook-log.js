@@ -156,6 +156,16 @@
         });
     }
 
+    /** The list again, as filtered, without rebuilding the node menu (an open menu would close). */
+    function refresh() {
+        var f = filters();
+        var query = $.param({ node: f.node, status: f.status, event: f.event, limit: SHOWN });
+        $.getJSON("verified-webhooks/deliveries?" + query, function (data) {
+            deliveries = [];
+            upsert(data.deliveries || []);
+        });
+    }
+
     function replay(url, body, done) {
         $.ajax({
             url: url,
@@ -310,8 +320,15 @@
         RED.actions.add("verified-webhooks:show-webhooks-tab", function () {
             RED.sidebar.show("verified-webhooks");
         });
-        RED.comms.subscribe(TOPIC, function (topic, summaries) {
-            upsert(Array.isArray(summaries) ? summaries : [summaries]);
+        // A notice that deliveries changed, without them (every editor connection hears it):
+        // what changed is read through the admin API, as this user may.
+        var refreshTimer;
+        RED.comms.subscribe(TOPIC, function () {
+            if (refreshTimer) return;
+            refreshTimer = setTimeout(function () {
+                refreshTimer = undefined;
+                refresh();
+            }, 250);
         });
         RED.events.on("deploy", load);
         load();

@@ -34,7 +34,6 @@ export type Replayer = (events: readonly { index: number; payload: unknown }[], 
 export const LIVE_TOPIC = "verified-webhooks/deliveries";
 /** Live updates are sent at most this often, each with the deliveries that changed. */
 const PUBLISH_INTERVAL_MS = 500;
-const MAX_PUBLISHED = 200;
 
 export interface LogRuntime {
     readonly logs: DeliveryLogs;
@@ -53,23 +52,18 @@ export function deliveryLogRuntime(RED: NodeAPI): LogRuntime {
     if (runtime) return runtime;
 
     const logs = new DeliveryLogs();
-    // The latest changes, in a ring: only the newest MAX_PUBLISHED are ever sent, so older ones
-    // are overwritten rather than collected. (A Set of every change per interval grew to
-    // thousands of entries and was rebuilt each time: about 2% of WMS deliveries/s through
-    // Node-RED, 4 rounds A/B, within this VM's noise.)
-    const recentChanges: (string | undefined)[] = new Array(MAX_PUBLISHED).fill(undefined);
     let changes = 0;
     let timer: NodeJS.Timeout | undefined;
+    // Live updates say only how many deliveries changed, never what they hold: Node-RED's comms
+    // reach every editor connection, whatever its permissions, so the tab reads what changed
+    // through the admin API, which needs verified-webhooks.read.
     const publish = () => {
         timer = undefined;
-        const ids = new Set<string>();
-        for (let back = 1; back <= Math.min(changes, MAX_PUBLISHED); back++) ids.add(recentChanges[(changes - back) % MAX_PUBLISHED]!);
+        if (changes > 0) RED.comms.publish(LIVE_TOPIC, { changed: changes }, false);
         changes = 0;
-        const summaries = [...ids].reverse().map((id) => logs.find(id)).filter((entry) => entry !== undefined).map(summaryOf);
-        if (summaries.length) RED.comms.publish(LIVE_TOPIC, summaries, false);
     };
-    const changed = (deliveryId: string) => {
-        recentChanges[changes++ % MAX_PUBLISHED] = deliveryId;
+    const changed = (_deliveryId: string) => {
+        changes++;
         if (!timer) {
             timer = setTimeout(publish, PUBLISH_INTERVAL_MS);
             timer.unref?.();

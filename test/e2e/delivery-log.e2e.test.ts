@@ -2,6 +2,7 @@
 // admin API showing them failed, the flow fixed, the failed events replayed and handled;
 // and the API's permissions under adminAuth.
 import assert = require("node:assert/strict");
+import WebSocket = require("ws");
 import { until } from "../support/assertions.js";
 import { NodeRedProcess, request, startedForSuite, type Collector, type FlowNode, type HttpResponse, type Tapped } from "../support/node-red-process.js";
 import { signDelivery, synthesisBatch } from "../support/fixtures.js";
@@ -201,5 +202,42 @@ describe("end to end: the delivery log's admin API under adminAuth", function ()
         assert.equal((await replay(viewerToken, "/replay-failed")).status, 401);
         assert.equal((await replay(adminToken, "/x/replay")).status, 404, "write: on to the delivery");
         assert.equal((await replay(adminToken, "/replay-failed")).status, 200);
+    });
+
+    it("tells every editor connection only that deliveries changed: what they hold is read through the API, with verified-webhooks.read", async () => {
+        const deployed = await request(nodeRed.adminUrl("/flows"), {
+            method: "POST",
+            headers: { authorization: `Bearer ${await tokenFor(nodeRed, "admin")}`, "content-type": "application/json", "Node-RED-API-Version": "v2" },
+            body: JSON.stringify({
+                flows: [
+                    { id: "tab-live", type: "tab", label: "live" },
+                    { id: "live-in", type: "synthesis-webhook", z: "tab-live", path: "/live", persist: false, x: 100, y: 100, wires: [[], []] },
+                ],
+            }),
+        });
+        assert.equal(deployed.status, 200, deployed.text);
+        await new Promise((resolve) => setTimeout(resolve, 500));
+        const token = await tokenFor(nodeRed, "flows-only");
+        assert.equal((await request(nodeRed.adminUrl("/verified-webhooks/deliveries"), { headers: { authorization: `Bearer ${token}` } })).status, 401, "no verified-webhooks.read");
+        const comms = new WebSocket(nodeRed.adminUrl("/comms").replace(/^http/, "ws"));
+        const frames: unknown[] = [];
+        await new Promise<void>((resolve, reject) => {
+            comms.on("open", () => {
+                comms.send(JSON.stringify({ auth: token }));
+                comms.send(JSON.stringify({ subscribe: "verified-webhooks/deliveries" }));
+                resolve();
+            });
+            comms.on("error", reject);
+        });
+        comms.on("message", (data: WebSocket.RawData) => frames.push(...[JSON.parse(data.toString()) as unknown].flat()));
+        await new Promise((resolve) => setTimeout(resolve, 300));
+        const secretish = `live-${Date.now()}`;
+        assert.equal((await nodeRed.post("/live", JSON.stringify([{ ...synthesisBatch(1)[0], uuid: secretish }]))).status, 200);
+        await new Promise((resolve) => setTimeout(resolve, 1200));
+        comms.close();
+        const live = frames.filter((frame) => (frame as { topic?: string }).topic === "verified-webhooks/deliveries");
+        assert.ok(live.length > 0, `a notice arrived: ${JSON.stringify(frames).slice(0, 300)}`);
+        for (const frame of live) assert.deepEqual(Object.keys((frame as { data: object }).data), ["changed"]);
+        assert.doesNotMatch(JSON.stringify(frames), new RegExp(secretish), "nothing of the delivery reached this connection");
     });
 });

@@ -1,5 +1,7 @@
-// A real Node-RED under adminAuth with two users: "admin" (every permission) and "viewer"
-// (read only), both with the password "password"; and their access tokens.
+// A real Node-RED under adminAuth with three users: "admin" (every permission), "viewer"
+// (read only) and "flows-only" (may read the flows and node statuses, nothing of this
+// package: an editor connection without verified-webhooks.read), all with the
+// password "password"; and their access tokens.
 import assert = require("node:assert/strict");
 import bcrypt = require("bcryptjs");
 import { NodeRedProcess, request } from "./node-red-process.js";
@@ -9,12 +11,13 @@ export function nodeRedWithAdminAuth(): NodeRedProcess {
     return new NodeRedProcess({
         settings: `module.exports = { flowFile: "flows.json", adminAuth: { type: "credentials", users: [
             { username: "admin", password: ${JSON.stringify(hash)}, permissions: "*" },
-            { username: "viewer", password: ${JSON.stringify(hash)}, permissions: "read" } ] } };`,
+            { username: "viewer", password: ${JSON.stringify(hash)}, permissions: "read" },
+            { username: "flows-only", password: ${JSON.stringify(hash)}, permissions: ["flows.read", "status.read"] } ] } };`,
     });
 }
 
 /** An access token of `username` for `scope` ("*" for admin, "read" for viewer). */
-export async function tokenFor(nodeRed: NodeRedProcess, username: "admin" | "viewer", scope: string = username === "admin" ? "*" : "read"): Promise<string> {
+export async function tokenFor(nodeRed: NodeRedProcess, username: "admin" | "viewer" | "flows-only", scope: string | string[] = username === "admin" ? "*" : username === "viewer" ? "read" : "flows.read status.read"): Promise<string> {
     const response = await request<{ access_token: string }>(nodeRed.adminUrl("/auth/token"), {
         method: "POST",
         headers: { "content-type": "application/json" },
