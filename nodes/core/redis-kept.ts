@@ -235,8 +235,8 @@ export class RedisKeptEvents implements KeptEvents<string> {
         this.touchTimer.unref?.();
     }
 
-    private call(script: string, keys: string[], args: string[]): Promise<unknown> {
-        return boundedCall(this.client, script, keys, args, this.options);
+    private call(script: string, keys: string[], args: string[], late?: (reply: unknown) => void): Promise<unknown> {
+        return boundedCall(this.client, script, keys, args, this.options, late);
     }
 
     /** An event's fields with their MAC, as the scripts write them (to `stream`, with `attempts` when parked). */
@@ -273,7 +273,13 @@ export class RedisKeptEvents implements KeptEvents<string> {
         const limits = this.options.limits ?? DEFAULT_KEPT_LIMITS;
         const args = [this.options.group, this.options.consumer, String(limits.maxEvents), String(limits.maxBytes)];
         for (const event of events) args.push(...this.argumentsOf(event, this.options.stream));
-        const reply = (await this.call(PUT, [this.options.stream, this.bytesKey], args)) as [string[], EntryWithCount[]] | ["full"];
+        // A put answered 503 (Redis too slow) that runs once Redis resumes is undone at once: the
+        // sender retries, and what it kept must never be emitted besides.
+        const undo = (late: unknown) => {
+            const added = Array.isArray(late) && Array.isArray(late[0]) ? (late[0] as unknown[]).filter((id): id is string => typeof id === "string") : [];
+            for (const id of added) this.forget(id);
+        };
+        const reply = (await this.call(PUT, [this.options.stream, this.bytesKey], args, undo)) as [string[], EntryWithCount[]] | ["full"];
         if (reply[0] === "full") throw new KeptFull(`kept deliveries full (${limits.maxEvents} events or ${limits.maxBytes} bytes)`);
         const [added, strays] = reply as [string[], EntryWithCount[]];
         for (const id of added) this.owned.add(id);

@@ -110,13 +110,28 @@ export async function boundedCall(
     keys: string[],
     args: string[],
     options: Pick<RedisStateOptions, "timeoutMs" | "onFailure" | "onAnswer">,
+    /** Told of the reply of a call that timed out and ran after all (Redis resumed): to undo it. */
+    late?: (reply: unknown) => void,
 ): Promise<unknown> {
     let timer: NodeJS.Timeout | undefined;
+    let timedOut = false;
     const timeout = new Promise<never>((_resolve, reject) => {
-        timer = setTimeout(() => reject(new RedisTimeout(options.timeoutMs)), options.timeoutMs);
+        timer = setTimeout(() => {
+            timedOut = true;
+            reject(new RedisTimeout(options.timeoutMs));
+        }, options.timeoutMs);
     });
+    const call = client.eval(script, { keys, arguments: args });
+    if (late) {
+        call.then(
+            (reply) => {
+                if (timedOut) late(reply);
+            },
+            () => {},
+        );
+    }
     try {
-        const reply = await Promise.race([client.eval(script, { keys, arguments: args }), timeout]);
+        const reply = await Promise.race([call, timeout]);
         options.onAnswer?.();
         return reply;
     } catch (error) {

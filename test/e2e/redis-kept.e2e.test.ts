@@ -132,6 +132,14 @@ describe("end to end: the Redis Stream store of kept deliveries", function () {
         } finally {
             redis.signal("SIGCONT");
         }
+        // The put answered 503 runs once Redis resumes: it is undone, so neither a restart nor another instance emits it.
+        for (const deadline = Date.now() + 3000; (await client.xLen(stream)) > 0 && Date.now() < deadline; ) await sleep(50);
+        assert.equal(await client.xLen(stream), 0, "the late write was undone");
+        assert.deepEqual(await recoverAll(instance("a")), []);
+        const other = instance("b", { claimAfterMs: 50 });
+        const taken = takeovers(other);
+        await sleep(300);
+        assert.deepEqual(taken, [], "nothing for another instance to take over");
         await redis.stop();
         try {
             await sleep(50);
