@@ -651,10 +651,13 @@ export class Receiver<Event, Options, Keys> {
     private identityOf(event: Event, delivery: Delivery): Identity | undefined {
         const key = this.provider.duplicateKey?.(event, delivery);
         const position = this.provider.streamPosition?.(event);
-        if (position) {
-            return { key: key ?? `${position.stream}#${position.position}`, stream: { name: position.stream, position: position.position } };
-        }
-        return key === undefined ? undefined : { key };
+        if (!position && key === undefined) return undefined;
+        const identity: { key: string; stream?: Identity["stream"]; until?: number } = position
+            ? { key: key ?? `${position.stream}#${position.position}`, stream: { name: position.stream, position: position.position } }
+            : { key: key! };
+        const until = this.provider.passesTimeCheckUntil?.(event, delivery, this.options);
+        if (until !== undefined) identity.until = until;
+        return identity;
     }
 
     private check(value: unknown): Checked<Event> {

@@ -133,6 +133,12 @@ export interface Provider<Event, Options, Keys, Name extends string = string> {
 
     /** Identity of a delivery: a second delivery with the same key within the window is a duplicate. */
     duplicateKey?(event: Event, delivery: Delivery): string | undefined;
+    /**
+     * Until when (ms since 1970) a copy of this delivery could still pass the provider's time
+     * check: its identity is remembered at least that long, beyond the window (an event
+     * stamped ahead of the clock). Undefined: no time check, the window alone.
+     */
+    passesTimeCheckUntil?(event: Event, delivery: Delivery, options: Options): number | undefined;
     /** Position in an ordered stream: repeats are duplicates, gaps are reported. */
     streamPosition?(event: Event): StreamPosition | undefined;
 

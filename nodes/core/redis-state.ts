@@ -76,7 +76,8 @@ redis.call('PEXPIRE', ids, window)
 redis.call('PEXPIRE', streams, window)
 return result`;
 
-// KEYS: identity index, then identity keys. ARGV: owner, windowMs ("" to release).
+// KEYS: identity index, then identity keys. ARGV: owner, windowMs ("" to release), then per key
+// how long it is remembered when longer than the window ("": the window).
 const SETTLE = `
 for i = 2, #KEYS do
   local id = KEYS[i]
@@ -85,7 +86,8 @@ for i = 2, #KEYS do
       redis.call('DEL', id)
       redis.call('ZREM', KEYS[1], id)
     else
-      redis.call('SET', id, 'd', 'PX', tonumber(ARGV[2]))
+      local keep = ARGV[i + 1]
+      redis.call('SET', id, 'd', 'PX', tonumber((keep and keep ~= '') and keep or ARGV[2]))
     end
   end
 end
@@ -162,7 +164,7 @@ export class RedisState implements DeliveryState {
         const owner = randomUUID();
         const ids = identities.map(({ key }) => this.key("id", scope, key));
         const indexes = [this.index("ids", scope), this.index("streams", scope)];
-        const settle = (windowMs: string) => this.call(SETTLE, [indexes[0]!, ...ids], [owner, windowMs]);
+        const settle = (windowMs: string, longer: string[] = []) => this.call(SETTLE, [indexes[0]!, ...ids], [owner, windowMs, ...longer]);
 
         const statuses: IdentityStatus[] = new Array(identities.length).fill("busy");
         const previousHighest: (number | undefined)[] = new Array(identities.length).fill(undefined);
@@ -201,7 +203,12 @@ export class RedisState implements DeliveryState {
             statuses,
             previousHighest,
             // If committing fails, the reservation lapses after pendingMs: a later retry may be emitted again, never lost.
-            commit: () => void settle(String(this.options.windowMs)).catch(() => {}),
+            // An identity a copy could still pass the time check with is kept past the window (an event stamped ahead).
+            commit: () => {
+                const now = Date.now();
+                const longer = identities.map(({ until }) => (until !== undefined && until - now > this.options.windowMs ? String(Math.ceil(until - now)) : ""));
+                void settle(String(this.options.windowMs), longer.some(Boolean) ? longer : []).catch(() => {});
+            },
             release: () => settle("").then(() => {}),
         };
     }

@@ -22,6 +22,8 @@ export interface Identity {
     readonly key: string;
     /** For an ordered stream (WMS sequences): the stream and the event's position in it. */
     readonly stream?: { readonly name: string; readonly position: number };
+    /** Remembered at least until then (ms since 1970): a copy could pass the time check until then. */
+    readonly until?: number;
 }
 
 export type IdentityStatus = "new" | "busy" | "seen";
@@ -161,18 +163,19 @@ export class MemoryState implements DeliveryState {
     /** A memory store belongs to one endpoint: the scope names nothing here. */
     reserve(_scope: string, identities: readonly Identity[]): Reservation {
         const now = this.now();
-        const reserved: string[] = [];
+        const reserved: { key: string; expiry: number }[] = [];
         const statuses: IdentityStatus[] = [];
         const previousHighest: (number | undefined)[] = [];
         const streams: { name: string; position: number }[] = [];
-        for (const { key, stream } of identities) {
+        const windowEnd = now + this.seen.limits.windowMs;
+        for (const { key, stream, until } of identities) {
             if (this.seen.get(key, now)) {
                 statuses.push("seen");
                 previousHighest.push(undefined);
                 continue;
             }
-            this.seen.set(key, true, now);
-            reserved.push(key);
+            const expiry = this.seen.set(key, true, now, until !== undefined && until > windowEnd ? until : windowEnd);
+            reserved.push({ key, expiry });
             statuses.push("new");
             if (stream) {
                 const previous = this.highest.get(stream.name, now) ?? -1;
@@ -190,12 +193,11 @@ export class MemoryState implements DeliveryState {
             previousHighest,
             commit: journal
                 ? () => {
-                      const expiry = now + this.seen.limits.windowMs;
-                      for (const key of reserved) journal.seen(key, expiry);
-                      for (const { name, position } of streams) journal.highest(name, position, expiry);
+                      for (const { key, expiry } of reserved) journal.seen(key, expiry);
+                      for (const { name, position } of streams) journal.highest(name, position, windowEnd);
                   }
                 : () => {},
-            release: () => reserved.forEach((key) => this.seen.delete(key)),
+            release: () => reserved.forEach(({ key }) => this.seen.delete(key)),
         };
     }
 }

@@ -191,6 +191,10 @@ export const standard: Provider<StandardEvent, StandardOptions, StandardKeys, "s
     wanted: (event, options) => eventWanted(typeof event.type === "string" ? event.type : "", options.events),
     // The id is the same on every retry of an event: the idempotency key.
     duplicateKey: (_event, delivery) => idOf(delivery),
+    passesTimeCheckUntil: (_event, delivery, options) => {
+        const timestamp = Number(headerValue(delivery.headers[headerNamesOf(delivery).timestamp]));
+        return Number.isFinite(timestamp) ? (timestamp + options.toleranceSeconds) * 1000 : undefined;
+    },
 
     success: () => STANDARD_SUCCESS,
     errorBody: (reason) => ({ error: reason }),

@@ -162,6 +162,7 @@ export const wms: Provider<WmsEvent, WmsOptions, Buffer[], "wms"> = {
     },
     eventName: (event) => event.event,
     streamPosition: (event) => ({ stream: event.sessionId, position: event.sequence }),
+    passesTimeCheckUntil: (event, _delivery, options) => (options.maxAgeSeconds > 0 ? (event.timestamp + options.maxAgeSeconds) * 1000 : undefined),
 
     success: () => WMS_SUCCESS,
     errorBody: (reason) => ({ error: reason }),

@@ -211,4 +211,14 @@ describe("end to end: the Redis Stream store of kept deliveries", function () {
             await limited.close().catch(() => limited.destroy());
         }
     });
+
+    it("de-duplication in Redis remembers an identity past the window while a copy could still pass the time check", async () => {
+        const state = new RedisState(client as never, { keyPrefix: `${stream}:`, windowMs: 300, maxEntries: 100, pendingMs: 5000, timeoutMs: 1000, busyWaitMs: 200 });
+        const first = await state.reserve("wms:/ahead", [{ key: "ahead", until: Date.now() + 1500 }, { key: "plain" }]);
+        first.commit();
+        await sleep(600); // past the window
+        assert.deepEqual((await state.reserve("wms:/ahead", [{ key: "ahead" }, { key: "plain" }])).statuses, ["seen", "new"]);
+        await sleep(1100);
+        assert.deepEqual((await state.reserve("wms:/ahead", [{ key: "ahead" }])).statuses, ["new"]);
+    });
 });

@@ -1,6 +1,7 @@
 import assert = require("node:assert/strict");
 import { Readable } from "node:stream";
 import { MemoryState, skippedPositions, MAX_MISSING_LISTED } from "../../nodes/core/state.js";
+import { wms } from "../../nodes/providers/wms.js";
 import { Receiver, DEFAULT_SETTINGS } from "../../nodes/core/pipeline.js";
 import { synthesis } from "../../nodes/providers/synthesis.js";
 import { FakeResponse, routed } from "../support/exchange.js";
@@ -28,6 +29,20 @@ describe("MemoryState", () => {
         assert.deepEqual(statuses(state, "a"), ["seen"]);
         time.now += 2;
         assert.deepEqual(statuses(state, "a"), ["new"]);
+    });
+
+    it("remembers an identity past the window while a copy could still pass the time check (an event stamped ahead)", () => {
+        const [time, now] = clock();
+        const state = new MemoryState(limits, now);
+        assert.deepEqual(state.reserve("scope", [{ key: "ahead", until: time.now + 5000 }, { key: "plain" }]).statuses, ["new", "new"]);
+        time.now += 2000; // past the window
+        assert.deepEqual(statuses(state, "ahead", "plain"), ["seen", "new"]);
+        time.now += 3001;
+        assert.deepEqual(statuses(state, "ahead"), ["new"]);
+        // The providers say until when: WMS by the event's timestamp and Max. age, Standard Webhooks by its header and tolerance.
+        const wmsOptions = wms.options({ maxAgeSeconds: 300 });
+        assert.equal(wms.passesTimeCheckUntil!({ timestamp: 2_000_000_000 } as never, {} as never, wmsOptions), (2_000_000_000 + 300) * 1000);
+        assert.equal(wms.passesTimeCheckUntil!({ timestamp: 2_000_000_000 } as never, {} as never, wms.options({ maxAgeSeconds: 0 })), undefined, "no age check: the window alone");
     });
 
     it("forgets a released reservation, so the sender's retry is new", () => {
