@@ -14,7 +14,9 @@
  * The dry run also walks every route of every app and router it entered, so a node path that
  * an editor or admin route owns is found before it can shadow that route.
  */
+import { readFileSync } from "node:fs";
 import type { IncomingMessage, ServerResponse } from "node:http";
+import { createRequire } from "node:module";
 
 type Next = (error?: unknown) => void;
 export type Middleware = (req: IncomingMessage, res: ServerResponse, next: Next) => void;
@@ -79,6 +81,71 @@ const DISPATCH = new Set(["query", "expressInit", "mounted_app", "router"]);
  */
 const INERT = new Set(["jsonParser", "urlencodedParser", "textParser", "rawParser", "serveStatic", "initialize", "rawBodyCapture"]);
 
+/**
+ * What each of those names is, by its code: the source of Express's own middleware, body-parser,
+ * serve-static, passport's initialize, Node-RED's http in capture and cors, as the modules the
+ * application runs (resolved from its main module, then from this package) make them. A
+ * function is taken for one only when its source is that code (or, for the functions Express
+ * and Node-RED define inside a module, when that module's source holds it): a name alone
+ * proves nothing, and anything not positively identified takes the long way.
+ */
+interface KnownCode {
+    readonly sources: Map<string, Set<string>>;
+    readonly files: Map<string, Set<string>>;
+    readonly routerPrototypes: Set<object>;
+}
+
+let known: KnownCode | undefined;
+
+function knownCode(): KnownCode {
+    if (known) return known;
+    const code: KnownCode = { sources: new Map(), files: new Map(), routerPrototypes: new Set() };
+    const add = (map: Map<string, Set<string>>, name: string, text: () => string) => {
+        try {
+            const value = text();
+            let set = map.get(name);
+            if (!set) map.set(name, (set = new Set()));
+            set.add(value);
+        } catch {
+            // not installed where the application runs: nothing of that kind is identified
+        }
+    };
+    const origins = [require.main?.filename, __filename].filter((origin): origin is string => typeof origin === "string");
+    for (const origin of origins) {
+        const load = createRequire(origin) as NodeJS.Require;
+        const source = (make: () => unknown) => () => String(make());
+        const file = (id: string) => () => readFileSync(load.resolve(id), "utf8");
+        add(code.sources, "expressInit", source(() => (load("express/lib/middleware/init") as { init(app: object): unknown }).init({})));
+        add(code.sources, "query", source(() => (load("express/lib/middleware/query") as (parse: unknown) => unknown)(() => ({}))));
+        add(code.files, "mounted_app", file("express/lib/application.js"));
+        const bodyParser = () => load("body-parser") as Record<"json" | "urlencoded" | "text" | "raw", (options?: object) => unknown>;
+        add(code.sources, "jsonParser", source(() => bodyParser().json()));
+        add(code.sources, "urlencodedParser", source(() => bodyParser().urlencoded({ extended: true })));
+        add(code.sources, "textParser", source(() => bodyParser().text()));
+        add(code.sources, "rawParser", source(() => bodyParser().raw()));
+        add(code.sources, "serveStatic", source(() => (load("serve-static") as (root: string) => unknown)(origin)));
+        add(code.sources, "initialize", source(() => (load("passport/lib/middleware/initialize") as (passport: object) => unknown)({})));
+        add(code.sources, "corsMiddleware", source(() => (load("cors") as () => unknown)()));
+        add(code.files, "rawBodyCapture", file("@node-red/nodes/core/network/21-httpin.js"));
+        try {
+            code.routerPrototypes.add(Object.getPrototypeOf((load("express") as { Router(): object }).Router()) as object);
+        } catch {
+            // no Express there
+        }
+    }
+    return (known = code);
+}
+
+/** Whether `handle`, named `name`, is that piece of known code. */
+function identified(name: string, handle: Middleware & { stack?: unknown }): boolean {
+    const code = knownCode();
+    if (name === "router") return Array.isArray(handle.stack) && code.routerPrototypes.has(Object.getPrototypeOf(handle) as object);
+    const text = Function.prototype.toString.call(handle);
+    if (code.sources.get(name)?.has(text)) return true;
+    for (const file of code.files.get(name) ?? []) if (file.includes(text)) return true;
+    return false;
+}
+
 const DRY_RUN = Symbol("verified-webhooks.dry-run");
 /** A method no route handles: the dry run never reaches a route handler. */
 const DRY_RUN_METHOD = "VERIFIED-WEBHOOKS-DRY-RUN";
@@ -124,7 +191,7 @@ function visit(run: DryRun, layer: Layer, req: DryRunRequest, res: unknown, next
     if (run.isDispatcher(handle)) return run.finish({ baseUrl, url: pathOnly(req.url) });
     if (run.markers.includes(handle)) return next();
     const name = handle.name;
-    if (DISPATCH.has(name)) {
+    if (DISPATCH.has(name) && identified(name, handle)) {
         if (name === "expressInit") {
             // The app whose init this is: its routes are walked for conflicts.
             const app = (original.call(layer, req, res, () => undefined), req.app);
@@ -135,8 +202,8 @@ function visit(run: DryRun, layer: Layer, req: DryRunRequest, res: unknown, next
         if (name === "router" && Array.isArray(handle.stack)) run.entered.push({ stack: handle.stack, baseUrl });
         return original.call(layer, req, res, next);
     }
-    if (INERT.has(name)) return next();
-    if (name === "corsMiddleware" || run.isReplayable(handle)) {
+    if (INERT.has(name) && identified(name, handle)) return next();
+    if ((name === "corsMiddleware" && identified(name, handle)) || run.isReplayable(handle)) {
         run.steps.push({ handle, baseUrl, url: pathOnly(req.url) });
         return next();
     }

@@ -87,6 +87,33 @@ describe("end to end: Node-RED's HTTP protection applies as it does to http in",
         await same("", {}, 403);
     });
 
+    it("runs a guard that borrows the name of a harmless middleware (passport's initialize, body-parser's jsonParser): names prove nothing", async () => {
+        await start(
+            `{
+                flowFile: "flows.json",
+                httpAdminRoot: "/red",
+                httpNodeRoot: "/api",
+                embed(app, RED) {
+                    app.use("/red", RED.httpAdmin);
+                    const guard = (req, res, next) => {
+                        res.setHeader("x-guard", "ran");
+                        if (req.headers["x-pass"] !== "yes") { res.statusCode = 403; return res.end("forbidden"); }
+                        next();
+                    };
+                    app.use("/api",
+                        function initialize(req, res, next) { guard(req, res, next); },
+                        function jsonParser(req, res, next) { guard(req, res, next); },
+                        RED.httpNode);
+                },
+            }`,
+            { launcher: EMBEDDED, adminRoot: "/red", nodeRoot: "/api" },
+        );
+        await nodeRed.deploy(sideBySide([""]));
+        await same("", {}, 403);
+        await same("", { "x-pass": "yes" }, 200);
+        await same("", {}, 403);
+    });
+
     it("runs httpNodeAuth (a function) mounted at httpNodeRoot, seeing paths relative to it", async () => {
         await start(`{ flowFile: "flows.json", httpNodeRoot: "/api", httpNodeAuth: ${SEEN_AND_GUARD} }`, { nodeRoot: "/api" });
         await nodeRed.deploy(sideBySide(["/private", "/open"]));
