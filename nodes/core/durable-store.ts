@@ -22,7 +22,7 @@ export function privateDirectory(path: string): void {
 
 /** One acknowledged event, as kept on disk until the flow has handled it. */
 export interface StoredEvent extends NewKeptEvent {
-    readonly nodeId: string;
+    readonly endpoint: string;
     /** How many times it was emitted. */
     readonly attempts: number;
     /** Given up on after the node's max. attempts: kept, and emitted again only by a replay. */
@@ -38,8 +38,8 @@ export interface StoredEvent extends NewKeptEvent {
  */
 export type Key = [string, string, string, number, number];
 
-export function keyOf(event: Pick<StoredEvent, "nodeId" | "receivedAt" | "deliveryId" | "index" | "payload">): Key {
-    return [event.nodeId, event.receivedAt, event.deliveryId, event.index, event.payload.length];
+export function keyOf(event: Pick<StoredEvent, "endpoint" | "receivedAt" | "deliveryId" | "index" | "payload">): Key {
+    return [event.endpoint, event.receivedAt, event.deliveryId, event.index, event.payload.length];
 }
 
 /** How much one node may keep: past it a delivery is refused (503), so the sender retries later. */
@@ -60,9 +60,9 @@ export const RECOVER_PAGE_EVENTS = 500;
 /** Thrown by a put past the node's bounds. */
 export class KeptFull extends Error {}
 
-function storedEvent(nodeId: string, event: NewKeptEvent, attempts: number, parked: boolean, parkedAt?: string): StoredEvent {
+function storedEvent(endpoint: string, event: NewKeptEvent, attempts: number, parked: boolean, parkedAt?: string): StoredEvent {
     return {
-        nodeId,
+        endpoint,
         deliveryId: event.deliveryId,
         index: event.index,
         receivedAt: event.receivedAt,
@@ -100,7 +100,7 @@ function isStoredEvent(value: unknown): value is StoredEvent {
     if (!value || typeof value !== "object") return false;
     const event = value as Record<string, unknown>;
     return (
-        typeof event.nodeId === "string" &&
+        typeof event.endpoint === "string" &&
         typeof event.deliveryId === "string" &&
         Number.isSafeInteger(event.index) &&
         typeof event.receivedAt === "string" &&
@@ -168,18 +168,18 @@ export class DurableStore {
         return this.removing;
     }
 
-    /** Every event of node `nodeId` still kept, in the order received (per delivery, by index). For tests and tools: a node reads pages. */
-    eventsOf(nodeId: string): StoredEvent[] {
-        return this.page(nodeId, undefined, "\uffff", Number.MAX_SAFE_INTEGER).map(({ value }) => value);
+    /** Every event of endpoint `endpoint` still kept, in the order received (per delivery, by index). For tests and tools: a node reads pages. */
+    eventsOf(endpoint: string): StoredEvent[] {
+        return this.page(endpoint, undefined, "\uffff", Number.MAX_SAFE_INTEGER).map(({ value }) => value);
     }
 
     /**
-     * The next events of node `nodeId` after `after`, received before `before`, about `limit`
+     * The next events of endpoint `endpoint` after `after`, received before `before`, about `limit`
      * of them (the last delivery completed); what does not read back as an event is skipped.
      */
-    private page(nodeId: string, after: Key | undefined, before: string, limit: number): { key: Key; value: StoredEvent }[] {
+    private page(endpoint: string, after: Key | undefined, before: string, limit: number): { key: Key; value: StoredEvent }[] {
         const found: { key: Key; value: StoredEvent }[] = [];
-        for (const { key, value } of this.db.getRange({ start: after ?? [nodeId], end: [nodeId, before] })) {
+        for (const { key, value } of this.db.getRange({ start: after ?? [endpoint], end: [endpoint, before] })) {
             if (after && found.length === 0 && sameKey(key, after)) continue;
             if (found.length >= limit && found[found.length - 1]!.key[2] !== key[2]) break;
             if (isStoredEvent(value)) found.push({ key, value });
@@ -187,11 +187,11 @@ export class DurableStore {
         return found;
     }
 
-    /** How many events node `nodeId` keeps, and their payloads' length, from its keys alone. */
-    private weigh(nodeId: string): { events: number; bytes: number } {
+    /** How many events endpoint `endpoint` keeps, and their payloads' length, from its keys alone. */
+    private weigh(endpoint: string): { events: number; bytes: number } {
         let events = 0;
         let bytes = 0;
-        for (const key of this.db.getKeys({ start: [nodeId], end: [nodeId, "\uffff"] })) {
+        for (const key of this.db.getKeys({ start: [endpoint], end: [endpoint, "\uffff"] })) {
             events++;
             if (Array.isArray(key) && typeof key[4] === "number") bytes += key[4];
         }
@@ -203,13 +203,13 @@ export class DurableStore {
         return this.db.getCount();
     }
 
-    /** What node `nodeId` sees of the store, bounded by `limits`. */
-    forNode(nodeId: string, limits: KeptLimits = DEFAULT_KEPT_LIMITS): KeptEvents<Key> {
+    /** What endpoint `endpoint` sees of the store, bounded by `limits`. */
+    forEndpoint(endpoint: string, limits: KeptLimits = DEFAULT_KEPT_LIMITS): KeptEvents<Key> {
         // What it receives from now on is on its way already when it recovers the rest.
         const startedAt = new Date().toISOString();
         // What it holds, counted once from the keys, then kept up to date by its puts and forgets.
         let held: { events: number; bytes: number } | undefined;
-        const weight = () => (held ??= this.weigh(nodeId));
+        const weight = () => (held ??= this.weigh(endpoint));
         return {
             put: (events: readonly NewKeptEvent[]) => {
                 const now = weight();
@@ -220,7 +220,7 @@ export class DurableStore {
                 }
                 now.events += events.length;
                 now.bytes += bytes;
-                return this.put(events.map((event) => storedEvent(nodeId, event, 1, false))).catch((error: unknown) => {
+                return this.put(events.map((event) => storedEvent(endpoint, event, 1, false))).catch((error: unknown) => {
                     now.events -= events.length;
                     now.bytes -= bytes;
                     throw error;
@@ -235,7 +235,7 @@ export class DurableStore {
             },
             recover: async (cursor?: unknown) => {
                 await this.flushRemovals(); // what a node before this one (a redeploy) handled
-                const page = this.page(nodeId, cursor as Key | undefined, startedAt, RECOVER_PAGE_EVENTS);
+                const page = this.page(endpoint, cursor as Key | undefined, startedAt, RECOVER_PAGE_EVENTS);
                 // Parked events age out: the bound is for what may still be handled.
                 const agedOut = new Date(Date.now() - PARKED_MAX_AGE_MS).toISOString();
                 const events: KeptEvent<Key>[] = [];
@@ -251,11 +251,11 @@ export class DurableStore {
                 return { events, cursor: page.length > 0 ? page[page.length - 1]!.key : undefined };
             },
             attempted: async (events: readonly KeptEvent<Key>[], attempt: number) => {
-                await this.put(events.map((event) => storedEvent(nodeId, event, attempt, false)));
+                await this.put(events.map((event) => storedEvent(endpoint, event, attempt, false)));
             },
             park: async (events: readonly KeptEvent<Key>[]) => {
                 const parkedAt = new Date().toISOString();
-                await this.put(events.map((event) => storedEvent(nodeId, event, event.attempts, true, parkedAt)));
+                await this.put(events.map((event) => storedEvent(endpoint, event, event.attempts, true, parkedAt)));
                 return events.map((event) => event.handle);
             },
             // The store is the runtime's, shared by its nodes: it closes with the runtime.

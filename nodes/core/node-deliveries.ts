@@ -7,6 +7,7 @@
  */
 import type { Node, NodeAPI } from "node-red";
 import { randomBytes } from "node:crypto";
+import { existsSync } from "node:fs";
 import { join } from "node:path";
 import type { DeliveryInput, DeliveryRecord, EventMessage, Receiver } from "./pipeline.js";
 import { deliveryLogRuntime, type LogRuntime } from "./delivery-log-routes.js";
@@ -74,13 +75,28 @@ function storeOf(RED: NodeAPI): DurableStore {
     return store;
 }
 
+/** Where a receiver's deliveries are kept, and whether it keeps new ones (or only drains what is there). */
+export interface KeptStore {
+    readonly store: KeptEvents<unknown>;
+    /** False: "Keep deliveries until handled" is off, but events an earlier node of the endpoint kept are still emitted once. */
+    readonly keeps: boolean;
+}
+
 /**
- * Where node `node` keeps its deliveries until handled, if it does: with a shared-state node,
- * the endpoint's Redis Stream (several instances); otherwise LMDB in the user directory.
+ * Where the receiver of endpoint `scope` keeps its deliveries until handled: with a
+ * shared-state node, the endpoint's Redis Stream (several instances); otherwise LMDB in the
+ * user directory, keyed by the endpoint (provider and path), so that a node replaced on the
+ * same path (copied, imported, deleted and added again) finds what the one before kept, and
+ * one that stopped keeping still emits it.
  */
-export function keptEventsOf(RED: NodeAPI, node: Node, config: PersistOptions, shared: SharedStateNode | undefined, scope: string): KeptEvents<unknown> | undefined {
-    if (config.persist !== true && config.persist !== "true") return undefined;
-    return shared ? shared.keptEventsFor(scope) : storeOf(RED).forNode(node.id);
+export function keptEventsOf(RED: NodeAPI, config: PersistOptions, shared: SharedStateNode | undefined, scope: string): KeptStore | undefined {
+    const keeps = config.persist === true || config.persist === "true";
+    if (shared) return keeps ? { store: shared.keptEventsFor(scope), keeps } : undefined;
+    if (keeps) return { store: storeOf(RED).forEndpoint(scope), keeps };
+    const userDir = (RED.settings as unknown as { userDir?: string }).userDir;
+    // Never kept anything here: no store to open.
+    if (!stores.has(RED.httpAdmin) && (typeof userDir !== "string" || !existsSync(join(userDir, "verified-webhooks", "deliveries")))) return undefined;
+    return { store: storeOf(RED).forEndpoint(scope), keeps };
 }
 
 /** An event's name from its kept JSON; one that cannot be read is named so, and never stops the others. */
@@ -97,6 +113,9 @@ export class NodeDeliveries<Event> {
     readonly log: NodeDeliveryLog;
     readonly logging: boolean;
     readonly maxAttempts: number;
+    readonly store: KeptEvents<unknown> | undefined;
+    /** Whether new deliveries are kept (else the store is only drained of what was kept before). */
+    readonly keeps: boolean;
     private readonly awaitingAnswer = new Map<string, Emitted>();
     /** The deliveries with events in the store, by delivery id (the latest emission of each). */
     private readonly kept = new Map<string, KeptDelivery>();
@@ -115,9 +134,11 @@ export class NodeDeliveries<Event> {
         private readonly providerName: string,
         config: { readonly logDeliveries?: unknown; readonly logHours?: unknown } & PersistOptions,
         limits: Parameters<LogRuntime["logs"]["forNode"]>[1],
-        /** Where the node keeps deliveries until handled (keptEventsOf), if it does. */
-        readonly store?: KeptEvents<unknown>,
+        /** Where the node keeps deliveries until handled (keptEventsOf), if it does, or drains what an earlier node kept. */
+        kept?: KeptStore,
     ) {
+        this.store = kept?.store;
+        this.keeps = kept?.keeps ?? false;
         this.logRuntime = deliveryLogRuntime(RED);
         this.log = this.logRuntime.logs.forNode(node.id, limits);
         this.logging = this.log.limits.maxDeliveries > 0;

@@ -148,7 +148,7 @@ export function registerReceiverNode<Event, Options, Keys>(RED: NodeAPI, provide
         // The delivery log, and (with "Keep deliveries until handled") the store: LMDB, or Redis with a shared-state node.
         let deliveries: NodeDeliveries<Event>;
         try {
-            deliveries = new NodeDeliveries<Event>(RED, node, provider.name, config, logLimitsOf(config), keptEventsOf(RED, node, config, shared, scope));
+            deliveries = new NodeDeliveries<Event>(RED, node, provider.name, config, logLimitsOf(config), keptEventsOf(RED, config, shared, scope));
         } catch (error) {
             return fail("store", { reason: error instanceof Error ? error.message : String(error) });
         }
@@ -182,15 +182,18 @@ export function registerReceiverNode<Event, Options, Keys>(RED: NodeAPI, provide
                 onCount: scheduleStatus,
                 onInternalError: (where) => node.error(RED._("webhook.errors.internal", { where })),
                 ...(deliveries.following ? { onDelivery: deliveries.delivered } : {}),
-                ...(deliveries.store ? { persist: deliveries.persist } : {}),
+                ...(deliveries.keeps ? { persist: deliveries.persist } : {}),
             },
         );
         const { logRuntime } = deliveries;
         const replayer: Replayer = (events, original) => deliveries.replay(receiver as Receiver<Event, unknown, unknown>, events, original);
         logRuntime.replayers.set(node.id, replayer);
         if (deliveries.store) {
-            // Once every node of the flows runs, so that the next nodes are there to receive them.
+            // Once every node of the flows runs, so that the next nodes are there to receive them;
+            // by the node that listens on the path (kept events are the endpoint's: a second
+            // node waiting for the path must not emit them too).
             RED.events.once("flows:started", () => {
+                if (!claim.active) return;
                 deliveries.startRedelivery(receiver as Receiver<Event, unknown, unknown>, (error: unknown) => {
                     node.error(RED._("webhook.errors.store", { reason: error instanceof Error ? error.message : String(error) }));
                 });

@@ -221,15 +221,17 @@ describe("end to end: the delivery log's admin API under adminAuth", function ()
         assert.equal((await request(nodeRed.adminUrl("/verified-webhooks/deliveries"), { headers: { authorization: `Bearer ${token}` } })).status, 401, "no verified-webhooks.read");
         const comms = new WebSocket(nodeRed.adminUrl("/comms").replace(/^http/, "ws"));
         const frames: unknown[] = [];
+        comms.on("message", (data: WebSocket.RawData) => frames.push(...[JSON.parse(data.toString()) as unknown].flat()));
+        // As the editor does: the token first, and only once it is accepted, the subscription.
         await new Promise<void>((resolve, reject) => {
-            comms.on("open", () => {
-                comms.send(JSON.stringify({ auth: token }));
-                comms.send(JSON.stringify({ subscribe: "verified-webhooks/deliveries" }));
-                resolve();
+            comms.on("open", () => comms.send(JSON.stringify({ auth: token })));
+            comms.on("message", () => {
+                if (frames.some((frame) => (frame as { auth?: string }).auth === "ok")) resolve();
+                else if (frames.some((frame) => (frame as { auth?: string }).auth === "fail")) reject(new Error("comms refused the token"));
             });
             comms.on("error", reject);
         });
-        comms.on("message", (data: WebSocket.RawData) => frames.push(...[JSON.parse(data.toString()) as unknown].flat()));
+        comms.send(JSON.stringify({ subscribe: "verified-webhooks/deliveries" }));
         await new Promise((resolve) => setTimeout(resolve, 300));
         const secretish = `live-${Date.now()}`;
         assert.equal((await nodeRed.post("/live", JSON.stringify([{ ...synthesisBatch(1)[0], uuid: secretish }]))).status, 200);

@@ -11,7 +11,7 @@ import net = require("node:net");
 import fs = require("node:fs");
 import path = require("node:path");
 import { synthesisBatch } from "../support/fixtures.js";
-import { NodeRedProcess, sleep, type FlowNode } from "../support/node-red-process.js";
+import { NodeRedProcess, sleep, startedForSuite, type FlowNode } from "../support/node-red-process.js";
 import { RedisServer } from "../support/redis-server.js";
 
 interface Received {
@@ -161,6 +161,9 @@ describe("end to end: deliveries kept until handled survive kill -9", function (
         assert.ok(before < acknowledged.length, `events were still in flight (${before} of ${acknowledged.length} arrived)`);
 
         await restartAndCollect(acknowledged);
+        // Those whose request to the collector was under way at the kill arrive anyway, but were
+        // not handled (no answer came back): they come again, flagged, once the restart emits them.
+        for (const deadline = Date.now() + 10000; !collector.received.some((entry) => entry.redelivered) && Date.now() < deadline; ) await sleep(100);
         assertRepeatsFlagged(collector);
         assert.ok(collector.received.some((entry) => entry.redelivered), "some were redelivered");
         // Handled now: a further restart emits nothing again.
@@ -313,5 +316,47 @@ describe("end to end: kept deliveries are bounded, whatever unauthenticated send
             await second?.stop();
             await first.stop();
         }
+    });
+});
+
+describe("end to end: kept events belong to the endpoint, not to the node object", function () {
+    this.timeout(60000);
+    const suite = startedForSuite();
+
+    /** A keeping receiver at /replaced with node id `id`, its events going to a function that fails (`failing`) or to the collector. */
+    function replacedFlow(id: string, persist: boolean, failing: boolean): FlowNode[] {
+        const [taps, wires] = suite.collector.tap("replaced", "tab-replaced", 500, 100);
+        return [
+            { id: "tab-replaced", type: "tab", label: "replaced" },
+            { id, type: "synthesis-webhook", z: "tab-replaced", path: "/replaced", persist, x: 100, y: 100, wires: [[failing ? "down" : wires[0]![0]!], []] },
+            { id: "down", type: "function", z: "tab-replaced", func: 'throw new Error("down");', outputs: 1, x: 300, y: 100, wires: [[]] },
+            ...taps,
+        ];
+    }
+
+    it("a node replaced on the same path (a new id), and one with keeping turned off, emits what the one before kept, once", async () => {
+        const { nodeRed, collector } = suite;
+        await nodeRed.deploy(replacedFlow("first-id", true, true));
+        const uuid = `replaced-${Date.now()}`;
+        assert.equal((await nodeRed.post("/replaced", JSON.stringify([{ ...synthesisBatch(1)[0], uuid }]))).status, 200);
+        await sleep(300); // failed in the flow: still kept
+        // Deleted and added again (copy and paste, an import): a new id on the same path.
+        await nodeRed.deploy(replacedFlow("second-id", true, false));
+        const [redelivered] = await collector.waitFor("replaced:1", 1);
+        assert.equal(redelivered!.payload.uuid, uuid);
+        assert.equal(redelivered!.webhook.redelivered, true);
+
+        const again = `replaced-off-${Date.now()}`;
+        await nodeRed.deploy(replacedFlow("second-id", true, true));
+        assert.equal((await nodeRed.post("/replaced", JSON.stringify([{ ...synthesisBatch(1)[0], uuid: again }]))).status, 200);
+        await sleep(300);
+        collector.clear();
+        // Keeping turned off: what was kept is still emitted, once.
+        await nodeRed.deploy(replacedFlow("second-id", false, false));
+        const [drained] = await collector.waitFor("replaced:1", 1);
+        assert.equal(drained!.payload.uuid, again);
+        await sleep(500);
+        await nodeRed.deploy(replacedFlow("second-id", false, false));
+        assert.equal((await collector.settle("replaced:1", 500)).length, 1, "handled: not emitted again");
     });
 });

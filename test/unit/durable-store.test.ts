@@ -7,8 +7,8 @@ import os = require("node:os");
 import path = require("node:path");
 import { DurableStore, KeptFull, RECOVER_PAGE_EVENTS, keyOf, type StoredEvent } from "../../nodes/core/durable-store.js";
 
-function event(nodeId: string, deliveryId: string, index: number, receivedAt: string): StoredEvent {
-    return { nodeId, deliveryId, index, receivedAt, verified: true, test: false, remoteAddress: "203.0.113.7", payload: JSON.stringify({ uuid: `${deliveryId}-${index}` }), attempts: 1, parked: false };
+function event(endpoint: string, deliveryId: string, index: number, receivedAt: string): StoredEvent {
+    return { endpoint, deliveryId, index, receivedAt, verified: true, test: false, remoteAddress: "203.0.113.7", payload: JSON.stringify({ uuid: `${deliveryId}-${index}` }), attempts: 1, parked: false };
 }
 
 describe("durable store", () => {
@@ -46,7 +46,7 @@ describe("durable store", () => {
     it("gives a node what it kept before it started, not what it receives since, and counts attempts and parks on disk", async () => {
         const store = DurableStore.open(dir);
         await store.put([event("n", "before", 0, "2026-01-01T00:00:00.000Z"), event("n", "before", 1, "2026-01-01T00:00:00.000Z"), event("other", "x", 0, "2026-01-01T00:00:00.000Z")]);
-        const view = store.forNode("n");
+        const view = store.forEndpoint("n");
         const [since] = await view.put([{ deliveryId: "since", index: 0, receivedAt: new Date().toISOString(), verified: true, test: false, remoteAddress: undefined, payload: "{}" }]);
         assert.deepEqual([since![0], since![2], since![3], since![4]], ["n", "since", 0, 2], "node, delivery, index, payload length");
         const recovered = await recoverAll(view);
@@ -55,7 +55,7 @@ describe("durable store", () => {
         await view.attempted([recovered[0]!], 2);
         const [parked] = await view.park([recovered[1]!]);
         view.forget(since!);
-        const later = await recoverAll(store.forNode("n")); // a node started later: the one just forgotten is gone
+        const later = await recoverAll(store.forEndpoint("n")); // a node started later: the one just forgotten is gone
         assert.deepEqual(later.map((kept) => [kept.deliveryId, kept.index, kept.attempts, kept.parked]), [["before", 0, 2, false], ["before", 1, 1, true]]);
         assert.deepEqual(later[1]!.handle, parked, "a parked event keeps its handle");
         await store.close();
@@ -75,7 +75,7 @@ describe("durable store", () => {
         const [key] = await store.put([event("delay", "d1", 0, receivedAt), event("delay", "d1", 1, receivedAt)]);
         store.remove(key!); // the flow handled event 0 just before the deploy
         // After the deploy, every node recovers at once: the first call writes the removal.
-        const views = ["switch", "change", "delay"].map((nodeId) => store.forNode(nodeId));
+        const views = ["switch", "change", "delay"].map((endpoint) => store.forEndpoint(endpoint));
         const recovered = await Promise.all(views.map((view) => recoverAll(view)));
         assert.deepEqual(recovered[2]!.map((kept) => kept.index), [1]);
         await store.close();
@@ -93,14 +93,14 @@ describe("durable store", () => {
         const store = DurableStore.open(dir);
         const receivedAt = "2026-01-01T00:00:00.000Z";
         await store.put([event("n", "old", 0, receivedAt)]); // kept before this view: counted from the keys
-        const view = store.forNode("n", { maxEvents: 3, maxBytes: 10_000 });
+        const view = store.forEndpoint("n", { maxEvents: 3, maxBytes: 10_000 });
         const one = (id: string, payload = "{}") => ({ deliveryId: id, index: 0, receivedAt, verified: true, test: false, remoteAddress: undefined, payload });
         const [a] = await view.put([one("a")]);
         await view.put([one("b")]);
         await assert.rejects(view.put([one("c")]), KeptFull, "the fourth event");
         view.forget(a!);
         await view.put([one("c")]);
-        const heavy = store.forNode("m", { maxEvents: 100, maxBytes: 1000 });
+        const heavy = store.forEndpoint("m", { maxEvents: 100, maxBytes: 1000 });
         await heavy.put([one("x", "x".repeat(600))]);
         await assert.rejects(heavy.put([one("y", "y".repeat(600))]), KeptFull, "past the bytes");
         await store.close();
@@ -114,7 +114,7 @@ describe("durable store", () => {
             for (let index = 0; index < 40; index++) events.push(event("n", `d${String(delivery).padStart(2, "0")}`, index, receivedAt));
         }
         await store.put(events);
-        const view = store.forNode("n");
+        const view = store.forEndpoint("n");
         const pages: KeptEvent<unknown>[][] = [];
         for (let cursor: unknown = undefined; ; ) {
             const page = await view.recover(cursor);

@@ -38,10 +38,10 @@ describe("one node's deliveries", () => {
     const node = { id: "sessions-in", name: "", warn() {} } as unknown as Node;
 
     function nodeDeliveries(RED: NodeAPI) {
-        return new NodeDeliveries(RED, node, "synthesis", { persist: true }, logLimitsOf({}), keptEventsOf(RED, node, { persist: true }, undefined, "synthesis:/sessions"));
+        return new NodeDeliveries(RED, node, "synthesis", { persist: true }, logLimitsOf({}), keptEventsOf(RED, { persist: true }, undefined, "synthesis:/sessions"));
     }
     /** What a node starting now would redeliver. */
-    const keptNow = (RED: NodeAPI) => recoverAll(keptEventsOf(RED, node, { persist: true }, undefined, "synthesis:/sessions")!);
+    const keptNow = (RED: NodeAPI) => recoverAll(keptEventsOf(RED, { persist: true }, undefined, "synthesis:/sessions")!.store);
 
     it("forgets a kept delivery refused between its sync and its emit, so the sender's retry is the only copy", async () => {
         const RED = fakeRED(userDir);
