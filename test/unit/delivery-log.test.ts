@@ -118,6 +118,22 @@ describe("delivery log", () => {
         assert.ok(log.keptBytes < 5000);
     });
 
+    it("holds a node's log to its stated bound in real heap: 1,000 batches of 432 small events stay under 18 MiB", () => {
+        const gc = (globalThis as { gc?: () => void }).gc;
+        if (!gc) return assert.fail("run with --expose-gc (the suite's .mocharc does)");
+        gc();
+        const before = process.memoryUsage().heapUsed;
+        const log = new NodeDeliveryLog(DEFAULT_LOG_LIMITS);
+        for (let delivery = 0; delivery < 1000; delivery++) {
+            const payloads = Array.from({ length: 432 }, (_, index) => JSON.stringify({ uuid: `u-${delivery}-${index}`, action: "create", location: "Kamen", stations: 1, customerid: index }));
+            log.add(report({ names: payloads.map(() => "create"), payloads }));
+        }
+        gc();
+        const grown = (process.memoryUsage().heapUsed - before) / 1024 / 1024;
+        assert.ok(log.keptBytes <= DEFAULT_LOG_LIMITS.maxBytes, "within the bytes bound as counted");
+        assert.ok(grown < 18, `the heap grew ${grown.toFixed(1)} MiB`);
+    });
+
     it("rejected and duplicate deliveries, however many, never push out an accepted one the flow failed", () => {
         const log = new NodeDeliveryLog({ ...DEFAULT_LOG_LIMITS, maxDeliveries: 100 });
         const failed = report({ names: ["delete"] });
