@@ -143,26 +143,17 @@
         if (selected && summaries.some(function (summary) { return summary.deliveryId === selected; })) select(selected);
     }
 
-    function load() {
+    /** The list as filtered; on a load (not a live refresh) the node menu is rebuilt too. */
+    function load(liveRefresh) {
         var f = filters();
         var query = $.param({ node: f.node, status: f.status, event: f.event, limit: SHOWN });
         $.getJSON("verified-webhooks/deliveries?" + query, function (data) {
             deliveries = [];
             upsert(data.deliveries || []);
             // Rebuilt on a load only: rebuilding the choices on every live update would close an open menu.
-            refreshNodeChoices();
+            if (liveRefresh !== true) refreshNodeChoices();
         }).fail(function (xhr) {
-            notify(t("loadFailed", { reason: (xhr.responseJSON && xhr.responseJSON.error) || xhr.status }), "error");
-        });
-    }
-
-    /** The list again, as filtered, without rebuilding the node menu (an open menu would close). */
-    function refresh() {
-        var f = filters();
-        var query = $.param({ node: f.node, status: f.status, event: f.event, limit: SHOWN });
-        $.getJSON("verified-webhooks/deliveries?" + query, function (data) {
-            deliveries = [];
-            upsert(data.deliveries || []);
+            if (liveRefresh !== true) notify(t("loadFailed", { reason: (xhr.responseJSON && xhr.responseJSON.error) || xhr.status }), "error");
         });
     }
 
@@ -327,7 +318,7 @@
             if (refreshTimer) return;
             refreshTimer = setTimeout(function () {
                 refreshTimer = undefined;
-                refresh();
+                load(true);
             }, 250);
         });
         RED.events.on("deploy", load);

@@ -63,31 +63,8 @@ describe("end to end: Node-RED's HTTP protection applies as it does to http in",
         return { core, ours };
     }
 
-    it("runs an embedding application's guard mounted with RED.httpNode", async () => {
-        await start(
-            `{
-                flowFile: "flows.json",
-                httpAdminRoot: "/red",
-                httpNodeRoot: "/api",
-                embed(app, RED) {
-                    app.use("/red", RED.httpAdmin);
-                    app.use("/api", function guard(req, res, next) {
-                        res.setHeader("x-guard", "ran");
-                        if (req.headers["x-pass"] !== "yes") { res.statusCode = 403; return res.end("forbidden"); }
-                        next();
-                    }, RED.httpNode);
-                },
-            }`,
-            { launcher: EMBEDDED, adminRoot: "/red", nodeRoot: "/api" },
-        );
-        await nodeRed.deploy(sideBySide([""]));
-        await same("", {}, 403);
-        await same("", { "x-pass": "yes" }, 200);
-        // Twice: a path planned after the first delivery must still pass the guard.
-        await same("", {}, 403);
-    });
-
-    it("runs a guard that borrows the name of a harmless middleware (passport's initialize, body-parser's jsonParser): names prove nothing", async () => {
+    /** Node-RED embedded in an application that mounts `middleware` (source, using `guard`) before RED.httpNode at /api. */
+    async function startEmbeddedBehind(middleware: string) {
         await start(
             `{
                 flowFile: "flows.json",
@@ -100,14 +77,24 @@ describe("end to end: Node-RED's HTTP protection applies as it does to http in",
                         if (req.headers["x-pass"] !== "yes") { res.statusCode = 403; return res.end("forbidden"); }
                         next();
                     };
-                    app.use("/api",
-                        function initialize(req, res, next) { guard(req, res, next); },
-                        function jsonParser(req, res, next) { guard(req, res, next); },
-                        RED.httpNode);
+                    app.use("/api", ${middleware}, RED.httpNode);
                 },
             }`,
             { launcher: EMBEDDED, adminRoot: "/red", nodeRoot: "/api" },
         );
+    }
+
+    it("runs an embedding application's guard mounted with RED.httpNode", async () => {
+        await startEmbeddedBehind("function guarding(req, res, next) { guard(req, res, next); }");
+        await nodeRed.deploy(sideBySide([""]));
+        await same("", {}, 403);
+        await same("", { "x-pass": "yes" }, 200);
+        // Twice: a path planned after the first delivery must still pass the guard.
+        await same("", {}, 403);
+    });
+
+    it("runs a guard that borrows the name of a harmless middleware (passport's initialize, body-parser's jsonParser): names prove nothing", async () => {
+        await startEmbeddedBehind("function initialize(req, res, next) { guard(req, res, next); }, function jsonParser(req, res, next) { guard(req, res, next); }");
         await nodeRed.deploy(sideBySide([""]));
         await same("", {}, 403);
         await same("", { "x-pass": "yes" }, 200);
