@@ -30,8 +30,13 @@ marks them msg.webhook.test when their signature or token verifies.
 
 Exit status: 0 when the receiver answered 2xx, 1 otherwise, 2 for a usage error.`;
 
+/** Help asked for (--help): on standard output, exit 0. A usage error: on standard error, exit 2. */
 function usage(message?: string): never {
-    if (message) console.error(`verified-webhooks: ${message}\n`);
+    if (message === undefined) {
+        console.log(USAGE);
+        process.exit(0);
+    }
+    console.error(`verified-webhooks: ${message}\n`);
     console.error(USAGE);
     process.exit(2);
 }
@@ -107,7 +112,8 @@ async function main(): Promise<number> {
         usage((error as Error).message);
     }
     const [command, ...rest] = parsed.positionals;
-    if (parsed.values.help || !command) usage();
+    if (parsed.values.help) usage();
+    if (!command) usage("a command is needed: send or events");
     if (command === "send") return send(rest, parsed.values);
     if (command === "events") return events(rest);
     usage(`unknown command ${command}`);

@@ -89,8 +89,9 @@ export interface KeptStore {
  * same path (copied, imported, deleted and added again) finds what the one before kept, and
  * one that stopped keeping still emits it.
  */
-export function keptEventsOf(RED: NodeAPI, config: PersistOptions, shared: SharedStateNode | undefined, scope: string): KeptStore | undefined {
-    const keeps = config.persist === true || config.persist === "true";
+export function keptEventsOf(RED: NodeAPI, config: PersistOptions, shared: SharedStateNode | undefined, scope: string, keepsByDefault = false): KeptStore | undefined {
+    // A flow without the option (made before it existed, or through the admin API) gets the provider's default, as the palette's nodes do.
+    const keeps = config.persist === undefined || config.persist === "" ? keepsByDefault : config.persist === true || config.persist === "true";
     if (shared) return keeps ? { store: shared.keptEventsFor(scope), keeps } : undefined;
     if (keeps) return { store: storeOf(RED).forEndpoint(scope), keeps };
     const userDir = (RED.settings as unknown as { userDir?: string }).userDir;

@@ -148,7 +148,7 @@ export function registerReceiverNode<Event, Options, Keys>(RED: NodeAPI, provide
         // The delivery log, and (with "Keep deliveries until handled") the store: LMDB, or Redis with a shared-state node.
         let deliveries: NodeDeliveries<Event>;
         try {
-            deliveries = new NodeDeliveries<Event>(RED, node, provider.name, config, logLimitsOf(config), keptEventsOf(RED, config, shared, scope));
+            deliveries = new NodeDeliveries<Event>(RED, node, provider.name, config, logLimitsOf(config), keptEventsOf(RED, config, shared, scope, provider.retries === false));
         } catch (error) {
             return fail("store", { reason: error instanceof Error ? error.message : String(error) });
         }

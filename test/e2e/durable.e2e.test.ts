@@ -324,11 +324,11 @@ describe("end to end: kept events belong to the endpoint, not to the node object
     const suite = startedForSuite();
 
     /** A keeping receiver at /replaced with node id `id`, its events going to a function that fails (`failing`) or to the collector. */
-    function replacedFlow(id: string, persist: boolean, failing: boolean): FlowNode[] {
+    function replacedFlow(id: string, persist: boolean | undefined, failing: boolean): FlowNode[] {
         const [taps, wires] = suite.collector.tap("replaced", "tab-replaced", 500, 100);
         return [
             { id: "tab-replaced", type: "tab", label: "replaced" },
-            { id, type: "synthesis-webhook", z: "tab-replaced", path: "/replaced", persist, x: 100, y: 100, wires: [[failing ? "down" : wires[0]![0]!], []] },
+            { id, type: "synthesis-webhook", z: "tab-replaced", path: "/replaced", ...(persist === undefined ? {} : { persist }), x: 100, y: 100, wires: [[failing ? "down" : wires[0]![0]!], []] },
             { id: "down", type: "function", z: "tab-replaced", func: 'throw new Error("down");', outputs: 1, x: 300, y: 100, wires: [[]] },
             ...taps,
         ];
@@ -358,5 +358,17 @@ describe("end to end: kept events belong to the endpoint, not to the node object
         await sleep(500);
         await nodeRed.deploy(replacedFlow("second-id", false, false));
         assert.equal((await collector.settle("replaced:1", 500)).length, 1, "handled: not emitted again");
+    });
+
+    it("a SynthesisVR node whose flow JSON has no persist option (an older flow, the admin API) keeps deliveries, as the palette's node does", async () => {
+        const { nodeRed, collector } = suite;
+        await nodeRed.deploy(replacedFlow("no-option", undefined, true));
+        const uuid = `no-option-${Date.now()}`;
+        assert.equal((await nodeRed.post("/replaced", JSON.stringify([{ ...synthesisBatch(1)[0], uuid }]))).status, 200);
+        await sleep(300);
+        collector.clear();
+        await nodeRed.deploy(replacedFlow("no-option", undefined, false));
+        const [redelivered] = await collector.waitFor("replaced:1", 1);
+        assert.equal(redelivered!.payload.uuid, uuid);
     });
 });

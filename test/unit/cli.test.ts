@@ -78,4 +78,14 @@ describe("the command-line signer", function () {
         assert.equal((await runCli(["send", "wms", "not-a-url"])).code, 2);
         assert.match((await runCli(["events", "synthesis"])).stdout, /^synthesis: create, delete/);
     });
+
+    it("answers --help on standard output with exit status 0, and a usage error with 2", async () => {
+        const help = await runCli(["--help"]);
+        assert.equal(help.code, 0);
+        assert.match(help.stdout, /Exit status/);
+        const wrong = await runCli(["frobnicate"]);
+        assert.equal(wrong.code, 2);
+        assert.match(wrong.stderr, /unknown command frobnicate/);
+        assert.equal((await runCli([])).code, 2, "no command");
+    });
 });
