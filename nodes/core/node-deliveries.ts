@@ -90,11 +90,14 @@ export interface KeptStore {
  * one that stopped keeping still emits it.
  */
 export function keptEventsOf(RED: NodeAPI, config: PersistOptions, shared: SharedStateNode | undefined, scope: string, keepsByDefault = false): KeptStore | undefined {
-    // A flow without the option (made before it existed, or through the admin API) gets the provider's default, as the palette's nodes do.
-    const keeps = config.persist === undefined || config.persist === "" ? keepsByDefault : config.persist === true || config.persist === "true";
+    const userDir = (RED.settings as unknown as { userDir?: string }).userDir;
+    // A flow without the option (made before it existed, or through the admin API) gets the
+    // provider's default, as the palette's nodes do; where a user directory holds the store
+    // (a runtime without one, a test harness, keeps nothing unless asked).
+    const unset = config.persist === undefined || config.persist === "";
+    const keeps = unset ? keepsByDefault && (shared !== undefined || typeof userDir === "string") : config.persist === true || config.persist === "true";
     if (shared) return keeps ? { store: shared.keptEventsFor(scope), keeps } : undefined;
     if (keeps) return { store: storeOf(RED).forEndpoint(scope), keeps };
-    const userDir = (RED.settings as unknown as { userDir?: string }).userDir;
     // Never kept anything here: no store to open.
     if (!stores.has(RED.httpAdmin) && (typeof userDir !== "string" || !existsSync(join(userDir, "verified-webhooks", "deliveries")))) return undefined;
     return { store: storeOf(RED).forEndpoint(scope), keeps };
