@@ -123,6 +123,8 @@ export class NodeDeliveries<Event> {
     private readonly awaitingAnswer = new Map<string, Emitted>();
     /** The deliveries with events in the store, by delivery id (the latest emission of each). */
     private readonly kept = new Map<string, KeptDelivery>();
+    /** Puts of deliveries being kept, not settled yet. */
+    private readonly putting = new Set<Promise<void>>();
     private closed = false;
     private recoverTimer: NodeJS.Timeout | undefined;
     /**
@@ -162,7 +164,7 @@ export class NodeDeliveries<Event> {
         const deliveryId = info.deliveryId;
         const payloads = events.map((message) => JSON.stringify(message.payload));
         const kept = this.keep(deliveryId, undefined, payloads, []);
-        return store
+        const put = store
             .put(
                 payloads.map((payload, index) => ({
                     deliveryId,
@@ -178,6 +180,11 @@ export class NodeDeliveries<Event> {
                 kept.handles = handles;
                 kept.remaining = handles.length;
             });
+        // Until it settles, a deploy's close waits for it (see close()).
+        this.putting.add(put);
+        const settled = () => void this.putting.delete(put);
+        put.then(settled, settled);
+        return put;
     };
 
     private keep(deliveryId: string, places: readonly number[] | undefined, payloads: readonly string[], handles: unknown[]): KeptDelivery {
@@ -407,10 +414,18 @@ export class NodeDeliveries<Event> {
     }
 
     /** The node stops: the store writes what it was told to forget. */
-    close(): Promise<void> {
+    async close(): Promise<void> {
         this.closed = true;
         clearTimeout(this.recoverTimer);
-        return this.store?.close() ?? Promise.resolve();
+        // Deliveries being kept when the deploy came are answered 503 (the sender retries) and
+        // their kept events forgotten before the next node reads the store back: otherwise it
+        // would emit them too. Each put is bounded (a sync; Redis's timeout); then one turn, in
+        // which the receiver answers them and this forgets them.
+        if (this.putting.size > 0) {
+            await Promise.allSettled([...this.putting]);
+            await new Promise((resolve) => setImmediate(resolve));
+        }
+        await this.store?.close();
     }
 
     /**
