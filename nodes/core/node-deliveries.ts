@@ -420,8 +420,9 @@ export class NodeDeliveries<Event> {
         // Deliveries being kept when the deploy came are answered 503 (the sender retries) and
         // their kept events forgotten before the next node reads the store back: otherwise it
         // would emit them too. Each put is bounded (a sync; Redis's timeout); then one turn, in
-        // which the receiver answers them and this forgets them.
-        if (this.putting.size > 0) {
+        // which the receiver answers them (and those emitted, waiting for their answer) and this
+        // forgets them.
+        if (this.store && (this.putting.size > 0 || this.awaitingAnswer.size > 0)) {
             await Promise.allSettled([...this.putting]);
             await new Promise((resolve) => setImmediate(resolve));
         }
