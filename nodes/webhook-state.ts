@@ -11,6 +11,7 @@ import path = require("node:path");
 import { createClient } from "redis";
 import { positiveNumber } from "./core/options.js";
 import { RedisKeptEvents } from "./core/redis-kept.js";
+import { packageFolder } from "./core/durable-store.js";
 import { RedisState } from "./core/redis-state.js";
 import type { SharedStateNode } from "./core/state.js";
 
@@ -45,7 +46,7 @@ function instanceName(userDir: string): string {
     if (!name) {
         name = randomUUID();
         try {
-            fs.mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 });
+            packageFolder(userDir);
             fs.writeFileSync(file, name);
         } catch {
             // a read-only user directory: a name for this run
@@ -68,7 +69,7 @@ function entryKeyOf(configured: string | undefined, userDir: string, onLocalKey:
         } catch {
             secret = randomBytes(32).toString("base64url");
             try {
-                fs.mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 });
+                packageFolder(userDir);
                 fs.writeFileSync(file, secret, { mode: 0o600 });
             } catch {
                 // a read-only user directory: a key for this run

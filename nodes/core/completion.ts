@@ -163,7 +163,8 @@ export class CompletionTracker {
      */
     derive(msgid: string, from: string): void {
         const followed = this.followed.get(from);
-        if (!followed || this.followed.has(msgid)) return;
+        // Bounded as what is followed is: past it, a part is not followed (its event is handled when the node that made it completes).
+        if (!followed || this.followed.has(msgid) || this.followed.size >= this.maxFollowed) return;
         (followed.derived ??= []).push(msgid);
         this.followed.set(msgid, followed);
     }

@@ -8,16 +8,20 @@
  * sync (group commit). See bench/stores.js for how it compares.
  */
 import { chmodSync, mkdirSync } from "node:fs";
-import { dirname } from "node:path";
+import { join } from "node:path";
 import { open, type RootDatabase } from "lmdb";
 import type { KeptEvent, KeptEvents, NewKeptEvent } from "./kept-events.js";
 
-/** Creates `path` (and its parent, the package's folder in the user directory) readable by this user only: they hold payloads. */
-export function privateDirectory(path: string): void {
-    for (const directory of [dirname(path), path]) {
-        mkdirSync(directory, { recursive: true, mode: 0o700 });
-        chmodSync(directory, 0o700); // made by an earlier version, or another part of the package, with the umask's mode
-    }
+/** Creates directory `path`, or makes an existing one (an earlier version's, with the umask's mode), readable by this user only. */
+export function privateDirectory(path: string): string {
+    mkdirSync(path, { recursive: true, mode: 0o700 });
+    chmodSync(path, 0o700);
+    return path;
+}
+
+/** The package's folder in the user directory, readable by this user only: its stores hold payloads and identities. */
+export function packageFolder(userDir: string): string {
+    return privateDirectory(join(userDir, "verified-webhooks"));
 }
 
 /** One acknowledged event, as kept on disk until the flow has handled it. */

@@ -13,7 +13,7 @@ import type { DeliveryInput, DeliveryRecord, EventMessage, Receiver } from "./pi
 import { deliveryLogRuntime, type LogRuntime } from "./delivery-log-routes.js";
 import { reportErrorsOf } from "./completion-hooks.js";
 import { eventMovesOn, type LogEntry, type LoggedEvent, type NodeDeliveryLog } from "./delivery-log.js";
-import { DurableStore } from "./durable-store.js";
+import { DurableStore, packageFolder } from "./durable-store.js";
 import { byDelivery, type KeptEvent, type KeptEvents } from "./kept-events.js";
 import { positiveNumber } from "./options.js";
 import type { SharedStateNode } from "./state.js";
@@ -69,7 +69,7 @@ function storeOf(RED: NodeAPI): DurableStore {
     let store = stores.get(RED.httpAdmin);
     if (!store) {
         const userDir = (RED.settings as unknown as { userDir?: string }).userDir ?? process.cwd();
-        store = DurableStore.open(join(userDir, "verified-webhooks", "deliveries"));
+        store = DurableStore.open(join(packageFolder(userDir), "deliveries"));
         stores.set(RED.httpAdmin, store);
     }
     return store;
@@ -187,7 +187,7 @@ export class NodeDeliveries<Event> {
         return put;
     };
 
-    private keep(deliveryId: string, places: readonly number[] | undefined, payloads: readonly string[], handles: unknown[]): KeptDelivery {
+    private keep(deliveryId: string, places: readonly number[] | undefined, payloads: readonly string[] | undefined, handles: unknown[]): KeptDelivery {
         if (this.kept.size >= MAX_KEPT_DELIVERIES) this.kept.delete(this.kept.keys().next().value!);
         const kept: KeptDelivery = { deliveryId, places, payloads, handles, remaining: handles.length };
         this.kept.set(deliveryId, kept);
@@ -347,7 +347,8 @@ export class NodeDeliveries<Event> {
             const attempt = Math.max(...delivery.map((event) => event.attempts)) + 1;
             if (first.parked || attempt > this.maxAttempts) {
                 const handles = first.parked ? delivery.map((event) => event.handle) : await store.park(delivery);
-                this.keep(deliveryId, this.placesOf(deliveryId, delivery).places, delivery.map((event) => event.payload), handles);
+                // Not emitted: its payloads are not held (the log entry has them, for a replay).
+                this.keep(deliveryId, this.placesOf(deliveryId, delivery).places, undefined, handles);
                 this.parked(receiver, delivery, original);
                 continue;
             }

@@ -15,6 +15,7 @@ import { dedupWindowSeconds, positiveNumber } from "./options.js";
 import { extraPathRule, parseSecrets } from "./secrets.js";
 import { EndpointStates, type DeliveryState, type SharedStateNode } from "./state.js";
 import { IdentityJournals } from "./identity-journal.js";
+import { packageFolder } from "./durable-store.js";
 import { attachStats, attachTestEventSender, registerTestEventRoutes, TEST_EVENT_NONCE, testEventSender } from "./test-events.js";
 
 /** The limits a receiver node's dialog sets. */
@@ -61,7 +62,7 @@ function endpointStatesOf(RED: NodeAPI, onJournalError: (error: unknown) => void
         states = new EndpointStates((scope) => {
             if (failed) return undefined;
             try {
-                journals ??= IdentityJournals.open(join(userDir as string, "verified-webhooks", "identities"));
+                journals ??= IdentityJournals.open(join(packageFolder(userDir as string), "identities"));
                 return journals.for(scope, DEFAULT_SETTINGS.maxEntries);
             } catch (error) {
                 failed = true; // memory only: deploys keep identities, a restart does not

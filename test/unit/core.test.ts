@@ -2,6 +2,7 @@ import assert = require("node:assert/strict");
 import { Readable } from "node:stream";
 import { MemoryState, skippedPositions, MAX_MISSING_LISTED } from "../../nodes/core/state.js";
 import { wms } from "../../nodes/providers/wms.js";
+import { standard } from "../../nodes/providers/standard.js";
 import { Receiver, DEFAULT_SETTINGS } from "../../nodes/core/pipeline.js";
 import { synthesis } from "../../nodes/providers/synthesis.js";
 import { FakeResponse, routed } from "../support/exchange.js";
@@ -43,6 +44,10 @@ describe("MemoryState", () => {
         const wmsOptions = wms.options({ maxAgeSeconds: 300 });
         assert.equal(wms.passesTimeCheckUntil!({ timestamp: 2_000_000_000 } as never, {} as never, wmsOptions), (2_000_000_000 + 300) * 1000);
         assert.equal(wms.passesTimeCheckUntil!({ timestamp: 2_000_000_000 } as never, {} as never, wms.options({ maxAgeSeconds: 0 })), undefined, "no age check: the window alone");
+        const signedAt = { headers: { "webhook-id": "msg_1", "webhook-timestamp": "2000000000" } };
+        assert.equal(standard.passesTimeCheckUntil!({} as never, signedAt as never, standard.options({ toleranceSeconds: 300 })), (2_000_000_000 + 300) * 1000);
+        const svix = { headers: { "svix-id": "msg_1", "svix-timestamp": "2000000000" } };
+        assert.equal(standard.passesTimeCheckUntil!({} as never, svix as never, standard.options({ toleranceSeconds: 60 })), (2_000_000_000 + 60) * 1000, "Svix's header names too");
     });
 
     it("forgets a released reservation, so the sender's retry is new", () => {

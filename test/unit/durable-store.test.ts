@@ -5,7 +5,7 @@ import { recoverAll, type KeptEvent } from "../../nodes/core/kept-events.js";
 import fs = require("node:fs");
 import os = require("node:os");
 import path = require("node:path");
-import { DurableStore, KeptFull, RECOVER_PAGE_EVENTS, keyOf, type StoredEvent } from "../../nodes/core/durable-store.js";
+import { DurableStore, packageFolder, KeptFull, RECOVER_PAGE_EVENTS, keyOf, type StoredEvent } from "../../nodes/core/durable-store.js";
 
 function event(endpoint: string, deliveryId: string, index: number, receivedAt: string): StoredEvent {
     return { endpoint, deliveryId, index, receivedAt, verified: true, test: false, remoteAddress: "203.0.113.7", payload: JSON.stringify({ uuid: `${deliveryId}-${index}` }), attempts: 1, parked: false };
@@ -82,7 +82,7 @@ describe("durable store", () => {
     });
 
     it("lives in a directory only its user can read (it holds payloads)", async () => {
-        const store = DurableStore.open(path.join(dir, "verified-webhooks", "deliveries"));
+        const store = DurableStore.open(path.join(packageFolder(dir), "deliveries"));
         for (const created of [path.join(dir, "verified-webhooks"), path.join(dir, "verified-webhooks", "deliveries")]) {
             assert.equal(fs.statSync(created).mode & 0o777, 0o700, created);
         }
