@@ -4,6 +4,7 @@
  * would, to a webhook URL (a receiver node of this package, or anything else).
  */
 import { parseArgs } from "node:util";
+import { TEST_DELIVERY_HEADER, TEST_OUTCOME_HEADER } from "../nodes/core/pipeline.js";
 import { curlCommand, deliveryUrl, sampleDelivery, sampleNames } from "../nodes/core/signing.js";
 import { PROVIDERS, providerNamed } from "../nodes/providers/index.js";
 
@@ -11,7 +12,7 @@ const PROVIDER_NAMES = PROVIDERS.map((provider) => provider.name);
 
 const USAGE = `Usage:
   verified-webhooks send <provider> <url> [--secret-env <NAME> | --secret - | --secret <secret>]
-                         [--event <name>] [--curl]
+                         [--event <name>] [--repeat] [--curl]
   verified-webhooks events [<provider>]
 
   <provider>    ${PROVIDER_NAMES.join(" | ")}
@@ -23,10 +24,16 @@ const USAGE = `Usage:
                 wms: the MAC secret; meshagent: the webhook secret;
                 mentra, synthesis: the token, appended to the URL as its last segment
   --event       which sample to send (default: the provider's first; see "events")
-  --curl        print the equivalent curl command instead of sending
+  --repeat      send it twice, byte for byte, as a provider's retry would: the second is
+                a duplicate, answered 2xx, and reaches no flow
+  --curl        print the equivalent curl command instead of sending; it is signed now,
+                and a provider with a time check (wms, standard) refuses it once it is
+                older than its window: run this tool again for a fresh one
 
-The samples carry the header x-verified-webhooks-test: 1, so a receiver node of this package
-marks them msg.webhook.test when their signature or token verifies.
+Each run sends a new event (new ids, the next sequence, the current time), so a second
+run is not a duplicate of the first. The samples carry the header x-verified-webhooks-test: 1,
+so a receiver node of this package marks them msg.webhook.test when their signature or
+token verifies, and says in its answer whether it was new or a duplicate.
 
 Exit status: 0 when the receiver answered 2xx, 1 otherwise, 2 for a usage error.`;
 
@@ -64,7 +71,17 @@ async function secretFrom(values: { secret?: string; "secret-env"?: string }): P
     return values.secret;
 }
 
-async function send(positionals: string[], values: { secret?: string; "secret-env"?: string; event?: string; curl?: boolean }): Promise<number> {
+/** One line on what the receiver did with a test event, when it says (a receiver node of this package). */
+function outcomeLine(response: Response): string | undefined {
+    const outcome = response.headers.get(TEST_OUTCOME_HEADER);
+    const deliveryId = response.headers.get(TEST_DELIVERY_HEADER);
+    const id = deliveryId ? ` (delivery ${deliveryId.slice(0, 8)})` : "";
+    if (outcome === "duplicate") return `duplicate${id}: the receiver had this event already; nothing reached the flow`;
+    if (outcome === "accepted") return `accepted${id}: a new event, on its way into the flow`;
+    return undefined;
+}
+
+async function send(positionals: string[], values: { secret?: string; "secret-env"?: string; event?: string; curl?: boolean; repeat?: boolean }): Promise<number> {
     const [provider, url] = positionals;
     const chosen = provider === undefined ? undefined : providerNamed(provider);
     if (!chosen) usage(`unknown provider ${provider ?? "(none)"}`);
@@ -80,9 +97,15 @@ async function send(positionals: string[], values: { secret?: string; "secret-en
         console.log(curlCommand(url, delivery));
         return 0;
     }
-    const response = await fetch(deliveryUrl(url, delivery), { method: "POST", headers: delivery.headers, body: delivery.body });
-    console.log(`${response.status} ${(await response.text()).trim()}`);
-    return response.ok ? 0 : 1;
+    let ok = true;
+    for (let time = 0; time < (values.repeat ? 2 : 1); time++) {
+        const response = await fetch(deliveryUrl(url, delivery), { method: "POST", headers: delivery.headers, body: delivery.body });
+        console.log(`${response.status} ${(await response.text()).trim()}`);
+        const line = outcomeLine(response);
+        if (line) console.log(line);
+        ok &&= response.ok;
+    }
+    return ok ? 0 : 1;
 }
 
 function events(positionals: string[]): number {
@@ -105,6 +128,7 @@ async function main(): Promise<number> {
                 "secret-env": { type: "string" },
                 event: { type: "string", short: "e" },
                 curl: { type: "boolean" },
+                repeat: { type: "boolean" },
                 help: { type: "boolean", short: "h" },
             },
         });

@@ -90,17 +90,52 @@ function exampleFlows() {
         .map((node) => (providerOf(node)?.demoSecret ? { ...node, credentials: { secret: providerOf(node).demoSecret } } : node));
 }
 
-/** The command-line signer's command for a node, and the equivalent curl. */
-async function commandsFor(node) {
+/** The ids of the example nodes this script deployed with demo secrets: only their commands can sign with them. */
+const demoNodesFile = path.join(userDir, "verified-webhooks-demo-nodes.json");
+function demoNodeIds() {
+    // A user directory from before this file was written: the examples' own ids.
+    if (!fs.existsSync(demoNodesFile)) return new Set(exampleFlows().filter(providerOf).map((node) => node.id));
+    try {
+        const ids = JSON.parse(fs.readFileSync(demoNodesFile, "utf8"));
+        return new Set(Array.isArray(ids) ? ids.filter((id) => typeof id === "string") : []);
+    } catch {
+        return new Set();
+    }
+}
+
+const clock = (ms) => new Date(ms).toLocaleTimeString();
+
+/**
+ * The command-line signer's command for a node, and the equivalent curl. `demo`: the node was
+ * deployed by this script, with its provider's demo secret (or no token); a user's own node
+ * gets the command with a placeholder for its secret, and no curl (it would need the secret).
+ */
+async function commandsFor(node, demo) {
     const provider = providerOf(node);
     // A sample the node emits, for a node that filters events.
     const options = provider.options(node);
     const eventName = sampleNames(provider).find((name) => !provider.wanted || provider.wanted(provider.samples[name](), options));
-    const secret = provider.demoSecret;
     const url = `${base}${node.path}`;
+    const signs = provider.secretRequired || provider.demoSecret;
+    if (!demo) {
+        const secretArgument = signs || provider.pathToken ? ["--secret-env", "YOUR_SECRET"] : [];
+        return { url, lines: [["npx verified-webhooks send", provider.name, url, ...secretArgument, "--event", eventName].join(" ") + (secretArgument.length ? "   # YOUR_SECRET: the node's secret or token" : "")] };
+    }
+    const secret = provider.demoSecret;
     // The secret through the environment, not the command line: it stays out of the process list.
     const send = [...(secret ? [`VW_SECRET=${secret}`] : []), "npx verified-webhooks send", provider.name, url, ...(secret ? ["--secret-env", "VW_SECRET"] : []), "--event", eventName].join(" ");
-    return { url, send, curl: curlCommand(url, await sampleDelivery(provider, eventName, secret)) };
+    const delivery = await sampleDelivery(provider, eventName, secret);
+    const lines = [send, curlCommand(url, delivery)];
+    // A signed curl line is a snapshot: a provider that checks the time refuses it later, and a
+    // second run of it is a duplicate. The npx line signs a new event each time.
+    const event = JSON.parse(delivery.body);
+    const until = provider.passesTimeCheckUntil?.(event, { headers: delivery.headers, body: Buffer.from(delivery.body), path: [], extraPath: [], query: "" }, options);
+    lines.push(
+        until !== undefined
+            ? `  (the curl line was signed at ${clock(Date.now())} and is refused after ${clock(until)}; run it twice and the second is a duplicate: the npx line sends a new event each time)`
+            : "  (run the curl line twice and the second is a duplicate: the npx line sends a new event each time)",
+    );
+    return { url, lines };
 }
 
 async function main() {
@@ -112,17 +147,22 @@ async function main() {
 
     let { flows } = await waitForNodeRed(child);
     if (!flows.some(providerOf)) {
-        const response = await call("POST", "/flows", { flows: [...flows, ...exampleFlows()] });
+        const examples = exampleFlows();
+        const response = await call("POST", "/flows", { flows: [...flows, ...examples] });
         if (response.status !== 200) throw new Error(`deploying the examples failed: ${response.text}`);
+        fs.writeFileSync(demoNodesFile, `${JSON.stringify(examples.filter(providerOf).map((node) => node.id))}\n`);
         ({ flows } = JSON.parse((await call("GET", "/flows")).text));
     }
 
+    const demoIds = demoNodeIds();
     const lines = ["", `Node-RED with ${packageName}: ${base}/`, ""];
-    for (const node of flows.filter((candidate) => providerOf(candidate) && !candidate.d)) {
-        const { url, send, curl } = await commandsFor(node);
-        lines.push(`${node.name || node.type} (${node.type}): ${url}`, `  ${send}`, `  ${curl}`, "");
+    const receivers = flows.filter((candidate) => providerOf(candidate) && !candidate.d);
+    for (const node of receivers) {
+        const { url, lines: commands } = await commandsFor(node, demoIds.has(node.id));
+        lines.push(`${node.name || node.type} (${node.type}): ${url}`, ...commands.map((line) => (line.startsWith("  ") ? line : `  ${line}`)), "");
     }
-    lines.push("The demo nodes of providers that sign use each provider module's demo secret; Ctrl-C stops Node-RED.", "");
+    if (receivers.some((node) => !demoIds.has(node.id))) lines.push("Your own nodes: send with their own secret, as shown (the demo secrets are only the examples').");
+    lines.push("The example nodes of providers that sign use each provider module's demo secret; Ctrl-C stops Node-RED.", "");
     console.log(lines.join("\n"));
 }
 

@@ -23,6 +23,8 @@ export const STATUS_FILTERS: readonly StatusFilter[] = ["accepted", "duplicate",
 export interface LoggedEvent {
     /** msg.topic as emitted. */
     readonly name: string;
+    /** What tells it apart from others of its name, for people (a WMS session and sequence, an id). */
+    readonly key?: string | undefined;
     state: EventState;
     /** Why it failed, one line, as the failing node reported it. */
     error?: string;
@@ -92,6 +94,9 @@ export interface DeliveryReport {
     readonly replayOf?: string | undefined;
     /** Set on events emitted again after a restart or a deploy (kept): how many times they were emitted; updated by each redelivery. */
     attempt?: number | undefined;
+    /** The identity of its first new event, and of its first repeated one: a duplicate links to the delivery it repeats. */
+    readonly firstNewKey?: string | undefined;
+    readonly firstRepeatedKey?: string | undefined;
 }
 
 /** A delivery as the admin API lists it: everything but the events' payloads. */
@@ -115,6 +120,10 @@ export interface DeliverySummary {
     /** Of the delivery as a whole: failed if any event failed, pending if any is, else handled. */
     flow: EventState | undefined;
     replayOf: string | undefined;
+    /** On a delivery that repeated events: the logged delivery that brought them first, if still logged. */
+    duplicateOf: string | undefined;
+    /** What tells each emitted event apart from others of its name (a session and sequence, an id). */
+    keys: (string | undefined)[];
     /** On events emitted again after a restart: how many times they were emitted (1: the first time). */
     attempt: number | undefined;
     /** Whether its events are kept and can be emitted again. */
@@ -136,6 +145,8 @@ export interface LogEntry {
     /** The report's payloads while kept (undefined when too large to keep). */
     readonly payloads: readonly string[] | undefined;
     readonly bytes: number;
+    /** The logged delivery it repeats (a duplicate), when that one is still logged. */
+    readonly duplicateOf?: string | undefined;
 }
 
 export interface LogLimits {
@@ -245,6 +256,8 @@ export class NodeDeliveryLog {
     private readonly accepted = new EntryQueue();
     private readonly others = new EntryQueue();
     private readonly byId = new Map<string, LogEntry>();
+    /** The delivery that brought each identity first (one per delivery: its first new event's). */
+    private readonly byFirstKey = new Map<string, LogEntry>();
     private added = 0;
 
     constructor(
@@ -271,9 +284,11 @@ export class NodeDeliveryLog {
             payloads = undefined;
             bytes = costOf(report, undefined);
         }
-        const entry: LogEntry = { report, time: this.now(), order: ++this.added, outcome: outcomeOf(report), payloads, bytes };
+        const repeated = report.firstRepeatedKey === undefined ? undefined : this.byFirstKey.get(report.firstRepeatedKey);
+        const entry: LogEntry = { report, time: this.now(), order: ++this.added, outcome: outcomeOf(report), payloads, bytes, duplicateOf: repeated?.report.deliveryId };
         (entry.outcome === "accepted" ? this.accepted : this.others).push(entry);
         this.byId.set(report.deliveryId, entry);
+        if (report.firstNewKey !== undefined && entry.outcome === "accepted") this.byFirstKey.set(report.firstNewKey, entry);
         this.trim();
     }
 
@@ -282,6 +297,8 @@ export class NodeDeliveryLog {
         const oldest = this.now() - this.limits.maxAgeMs;
         const unlist = (entry: LogEntry) => {
             if (this.byId.get(entry.report.deliveryId) === entry) this.byId.delete(entry.report.deliveryId);
+            const key = entry.report.firstNewKey;
+            if (key !== undefined && this.byFirstKey.get(key) === entry) this.byFirstKey.delete(key);
         };
         this.accepted.trim(this.limits.maxDeliveries, oldest, this.limits.maxBytes, unlist);
         this.others.trim(this.limits.maxDeliveries, oldest, OTHERS_MAX_BYTES, unlist);
@@ -341,6 +358,8 @@ export function summaryOf(entry: LogEntry): DeliverySummary {
         states: entry.report.events.map((event) => event.state),
         flow: flowStateOf(entry.report.events),
         replayOf: report.replayOf,
+        duplicateOf: entry.duplicateOf,
+        keys: entry.report.events.map((event) => event.key),
         attempt: report.attempt,
         replayable: entry.payloads !== undefined && entry.report.events.length > 0,
     };

@@ -138,6 +138,8 @@ export class NodeDeliveries<Event> {
         private readonly RED: NodeAPI,
         private readonly node: Node,
         private readonly providerName: string,
+        /** What tells an event apart from others of its name, for the log's rows (the provider's eventKey). */
+        private readonly eventKey: ((event: Event) => string | undefined) | undefined,
         config: { readonly logDeliveries?: unknown; readonly logHours?: unknown } & PersistOptions,
         limits: Parameters<LogRuntime["logs"]["forNode"]>[1],
         /** Where the node keeps deliveries until handled (keptEventsOf), if it does, or drains what an earlier node kept. */
@@ -235,7 +237,7 @@ export class NodeDeliveries<Event> {
                 logged = earlier;
                 eventMovesOn(logged, { state: "pending", attempt });
             } else {
-                logged = { name: message.topic, state: "pending" };
+                logged = { name: message.topic, key: this.eventKey?.(message.payload as Event), state: "pending" };
             }
             emitted.events.push(logged);
             // Taken now: the next nodes may change the payload they are handed.
@@ -304,6 +306,8 @@ export class NodeDeliveries<Event> {
             rejected: record.rejected,
             replayOf: record.replayOf,
             attempt: record.attempt,
+            firstNewKey: record.firstNewKey,
+            firstRepeatedKey: record.firstRepeatedKey,
             nodeId: this.node.id,
             nodeName: this.node.name || "",
             provider: this.providerName,

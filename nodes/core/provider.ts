@@ -126,6 +126,8 @@ export interface Provider<Event, Options, Keys, Name extends string = string> {
     prepare?(event: Event, options: Options, again?: boolean): Event;
     /** The event's name, used as msg.topic. */
     eventName(event: Event): string;
+    /** What tells the event apart from others of its name, for people: the Webhooks tab shows it beside the name. */
+    eventKey?(event: Event): string | undefined;
     /** Message properties beside payload, topic and webhook, derived from the checked event. */
     messageFields?(event: Event, options: Options): Readonly<Record<string, unknown>> | undefined;
     /** False for an event the node is configured not to emit; it is still acknowledged. */

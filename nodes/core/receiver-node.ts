@@ -123,11 +123,17 @@ export function registerReceiverNode<Event, Options, Keys>(RED: NodeAPI, provide
                 node.status({ fill: "red", shape: "ring", text: RED._("webhook.status.path-in-use", { path }) });
                 return;
             }
-            const { accepted, rejected } = receiver.counts;
+            const { accepted, duplicates, rejected } = receiver.counts;
             node.status({
                 fill: rejected > 0 ? "yellow" : "green",
                 shape: "dot",
-                text: RED._("webhook.status.listening", { path, accepted: String(accepted), rejected: String(rejected) }),
+                // Duplicates said apart: a repeat reached no flow, and "ok" would hide that.
+                text: RED._(duplicates > 0 ? "webhook.status.listening-duplicates" : "webhook.status.listening", {
+                    path,
+                    accepted: String(accepted),
+                    duplicates: String(duplicates),
+                    rejected: String(rejected),
+                }),
             });
         };
         const scheduleStatus = () => {
@@ -149,7 +155,7 @@ export function registerReceiverNode<Event, Options, Keys>(RED: NodeAPI, provide
         // The delivery log, and (with "Keep deliveries until handled") the store: LMDB, or Redis with a shared-state node.
         let deliveries: NodeDeliveries<Event>;
         try {
-            deliveries = new NodeDeliveries<Event>(RED, node, provider.name, config, logLimitsOf(config), keptEventsOf(RED, config, shared, scope, provider.retries === false));
+            deliveries = new NodeDeliveries<Event>(RED, node, provider.name, provider.eventKey?.bind(provider), config, logLimitsOf(config), keptEventsOf(RED, config, shared, scope, provider.retries === false));
         } catch (error) {
             return fail("store", { reason: error instanceof Error ? error.message : String(error) });
         }

@@ -8,18 +8,27 @@ import http from "node:http";
 import https from "node:https";
 import type { AddressInfo } from "node:net";
 import type { NodeAPI } from "node-red";
-import { TEST_EVENT_HEADER } from "./pipeline.js";
+import { TEST_DELIVERY_HEADER, TEST_EVENT_HEADER, TEST_OUTCOME_HEADER } from "./pipeline.js";
 import type { SomeProvider } from "./provider.js";
-import { sampleDelivery, sampleNames } from "./signing.js";
+import { sampleDelivery, sampleNames, type SignedDelivery } from "./signing.js";
 
 export interface TestEventResult {
     event: string;
     status: number;
     body: string;
+    /** What the node did with it: "duplicate" when it had seen the event (nothing reached the flow). */
+    outcome: "accepted" | "duplicate" | undefined;
+    /** The delivery's id in the log (the Webhooks tab). */
+    deliveryId: string | undefined;
+    /** True when this was the previous test sent again, byte for byte. */
+    repeat: boolean;
 }
 
-/** What a receiver node offers the admin route. */
-export type TestEventSender = (eventName: string | undefined) => Promise<TestEventResult>;
+/**
+ * What a receiver node offers the admin route: a new sample event each time, or (`repeat`)
+ * the previous test again, byte for byte, as a provider's retry would be.
+ */
+export type TestEventSender = (eventName: string | undefined, repeat?: boolean) => Promise<TestEventResult>;
 
 /** Marks this process's own test events (TEST_EVENT_HEADER): unknown to anyone outside it. */
 export const TEST_EVENT_NONCE = randomBytes(18).toString("base64url");
@@ -60,14 +69,20 @@ export function selfUrl(origin: string, path: string): URL {
     return url;
 }
 
-function post(url: URL, headers: Record<string, string>, body: string): Promise<{ status: number; body: string }> {
+interface PostAnswer {
+    status: number;
+    body: string;
+    headers: http.IncomingHttpHeaders;
+}
+
+function post(url: URL, headers: Record<string, string>, body: string): Promise<PostAnswer> {
     const transport = url.protocol === "https:" ? https : http;
     return new Promise((resolve, reject) => {
         // Loopback to ourselves: a self-signed certificate is expected, not a threat.
         const req = transport.request(url, { method: "POST", headers, rejectUnauthorized: false, timeout: 10_000 }, (res) => {
             const chunks: Buffer[] = [];
             res.on("data", (chunk: Buffer) => chunks.push(chunk));
-            res.on("end", () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString("utf8") }));
+            res.on("end", () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString("utf8"), headers: res.headers }));
         });
         req.on("timeout", () => req.destroy(new Error("no answer within 10 seconds")));
         req.on("error", reject);
@@ -83,12 +98,24 @@ export function testEventSender(
     mountPath: () => string,
     secret: string | undefined,
 ): TestEventSender {
-    return async (eventName) => {
-        const event = eventName ?? sampleNames(provider)[0]!;
-        const delivery = await sampleDelivery(provider, event, secret);
+    let previous: { event: string; delivery: SignedDelivery } | undefined;
+    return async (eventName, repeat = false) => {
+        if (repeat && !previous) throw new Error("no test event was sent to this node yet: nothing to repeat");
+        const event = repeat ? previous!.event : (eventName ?? sampleNames(provider)[0]!);
+        const delivery = repeat ? previous!.delivery : await sampleDelivery(provider, event, secret);
+        previous = { event, delivery };
         const url = selfUrl(loopbackOrigin(RED), `${mountPath()}${nodePath}${delivery.pathSuffix}`);
         const answer = await post(url, { ...delivery.headers, [TEST_EVENT_HEADER]: TEST_EVENT_NONCE }, delivery.body);
-        return { event, ...answer };
+        const outcome = answer.headers[TEST_OUTCOME_HEADER];
+        const deliveryId = answer.headers[TEST_DELIVERY_HEADER];
+        return {
+            event,
+            status: answer.status,
+            body: answer.body,
+            outcome: outcome === "duplicate" || outcome === "accepted" ? outcome : undefined,
+            deliveryId: typeof deliveryId === "string" ? deliveryId : undefined,
+            repeat,
+        };
     };
 }
 
@@ -126,7 +153,7 @@ export function registerTestEventRoutes(RED: NodeAPI, provider: SomeProvider): v
             return;
         }
         const event = typeof req.body?.event === "string" && req.body.event ? req.body.event : undefined;
-        sender(event).then(
+        sender(event, req.body?.repeat === true).then(
             (result) => res.json(result),
             (error: Error) => res.status(400).json({ error: error.message }),
         );

@@ -243,6 +243,7 @@ export const mentra: Provider<MentraEvent, MentraOptions, Buffer[], "mentra"> = 
         return checked;
     },
     eventName: (event) => event.type,
+    eventKey: (event) => event.sessionId,
     /** msg.websocketUrl: the URL for the protocol the node is set to, never taken from another protocol's field. */
     messageFields: (event, options) =>
         event.type === "session_request" || event.type === "session_recovery" ? { websocketUrl: websocketUrlFor(event, options.protocol) } : undefined,

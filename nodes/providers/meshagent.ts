@@ -221,6 +221,11 @@ export const meshagent: Provider<MeshAgentEvent, MeshAgentOptions, Buffer[], "me
     batches: false,
     schema: meshagentEventSchema as unknown as z.ZodType<MeshAgentEvent>,
     eventName: (event) => event.event,
+    eventKey: (event) => {
+        const data = event.data as Record<string, unknown>;
+        const key = data.path ?? data.source_path ?? data.room_name;
+        return typeof key === "string" ? key : undefined;
+    },
     wanted: (event, options) => eventWanted(event.event, options.events),
 
     success: () => MESHAGENT_SUCCESS,

@@ -188,6 +188,10 @@ export const standard: Provider<StandardEvent, StandardOptions, StandardKeys, "s
     batches: false,
     schema: standardEventSchema,
     eventName: (event) => (typeof event.type === "string" ? event.type : ""),
+    eventKey: (event) => {
+        const id = (event.data as { id?: unknown } | null | undefined)?.id;
+        return typeof id === "string" || typeof id === "number" ? String(id) : undefined;
+    },
     wanted: (event, options) => eventWanted(typeof event.type === "string" ? event.type : "", options.events),
     // The id is the same on every retry of an event: the idempotency key.
     duplicateKey: (_event, delivery) => idOf(delivery),

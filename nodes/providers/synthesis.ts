@@ -2,6 +2,7 @@
  * SynthesisVR session webhooks: a JSON array of events per POST, unsigned, never retried,
  * answered within 2 seconds or lost.
  */
+import { randomUUID } from "node:crypto";
 import { z } from "zod";
 import type { Provider } from "../core/provider.js";
 import { tokenDigests, verifyPathToken } from "../core/secrets.js";
@@ -26,7 +27,7 @@ export const synthesis: Provider<SynthesisEvent, Record<string, never>, Buffer[]
     samples: {
     create: () => [
         {
-            uuid: "41509791-3de8-5bb9-b4fc-a9753da95aad",
+            uuid: randomUUID(),
             action: "create",
             location: "Kamen Test",
             stations: 1,
@@ -35,7 +36,7 @@ export const synthesis: Provider<SynthesisEvent, Record<string, never>, Buffer[]
     ],
     delete: () => [
         {
-            uuid: "41509791-3de8-5bb9-b4fc-a9753da95aad",
+            uuid: randomUUID(),
             action: "delete",
             location: "Kamen Test",
             stations: 1,
@@ -57,6 +58,7 @@ export const synthesis: Provider<SynthesisEvent, Record<string, never>, Buffer[]
     batches: true,
     schema: synthesisEventSchema,
     eventName: (event) => event.action,
+    eventKey: (event) => event.uuid,
     duplicateKey: (event) => `${event.uuid}\n${event.action}`,
 
     success: ({ accepted, duplicates, rejected }) => ({ status: 200, body: { status: "ok", accepted, duplicates, rejected } }),

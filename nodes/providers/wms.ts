@@ -1,5 +1,5 @@
 /** NuraLogix WMS (Web Measurement Service) measurement events, HMAC-SHA256 signed. */
-import { createHmac, timingSafeEqual } from "node:crypto";
+import { createHmac, randomBytes, randomUUID, timingSafeEqual } from "node:crypto";
 import { z } from "zod";
 import { dedupWindowSeconds, nonNegativeNumber } from "../core/options.js";
 import { Rejection, type Provider, type RawOptions } from "../core/provider.js";
@@ -95,36 +95,26 @@ export function wmsOptions(raw: RawOptions): WmsOptions {
 
 const nowInSeconds = () => Math.floor(Date.now() / 1000);
 
+/** The measurement session this process's samples belong to: a fresh id per process, positions counted on. */
+const sampleSession = { id: randomBytes(13).toString("hex").slice(0, 25), measurementId: randomUUID(), next: 0 };
+
+function nextSample(event: string, severity: "INFO" | "WARN" | "ERROR", extra: Record<string, unknown>) {
+    const sequence = sampleSession.next++;
+    const payload = { measurementId: sampleSession.measurementId, ...extra, ...("snr" in extra ? { sequence } : {}) };
+    return { timestamp: nowInSeconds(), sessionId: sampleSession.id, sequence, event, severity, payload };
+}
+
 export const wms: Provider<WmsEvent, WmsOptions, Buffer[], "wms"> = {
     name: "wms",
     nodeType: "wms-webhook",
     title: "NuraLogix WMS event",
     description: "msg.payload of a wms-webhook node: one WMS measurement event.",
+    // Each sample is the next event of this process's sample session: a second test is a new
+    // event, not a duplicate of the first, and follows it without a gap.
     samples: {
-    MEASUREMENT_CREATED: () => ({
-        timestamp: nowInSeconds(),
-        sessionId: "ryueiwoqfh910fu3rpqruvfiu",
-        sequence: 0,
-        event: "MEASUREMENT_CREATED",
-        severity: "INFO",
-        payload: { measurementId: "f0c8ca8d-111d-4dcf-a69d-46ed39a2db06" },
-    }),
-    INTERMEDIATE_RESULTS: () => ({
-        timestamp: nowInSeconds(),
-        sessionId: "ryueiwoqfh910fu3rpqruvfiu",
-        sequence: 1,
-        event: "INTERMEDIATE_RESULTS",
-        severity: "INFO",
-        payload: { measurementId: "f0c8ca8d-111d-4dcf-a69d-46ed39a2db06", snr: 100, sequence: 1 },
-    }),
-    CONSTRAINT_VIOLATION: () => ({
-        timestamp: nowInSeconds(),
-        sessionId: "ryueiwoqfh910fu3rpqruvfiu",
-        sequence: 2,
-        event: "CONSTRAINT_VIOLATION",
-        severity: "ERROR",
-        payload: { measurementId: "f0c8ca8d-111d-4dcf-a69d-46ed39a2db06" },
-    }),
+        MEASUREMENT_CREATED: () => nextSample("MEASUREMENT_CREATED", "INFO", {}),
+        INTERMEDIATE_RESULTS: () => nextSample("INTERMEDIATE_RESULTS", "INFO", { snr: 100 }),
+        CONSTRAINT_VIOLATION: () => nextSample("CONSTRAINT_VIOLATION", "ERROR", {}),
     },
     signatureHeaders: (body, secret) => ({ [WMS_MAC_HEADER]: wmsSignature(body, secret) }),
     demoSecret: "demo-wms-mac-secret",
@@ -161,6 +151,7 @@ export const wms: Provider<WmsEvent, WmsOptions, Buffer[], "wms"> = {
         return event;
     },
     eventName: (event) => event.event,
+    eventKey: (event) => `${event.sessionId} #${event.sequence}`,
     streamPosition: (event) => ({ stream: event.sessionId, position: event.sequence }),
     passesTimeCheckUntil: (event, _delivery, options) => (options.maxAgeSeconds > 0 ? (event.timestamp + options.maxAgeSeconds) * 1000 : undefined),
 

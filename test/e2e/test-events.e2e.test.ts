@@ -87,22 +87,53 @@ describe("send test event, from the editor's admin route", function () {
         assert.deepEqual(Object.keys(json).sort(), ["mentra", "meshagent", "standard", "synthesis", "wms"]);
     });
 
-    it("sends every sample, signed with the node's secret, through each node's real endpoint", async () => {
+    it("sends every sample, signed with the node's secret, through each node's real endpoint: each test a new event, twice over", async () => {
         for (const { id, provider } of RECEIVERS) {
-            const names = Object.keys(SAMPLE_EVENTS[provider]);
-            for (const event of names) {
+            const names = Object.keys(SAMPLE_EVENTS[provider]!);
+            // Each sample twice: a second test is a new event too (fresh ids, the next sequence), never a duplicate.
+            for (const event of [...names, ...names]) {
                 const response = await sendTest(id, event);
                 assert.equal(response.status, 200, `${id} ${event}: ${response.text}`);
                 assert.equal(response.json.event, event);
                 assert.equal(response.json.status, 200, `${id} ${event}: ${response.json.body}`);
+                assert.equal(response.json.outcome, "accepted", `${id} ${event}: a new event`);
+                assert.match(String(response.json.deliveryId), /^[0-9a-f-]{36}$/);
             }
-            const events = await collector.waitFor(`${id}:1`, names.length);
-            // Samples of one provider may repeat an identity (WMS sequence numbers): at least the first arrives.
-            assert.equal(events[0].topic, names[0]);
+            const events = await collector.waitFor(`${id}:1`, names.length * 2);
+            assert.deepEqual(events.map((msg) => msg.topic), [...names, ...names]);
             assert.ok(events.every((msg) => msg.webhook.verified === true), `${id} verified with its secret`);
             assert.ok(events.every((msg) => msg.webhook.test === true), `${id}: marked as test events`);
+            if (provider === "wms") {
+                // One session of samples, its positions in order: no gap reported.
+                assert.equal(new Set(events.map((msg) => msg.payload.sessionId)).size, 1);
+                assert.ok(events.every((msg) => msg.webhook.missingCount === 0), JSON.stringify(events.map((msg) => msg.webhook.missing)));
+            }
             assert.equal((await collector.settle(`${id}:2`, 50)).length, 0);
         }
+    });
+
+    it("repeats the previous test on purpose, byte for byte: answered 200, said to be a duplicate, nothing emitted, counted apart on the status", async () => {
+        collector.clear();
+        const first = await sendTest("synthesis", "create");
+        assert.equal(first.json.outcome, "accepted");
+        await collector.waitFor("synthesis:1", 1);
+        const repeat = await request(nodeRed.adminUrl("/verified-webhooks/synthesis/test"), {
+            method: "POST",
+            headers: { "content-type": "application/json" },
+            body: JSON.stringify({ repeat: true }),
+        });
+        assert.equal(repeat.status, 200, repeat.text);
+        assert.equal(repeat.json.status, 200);
+        assert.equal(repeat.json.repeat, true);
+        assert.equal(repeat.json.event, "create");
+        assert.equal(repeat.json.outcome, "duplicate");
+        assert.equal((await collector.settle("synthesis:1", 200)).length, 1, "a duplicate reaches no flow");
+        // The log links the duplicate to the delivery it repeats.
+        const logged = await request<{ duplicateOf?: string; outcome: string }>(nodeRed.adminUrl(`/verified-webhooks/deliveries/${repeat.json.deliveryId}`));
+        assert.equal(logged.json.outcome, "duplicate");
+        assert.equal(logged.json.duplicateOf, first.json.deliveryId);
+        const stats = await request<{ accepted: number; duplicates: number }>(nodeRed.adminUrl("/verified-webhooks/nodes/synthesis/stats"));
+        assert.equal(stats.json.duplicates, 1, "counted as a duplicate, not as ok");
     });
 
     it("sends the provider's first sample when no event is named", async () => {

@@ -49,6 +49,30 @@ function clock(start = 1_000_000): { now: () => number; advance(ms: number): voi
 }
 
 describe("delivery log", () => {
+    it("links a duplicate to the logged delivery that brought its event first, while that one is logged", () => {
+        const log = new NodeDeliveryLog({ ...DEFAULT_LOG_LIMITS, maxDeliveries: 2 });
+        const first = report({ firstNewKey: "session-a#0" });
+        log.add(first);
+        const repeat = report({ names: [], accepted: 0, duplicates: 1, firstRepeatedKey: "session-a#0" });
+        log.add(repeat);
+        assert.equal(summaryOf(log.find(repeat.deliveryId)!).outcome, "duplicate");
+        assert.equal(summaryOf(log.find(repeat.deliveryId)!).duplicateOf, first.deliveryId);
+        // Once the first is dropped from the log, a later repeat links to nothing.
+        log.add(report());
+        log.add(report());
+        const late = report({ names: [], accepted: 0, duplicates: 1, firstRepeatedKey: "session-a#0" });
+        log.add(late);
+        assert.equal(log.find(first.deliveryId), undefined);
+        assert.equal(summaryOf(log.find(late.deliveryId)!).duplicateOf, undefined);
+    });
+
+    it("lists each emitted event's key beside its name", () => {
+        const log = new NodeDeliveryLog(DEFAULT_LOG_LIMITS);
+        const added = report({ events: [{ name: "MEASUREMENT_CREATED", key: "s1 #0", state: "pending" }, { name: "MEASUREMENT_CREATED", state: "pending" }] });
+        log.add(added);
+        assert.deepEqual(summaryOf(log.find(added.deliveryId)!).keys, ["s1 #0", undefined]);
+    });
+
     it("keeps a node's deliveries newest first, and drops the oldest past the count", () => {
         const log = new NodeDeliveryLog({ ...DEFAULT_LOG_LIMITS, maxDeliveries: 3 });
         const ids = Array.from({ length: 5 }, () => {

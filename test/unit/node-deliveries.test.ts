@@ -38,7 +38,7 @@ describe("one node's deliveries", () => {
     const node = { id: "sessions-in", name: "", warn() {} } as unknown as Node;
 
     function nodeDeliveries(RED: NodeAPI) {
-        return new NodeDeliveries(RED, node, "synthesis", { persist: true }, logLimitsOf({}), keptEventsOf(RED, { persist: true }, undefined, "synthesis:/sessions"));
+        return new NodeDeliveries(RED, node, "synthesis", undefined, { persist: true }, logLimitsOf({}), keptEventsOf(RED, { persist: true }, undefined, "synthesis:/sessions"));
     }
     /** What a node starting now would redeliver. */
     const keptNow = (RED: NodeAPI) => recoverAll(keptEventsOf(RED, { persist: true }, undefined, "synthesis:/sessions")!.store);

@@ -125,7 +125,7 @@ describe("pipeline: accepted deliveries", () => {
         assert.equal(message.webhook.verified, true);
         assert.match(message.webhook.deliveryId, /^[0-9a-f-]{36}$/);
         assert.ok(!Number.isNaN(Date.parse(message.webhook.receivedAt)));
-        assert.deepEqual(receiver.counts, { accepted: 1, rejected: 0 });
+        assert.deepEqual(receiver.counts, { accepted: 1, duplicates: 0, rejected: 0 });
     });
 
     it("answers a duplicate 200 and does not emit it again", async () => {
@@ -133,7 +133,7 @@ describe("pipeline: accepted deliveries", () => {
         assert.equal((await sendWms(receiver)).status, 200);
         assert.equal((await sendWms(receiver)).status, 200);
         assert.equal(outputs.events.length, 1);
-        assert.deepEqual(receiver.counts, { accepted: 2, rejected: 0 });
+        assert.deepEqual(receiver.counts, { accepted: 1, duplicates: 1, rejected: 0 });
     });
 
     it("reports WMS sequence gaps, emits a late event that fills one, and drops its repeat", async () => {

@@ -341,3 +341,23 @@ describe("providers that never retry", () => {
         assert.equal(persistDefault("mentra-webhook"), "false", "Mentra's cloud retries a session_request");
     });
 });
+
+describe("samples", () => {
+    it("are a new event each time: WMS counts on in one session, SynthesisVR takes a new session id", () => {
+        const [a, b, c] = [wms.samples.MEASUREMENT_CREATED!(), wms.samples.CONSTRAINT_VIOLATION!(), wms.samples.MEASUREMENT_CREATED!()] as WmsEvent[];
+        assert.equal(a!.sessionId, c!.sessionId);
+        assert.deepEqual([b!.sequence - a!.sequence, c!.sequence - b!.sequence], [1, 1]);
+        assert.ok(wms.schema.safeParse(a).success && wms.schema.safeParse(b).success);
+        const [first] = synthesis.samples.create!() as SynthesisEvent[];
+        const [second] = synthesis.samples.create!() as SynthesisEvent[];
+        assert.notEqual(first!.uuid, second!.uuid);
+        assert.notEqual(synthesis.duplicateKey!(first!, delivery("")), synthesis.duplicateKey!(second!, delivery("")));
+    });
+
+    it("give each event a key for people: the WMS session and sequence, SynthesisVR's uuid", () => {
+        const event = wms.samples.INTERMEDIATE_RESULTS!() as WmsEvent;
+        assert.equal(wms.eventKey!(event), `${event.sessionId} #${event.sequence}`);
+        const [session] = synthesis.samples.delete!() as SynthesisEvent[];
+        assert.equal(synthesis.eventKey!(session!), session!.uuid);
+    });
+});
