@@ -1,16 +1,18 @@
-/* The "Webhooks" sidebar tab: the newest deliveries of every receiver node, live, with
- * filters, a details pane, Replay on an accepted delivery and Replay failed over a time
- * range. Reads and replays through the admin API (/verified-webhooks/deliveries…); live
- * updates arrive on the comms topic verified-webhooks/deliveries. Every receiver's editor
- * file loads this script; the tab is added once. */
+/* The "Webhooks" sidebar tab: the deliveries of every receiver node, newest first, live, with
+ * a search that filters as one types, paging, a details pane (each event's payload, then its
+ * fate, then the record), Replay on an accepted delivery and Replay failed over a time range.
+ * Reads and replays through the admin API (/verified-webhooks/deliveries…); live updates
+ * arrive on the comms topic verified-webhooks/deliveries. Loaded once; the tab is added once. */
 (function () {
     "use strict";
     if (window.VerifiedWebhooksLog) return;
 
     var TOPIC = "verified-webhooks/deliveries";
-    var SHOWN = 200;
+    var PAGE = 100;
     var namespace; // the catalogue of the first receiver type that asked for the tab
-    var deliveries = []; // summaries, newest first
+    var deliveries = []; // summaries as listed, newest first
+    var total = 0; // how many match the filters, in the log
+    var next; // the cursor of the next page, if there may be one
     var selected; // deliveryId of the open details pane
     var ui = {};
 
@@ -19,7 +21,7 @@
     }
 
     /**
-     * A copy of a delivery to show: a payload's own "__enc__" key would make Node-RED's object
+     * A copy of a value to show: a payload's own "__enc__" key would make Node-RED's object
      * viewer take it for one of its encodings (a buffer, a function…), so it is shown renamed.
      */
     function plain(value, depth) {
@@ -39,58 +41,98 @@
 
     /** Every notice is text: a reason from the server may quote what a sender wrote. */
     function notify(text, type) {
-        RED.notify($("<p>").text(String(text)), type);
+        return RED.notify($("<p>").text(String(text)), type);
     }
 
     function filters() {
-        return { node: ui.node.val() || "", status: ui.status.val() || "", event: $.trim(ui.event.val() || "") };
+        return { node: ui.node.val() || "", status: ui.status.val() || "", event: $.trim(ui.search.val() || "") };
     }
 
-    function eventMatches(names, pattern) {
-        if (!pattern) return true;
-        return names.some(function (name) {
-            return pattern.slice(-2) === ".*" ? name.indexOf(pattern.slice(0, -1)) === 0 : name === pattern;
+    function nodeLabel(nodeId, fallback) {
+        var node = RED.nodes.node(nodeId);
+        return (node && RED.utils.getNodeLabel(node, node.type)) || fallback || nodeId;
+    }
+
+    /** A node's name that reveals it on the workspace, as the debug sidebar's do. */
+    function nodeLink(nodeId, fallback) {
+        var link = $('<a href="#" class="verified-webhooks-log-node">').text(nodeLabel(nodeId, fallback));
+        if (!RED.nodes.node(nodeId)) return $('<span class="verified-webhooks-log-node">').text(nodeLabel(nodeId, fallback));
+        return link.on("click", function (event) {
+            event.preventDefault();
+            event.stopPropagation();
+            RED.view.reveal(nodeId);
         });
     }
 
-    function shown(summary) {
-        var f = filters();
-        if (f.node && summary.node !== f.node) return false;
-        if (f.status === "failed" ? summary.flow !== "failed" : f.status && summary.outcome !== f.status) return false;
-        return eventMatches(summary.events, f.event);
-    }
-
-    function nodeLabel(summary) {
-        var node = RED.nodes.node(summary.node);
-        return (node && (node.name || (node._def && node._def.label && RED.utils.getNodeLabel(node)))) || summary.nodeName || summary.node;
-    }
-
-    function flowIcon(summary) {
-        if (summary.flow === "failed") return $('<i class="fa fa-times-circle verified-webhooks-log-failed">').attr("title", t("flow.failed"));
-        if (summary.flow === "pending") return $('<i class="fa fa-clock-o verified-webhooks-log-pending">').attr("title", t("flow.pending"));
-        if (summary.flow === "handled") return $('<i class="fa fa-check-circle verified-webhooks-log-handled">').attr("title", t("flow.handled"));
+    function flowIcon(state) {
+        if (state === "failed") return $('<i class="fa fa-times-circle verified-webhooks-log-failed">').attr("title", t("flow.failed"));
+        if (state === "pending") return $('<i class="fa fa-clock-o verified-webhooks-log-pending">').attr("title", t("flow.pending"));
+        if (state === "handled") return $('<i class="fa fa-check-circle verified-webhooks-log-handled">').attr("title", t("flow.handled"));
         return $("<i>");
     }
 
+    /** The time, with the date once it is not today. */
+    function when(iso) {
+        var time = new Date(iso);
+        var today = new Date();
+        var sameDay = time.toDateString() === today.toDateString();
+        return sameDay ? time.toLocaleTimeString() : time.toLocaleDateString() + " " + time.toLocaleTimeString();
+    }
+
+    function mark(text, kind, title) {
+        return $('<span class="verified-webhooks-log-mark">')
+            .addClass("verified-webhooks-log-mark-" + kind)
+            .text(text)
+            .attr("title", title || text);
+    }
+
+    /** The events of a row: each name with its key (a session and sequence, an id), the first three. */
+    function eventsText(summary) {
+        var names = summary.events.slice(0, 3).map(function (name, index) {
+            var key = summary.keys && summary.keys[index];
+            return key ? name + " · " + key : name;
+        });
+        return names.join(", ") + (summary.events.length > 3 ? " +" + (summary.events.length - 3) : "");
+    }
+
     function row(summary) {
-        var time = new Date(summary.receivedAt);
-        var names = summary.events.slice(0, 3).join(", ") + (summary.events.length > 3 ? " +" + (summary.events.length - 3) : "");
         var outcome = summary.replayOf ? "replay" : summary.outcome;
         var element = $('<div class="red-ui-debug-msg verified-webhooks-log-row">')
             .attr("data-delivery", summary.deliveryId)
             .attr("data-outcome", summary.outcome)
             .attr("data-flow", summary.flow || "")
             .attr("data-replay", summary.replayOf ? "true" : "false");
-        var meta = $('<div class="red-ui-debug-msg-meta">').appendTo(element);
-        $('<span class="red-ui-debug-msg-date">').text(time.toLocaleTimeString()).appendTo(meta);
-        $('<span class="red-ui-debug-msg-name">').text(nodeLabel(summary)).appendTo(meta);
+        var meta = $('<div class="red-ui-debug-msg-meta verified-webhooks-log-meta">').appendTo(element);
+        $('<span class="red-ui-debug-msg-date">').text(when(summary.receivedAt)).appendTo(meta);
+        nodeLink(summary.node, summary.nodeName).appendTo(meta);
+        // What sets the delivery apart from a plain new one, in the row itself.
+        if (summary.test) mark(t("mark.test"), "test").appendTo(meta);
+        if (summary.attempt && summary.attempt > 1) mark(t("mark.redelivered", { attempt: String(summary.attempt) }), "redelivered", t("mark.redeliveredTitle")).appendTo(meta);
+        if (summary.replayOf) mark(t("mark.replayOf", { id: summary.replayOf.slice(0, 8) }), "replay").attr("data-link", summary.replayOf).appendTo(meta);
+        if (summary.handledByReplay) mark(t("mark.handledByReplay"), "replayed").appendTo(meta);
+        else if (summary.replayed) mark(t("mark.replayed"), "replayed").appendTo(meta);
+        if (summary.outcome === "duplicate") {
+            var repeats = mark(summary.duplicateOf ? t("mark.repeats", { id: summary.duplicateOf.slice(0, 8) }) : t("mark.repeatsUnlisted"), "duplicate").appendTo(meta);
+            if (summary.duplicateOf) repeats.attr("data-link", summary.duplicateOf);
+        }
+        meta.find("[data-link]").on("click", function (event) {
+            event.stopPropagation();
+            show($(this).attr("data-link"));
+        });
+
         var line = $('<div class="verified-webhooks-log-line">').appendTo(element);
         $('<span class="verified-webhooks-log-status">')
             .addClass("verified-webhooks-log-outcome-" + outcome)
             .text(summary.status + " " + t("outcome." + outcome))
             .appendTo(line);
-        flowIcon(summary).appendTo(line);
-        $('<span class="verified-webhooks-log-events">').text(names || summary.reason || "").appendTo(line);
+        flowIcon(summary.flow).appendTo(line);
+        $('<span class="verified-webhooks-log-events">').text(eventsText(summary) || summary.reason || "").attr("title", eventsText(summary) || summary.reason || "").appendTo(line);
+        if (summary.flow === "failed" && summary.failedAt) {
+            var failed = $('<div class="verified-webhooks-log-failure">').appendTo(element);
+            $("<span>").text(t("failedIn") + " ").appendTo(failed);
+            nodeLink(summary.failedAt).appendTo(failed);
+            if (summary.error) $("<span>").text(": " + summary.error).appendTo(failed);
+        }
         if (summary.deliveryId === selected) element.addClass("selected");
         element.on("click", function () {
             select(summary.deliveryId);
@@ -100,11 +142,27 @@
 
     function render() {
         ui.list.empty();
-        var visible = deliveries.filter(shown);
-        if (visible.length === 0) $('<div class="verified-webhooks-log-empty">').text(t("empty")).appendTo(ui.list);
-        visible.slice(0, SHOWN).forEach(function (summary) {
+        var f = filters();
+        var filtered = f.node || f.status || f.event;
+        if (deliveries.length === 0) {
+            $('<div class="verified-webhooks-log-empty">')
+                .text(filtered ? t("noMatch") : t("empty"))
+                .appendTo(ui.list);
+        }
+        deliveries.forEach(function (summary) {
             ui.list.append(row(summary));
         });
+        if (next && deliveries.length < total) {
+            $('<button type="button" class="red-ui-button red-ui-button-small verified-webhooks-log-more">')
+                .text(t("loadMore", { count: String(Math.min(PAGE, total - deliveries.length)) }))
+                .on("click", function () {
+                    load({ more: true });
+                })
+                .appendTo($('<div class="verified-webhooks-log-more-row">').appendTo(ui.list));
+        }
+        ui.count.text(deliveries.length === 0 ? "" : t(filtered ? "countFiltered" : "count", { shown: String(deliveries.length), total: String(total) }));
+        // The details pane shows only a delivery that is listed.
+        if (selected && !deliveries.some(function (summary) { return summary.deliveryId === selected; })) closeDetails();
     }
 
     function refreshNodeChoices() {
@@ -113,7 +171,7 @@
         ui.node.empty();
         $("<option>").val("").text(t("allNodes")).appendTo(ui.node);
         RED.nodes.eachNode(function (node) {
-            if (/-webhook$/.test(node.type) && !seen[node.id]) {
+            if (/-webhook$/.test(node.type) && node._def && node._def.category === "webhooks" && !seen[node.id]) {
                 seen[node.id] = true;
                 $("<option>").val(node.id).text(RED.utils.getNodeLabel(node, node.id)).appendTo(ui.node);
             }
@@ -127,37 +185,40 @@
         ui.node.val(current || "");
     }
 
-    function upsert(summaries) {
-        summaries.forEach(function (summary) {
-            var index = deliveries.findIndex(function (known) {
-                return known.deliveryId === summary.deliveryId;
-            });
-            if (index >= 0) deliveries[index] = summary;
-            else deliveries.push(summary);
-        });
-        deliveries.sort(function (a, b) {
-            return a.receivedAt < b.receivedAt ? 1 : a.receivedAt > b.receivedAt ? -1 : 0;
-        });
-        deliveries = deliveries.slice(0, 1000);
-        render();
-        if (selected && summaries.some(function (summary) { return summary.deliveryId === selected; })) select(selected);
-    }
-
-    /** The list as filtered; on a load (not a live refresh) the node menu is rebuilt too. */
-    function load(liveRefresh) {
+    var loading = 0;
+    /**
+     * Reads the list as filtered. `more`: the next page, added below. `live`: a refresh after
+     * an update, keeping as many rows as are shown (and the node menu as it is, so an open menu stays open).
+     */
+    function load(options) {
+        options = options || {};
         var f = filters();
-        var query = $.param({ node: f.node, status: f.status, event: f.event, limit: SHOWN });
-        $.getJSON("verified-webhooks/deliveries?" + query, function (data) {
-            deliveries = [];
-            upsert(data.deliveries || []);
-            // Rebuilt on a load only: rebuilding the choices on every live update would close an open menu.
-            if (liveRefresh !== true) refreshNodeChoices();
+        var shown = Math.max(PAGE, deliveries.length);
+        var query = { node: f.node, status: f.status, event: f.event, limit: options.more ? PAGE : Math.min(shown, 1000) };
+        if (options.more && next) query.after = next;
+        var ticket = ++loading;
+        $.getJSON("verified-webhooks/deliveries?" + $.param(query), function (data) {
+            if (ticket !== loading) return; // a newer load (the user typed on) answers instead
+            var listed = options.more ? deliveries : [];
+            var known = {};
+            listed.forEach(function (summary) {
+                known[summary.deliveryId] = true;
+            });
+            (data.deliveries || []).forEach(function (summary) {
+                if (!known[summary.deliveryId]) listed.push(summary);
+            });
+            deliveries = listed;
+            total = data.total || 0;
+            next = data.next;
+            render();
+            if (!options.live) refreshNodeChoices();
+            if (selected && options.live && deliveries.some(function (summary) { return summary.deliveryId === selected; })) select(selected, true);
         }).fail(function (xhr) {
-            if (liveRefresh !== true) notify(t("loadFailed", { reason: (xhr.responseJSON && xhr.responseJSON.error) || xhr.status }), "error");
+            if (!options.live) notify(t("loadFailed", { reason: (xhr.responseJSON && xhr.responseJSON.error) || xhr.status }), "error");
         });
     }
 
-    function replay(url, body, done) {
+    function post(url, body, done) {
         $.ajax({
             url: url,
             type: "POST",
@@ -172,7 +233,36 @@
         });
     }
 
-    function select(deliveryId) {
+    function closeDetails() {
+        selected = undefined;
+        ui.details.hide().empty();
+        ui.list.children().removeClass("selected");
+    }
+
+    /** What became of one event: its state, attempts, replays and earlier outcomes. */
+    function fateOf(event) {
+        var fate = $('<div class="verified-webhooks-log-fate">');
+        flowIcon(event.state).appendTo(fate);
+        $("<span>").text(" " + t("flow." + event.state) + (event.error ? ": " + event.error : "")).appendTo(fate);
+        if (event.failedAt) {
+            $("<span>").text(" (" + t("failedIn") + " ").appendTo(fate);
+            nodeLink(event.failedAt).appendTo(fate);
+            $("<span>").text(")").appendTo(fate);
+        }
+        if (event.attempt) $("<span>").text(" · " + t("attemptOf", { attempt: String(event.attempt) })).appendTo(fate);
+        if (event.replays && event.replays.length) $("<span>").text(" · " + t("replayedAs", { ids: event.replays.map(function (id) { return id.slice(0, 8); }).join(", ") })).appendTo(fate);
+        if (event.handledBy) $("<span>").text(" · " + t("handledByReplay", { id: String(event.handledBy).slice(0, 8) })).appendTo(fate);
+        if (event.history && event.history.length) {
+            var outcomes = event.history.map(function (earlier) {
+                return t("flow." + earlier.state) + (earlier.error ? ": " + earlier.error : "") + (earlier.attempt ? " (" + t("attemptOf", { attempt: String(earlier.attempt) }) + ")" : "");
+            });
+            $('<div class="verified-webhooks-log-details-history">').text(t("before", { outcomes: outcomes.join("; ") })).appendTo(fate);
+        }
+        return fate;
+    }
+
+    /** The details pane: each event's payload first, then its fate, then the record (collapsed). */
+    function select(deliveryId, quiet) {
         selected = deliveryId;
         ui.list.children().removeClass("selected");
         ui.list.children('[data-delivery="' + deliveryId + '"]').addClass("selected");
@@ -180,113 +270,182 @@
             if (selected !== deliveryId) return;
             ui.details.empty().show();
             var header = $('<div class="red-ui-sidebar-header verified-webhooks-log-details-header">').appendTo(ui.details);
-            $("<span>").text(t("details") + " " + deliveryId.slice(0, 8)).appendTo(header);
+            $("<span>").text(t("details") + " " + deliveryId.slice(0, 8) + " · " + when(details.receivedAt)).appendTo(header);
             var buttons = $('<span class="button-group">').appendTo(header);
             if (details.replayable) {
                 $('<button type="button" class="red-ui-sidebar-header-button verified-webhooks-log-replay-button">')
                     .append('<i class="fa fa-repeat"></i> ')
                     .append($("<span>").text(t("replay")))
                     .on("click", function () {
-                        replay("verified-webhooks/deliveries/" + encodeURIComponent(deliveryId) + "/replay", {}, function (result) {
+                        post("verified-webhooks/deliveries/" + encodeURIComponent(deliveryId) + "/replay", {}, function (result) {
                             notify(t("replayed", { count: result.events, id: result.deliveryId.slice(0, 8) }), "success");
                         });
                     })
                     .appendTo(buttons);
             }
-            $('<button type="button" class="red-ui-sidebar-header-button"><i class="fa fa-times"></i></button>')
-                .on("click", function () {
-                    selected = undefined;
-                    ui.details.hide();
-                    ui.list.children().removeClass("selected");
-                })
-                .appendTo(buttons);
+            $('<button type="button" class="red-ui-sidebar-header-button verified-webhooks-log-close"><i class="fa fa-times"></i></button>').on("click", closeDetails).appendTo(buttons);
             var body = $('<div class="verified-webhooks-log-details-body">').appendTo(ui.details);
-            // Each emitted event and what the flow did with it, then the whole record.
-            var events = $('<ul class="verified-webhooks-log-details-events">').appendTo(body);
-            (details.emitted || []).forEach(function (event) {
-                var item = $("<li>").attr("data-state", event.state).appendTo(events);
-                flowIcon({ flow: event.state }).appendTo(item);
-                $("<span>").text(" " + event.name + " · " + t("flow." + event.state) + (event.error ? ": " + event.error : "")).appendTo(item);
-                if (event.attempt) $("<span>").text(" · " + t("attemptOf", { attempt: String(event.attempt) })).appendTo(item);
-                if (event.replays && event.replays.length) $("<span>").text(" · " + t("replayedAs", { ids: event.replays.map(function (id) { return id.slice(0, 8); }).join(", ") })).appendTo(item);
-                if (event.handledBy) $("<span>").text(" · " + t("handledByReplay", { id: String(event.handledBy).slice(0, 8) })).appendTo(item);
-                // What happened to it before: a failure that a redelivery or a replay later handled.
-                if (event.history && event.history.length) {
-                    var outcomes = event.history.map(function (earlier) {
-                        return t("flow." + earlier.state) + (earlier.error ? ": " + earlier.error : "") + (earlier.attempt ? " (" + t("attemptOf", { attempt: String(earlier.attempt) }) + ")" : "");
-                    });
-                    $('<div class="verified-webhooks-log-details-history">').text(t("before", { outcomes: outcomes.join("; ") })).appendTo(item);
-                }
-            });
             if (details.reason) $('<div class="verified-webhooks-log-details-reason">').text(details.status + " " + details.reason).appendTo(body);
-            RED.utils.createObjectElement(plain(details), { key: null, typeHint: "Object", path: "", expandPaths: ["", "emitted"], sourceId: null }).appendTo(body);
+            if (details.outcome === "duplicate") {
+                $('<div class="verified-webhooks-log-details-reason">').text(details.duplicateOf ? t("duplicateOf", { id: details.duplicateOf.slice(0, 8) }) : t("mark.repeatsUnlisted")).appendTo(body);
+            }
+            (details.emitted || []).forEach(function (event, index) {
+                var section = $('<div class="verified-webhooks-log-details-event">').attr("data-state", event.state).appendTo(body);
+                var key = details.keys && details.keys[index];
+                $('<div class="verified-webhooks-log-details-name">').text(event.name + (key ? " · " + key : "")).appendTo(section);
+                if (event.payload !== undefined) {
+                    RED.utils.createObjectElement(plain(event.payload), { key: "payload", typeHint: "Object", path: "payload", expandPaths: [""], sourceId: null }).appendTo(section);
+                } else {
+                    $('<div class="verified-webhooks-log-details-reason">').text(t("noPayload")).appendTo(section);
+                }
+                fateOf(event).appendTo(section);
+            });
+            // The whole record last, closed: what the admin API holds, for the curious.
+            var record = plain(details);
+            (record.emitted || []).forEach(function (event) {
+                delete event.payload;
+            });
+            $('<div class="verified-webhooks-log-details-record-title">').text(t("record")).appendTo(body);
+            RED.utils.createObjectElement(record, { key: null, typeHint: "Object", path: "", sourceId: null }).appendTo(body);
+        }).fail(function () {
+            if (!quiet) notify(t("gone"), "warning");
+            closeDetails();
         });
+    }
+
+    /** Shows one delivery (from a notice): the tab opens, the filters clear, the delivery is selected. */
+    function show(deliveryId) {
+        RED.sidebar.show("verified-webhooks");
+        if (!deliveries.some(function (summary) { return summary.deliveryId === deliveryId; })) {
+            ui.node.val("");
+            ui.status.val("");
+            ui.search.searchBox("value", "");
+            load();
+        }
+        select(deliveryId);
     }
 
     function replayFailed() {
         var since = Date.now() - Number(ui.range.val()) * 60 * 1000;
         var f = filters();
-        replay("verified-webhooks/deliveries/replay-failed", { since: since, node: f.node }, function (result) {
-            var events = result.replayed.reduce(function (sum, entry) {
-                return sum + entry.events;
-            }, 0);
-            notify(t("replayedFailed", { count: events, deliveries: result.replayed.length }), result.replayed.length ? "success" : "warning");
+        var scope = { since: since, node: f.node };
+        // First what it would replay: a count to confirm, or nothing to do.
+        post("verified-webhooks/deliveries/replay-failed", $.extend({ dryRun: true }, scope), function (planned) {
+            var range = ui.range.find("option:selected").text();
+            if (!planned.events) return notify(t("nothingToReplay", { range: range }), "warning");
+            var notice = RED.notify($("<p>").text(t("confirmReplay", { count: String(planned.events), deliveries: String(planned.deliveries), range: range })), {
+                modal: true,
+                fixed: true,
+                type: "warning",
+                buttons: [
+                    {
+                        text: t("cancel"),
+                        click: function () {
+                            notice.close();
+                        },
+                    },
+                    {
+                        text: t("replayFailed"),
+                        class: "primary",
+                        click: function () {
+                            notice.close();
+                            post("verified-webhooks/deliveries/replay-failed", scope, function (result) {
+                                var events = result.replayed.reduce(function (sum, entry) {
+                                    return sum + entry.events;
+                                }, 0);
+                                notify(t("replayedFailed", { count: events, deliveries: result.replayed.length }) + (result.more ? " " + t("more") : ""), result.replayed.length ? "success" : "warning");
+                            });
+                        },
+                    },
+                ],
+            });
         });
     }
 
+    var STYLE =
+        ".verified-webhooks-log-toolbar { display:flex; flex-direction:column; gap:4px; padding:6px; height:auto; }" +
+        ".verified-webhooks-log-toolbar-row { display:flex; gap:4px; align-items:center; width:100%; }" +
+        ".verified-webhooks-log-toolbar-row > .red-ui-searchBox-container { flex:1 1 auto; }" +
+        ".verified-webhooks-log-toolbar-row select { flex:1 1 0; min-width:0; width:auto; margin:0; }" +
+        ".verified-webhooks-log-count { padding:2px 8px; color:var(--red-ui-secondary-text-color, #888); font-size:11px; min-height:16px; }" +
+        ".verified-webhooks-log-row { cursor:pointer; }" +
+        ".verified-webhooks-log-row.selected { background: var(--red-ui-list-item-background-selected, #ffebc7); }" +
+        ".verified-webhooks-log-meta { display:flex; flex-wrap:wrap; gap:2px 6px; align-items:baseline; }" +
+        ".verified-webhooks-log-meta .red-ui-debug-msg-date { margin-right:0; }" +
+        ".verified-webhooks-log-node { color: var(--red-ui-text-color-link, #2a6fb5); }" +
+        ".verified-webhooks-log-mark { font-size:10px; padding:0 4px; border-radius:2px; border:1px solid currentColor; white-space:nowrap; }" +
+        ".verified-webhooks-log-mark[data-link] { cursor:pointer; text-decoration:underline; }" +
+        ".verified-webhooks-log-mark-redelivered { color:#b26b00; } .verified-webhooks-log-mark-replay, .verified-webhooks-log-mark-replayed { color:#2a6fb5; }" +
+        ".verified-webhooks-log-mark-duplicate, .verified-webhooks-log-mark-test { color:#777; }" +
+        ".verified-webhooks-log-line { display:flex; gap:6px; align-items:center; padding:2px 0; min-width:0; }" +
+        ".verified-webhooks-log-status { font-family: monospace; padding:0 4px; border-radius:2px; white-space:nowrap; }" +
+        ".verified-webhooks-log-outcome-accepted { background:#e3f4e0; } .verified-webhooks-log-outcome-duplicate { background:#eee; }" +
+        ".verified-webhooks-log-outcome-rejected { background:#fbe1e1; } .verified-webhooks-log-outcome-replay { background:#e1ecfb; }" +
+        ".verified-webhooks-log-failed { color:#c33; } .verified-webhooks-log-pending { color:#999; } .verified-webhooks-log-handled { color:#3a3; }" +
+        ".verified-webhooks-log-events { overflow:hidden; text-overflow:ellipsis; white-space:nowrap; min-width:0; }" +
+        ".verified-webhooks-log-failure { color:#c33; font-size:11px; overflow-wrap:anywhere; }" +
+        ".verified-webhooks-log-empty { padding:10px; color:#999; text-align:center; }" +
+        ".verified-webhooks-log-more-row { padding:6px; text-align:center; }" +
+        ".verified-webhooks-log-details-header { display:flex; justify-content:space-between; align-items:center; padding:4px; }" +
+        ".verified-webhooks-log-details-body { padding:4px 8px; }" +
+        ".verified-webhooks-log-details-event { margin-bottom:8px; padding-bottom:6px; border-bottom:1px dashed var(--red-ui-secondary-border-color, #ddd); }" +
+        ".verified-webhooks-log-details-name { font-weight:bold; overflow-wrap:anywhere; }" +
+        ".verified-webhooks-log-fate { margin-top:4px; overflow-wrap:anywhere; }" +
+        ".verified-webhooks-log-details-reason { margin:4px 0; overflow-wrap:anywhere; }" +
+        ".verified-webhooks-log-details-record-title { margin-top:6px; color:var(--red-ui-secondary-text-color, #888); }" +
+        // The footer is Node-RED's sidebar footer (one small row): its controls are sized to fit it.
+        ".verified-webhooks-log-footer { display:flex; gap:4px; align-items:center; }" +
+        ".verified-webhooks-log-footer select { height:20px; line-height:18px; padding:0 4px; font-size:11px; margin:0; width:auto; max-width:60%; }";
+
     function build() {
         var content = $('<div class="verified-webhooks-log">').css({ position: "absolute", top: 0, bottom: 0, left: 0, right: 0, display: "flex", "flex-direction": "column" });
+        $("<style>").text(STYLE).appendTo(content);
         var toolbar = $('<div class="red-ui-sidebar-header verified-webhooks-log-toolbar">').appendTo(content);
-        ui.node = $('<select class="verified-webhooks-log-node">').css({ width: "30%" }).appendTo(toolbar);
-        ui.status = $('<select class="verified-webhooks-log-status-filter">').css({ width: "24%" }).appendTo(toolbar);
+        var searchRow = $('<div class="verified-webhooks-log-toolbar-row">').appendTo(toolbar);
+        ui.search = $('<input type="text" class="verified-webhooks-log-search">').attr("placeholder", t("eventFilter")).appendTo(searchRow);
+        // Filters as one types (a moment after the last key), like the debug sidebar's filter.
+        ui.search.searchBox({
+            delay: 200,
+            change: function () {
+                load();
+            },
+        });
+        var choices = $('<div class="verified-webhooks-log-toolbar-row">').appendTo(toolbar);
+        ui.node = $('<select class="verified-webhooks-log-node">').attr("title", t("allNodes")).appendTo(choices);
+        ui.status = $('<select class="verified-webhooks-log-status-filter">').appendTo(choices);
         ["", "accepted", "duplicate", "rejected", "failed"].forEach(function (status) {
             $("<option>").val(status).text(t(status ? "status." + status : "allStatuses")).appendTo(ui.status);
         });
-        ui.event = $('<input type="text" class="verified-webhooks-log-event">').attr("placeholder", t("eventFilter")).css({ width: "30%" }).appendTo(toolbar);
         $('<button type="button" class="red-ui-sidebar-header-button verified-webhooks-log-refresh"><i class="fa fa-refresh"></i></button>')
             .attr("title", t("refresh"))
-            .on("click", load)
-            .appendTo(toolbar);
+            .on("click", function () {
+                load();
+            })
+            .appendTo(choices);
+        ui.count = $('<div class="verified-webhooks-log-count">').appendTo(content);
         ui.list = $('<div class="verified-webhooks-log-list">').css({ flex: "1 1 auto", overflow: "auto", position: "relative" }).appendTo(content);
-        ui.details = $('<div class="verified-webhooks-log-details">').css({ flex: "0 0 auto", "max-height": "50%", overflow: "auto", "border-top": "1px solid var(--red-ui-secondary-border-color, #ddd)" }).hide().appendTo(content);
+        ui.details = $('<div class="verified-webhooks-log-details">').css({ flex: "0 0 auto", "max-height": "55%", overflow: "auto", "border-top": "1px solid var(--red-ui-secondary-border-color, #ddd)" }).hide().appendTo(content);
 
         var footer = $('<div class="red-ui-sidebar-footer verified-webhooks-log-footer">');
-        $('<button type="button" class="red-ui-button red-ui-button-small verified-webhooks-log-replay-failed">')
+        $('<button type="button" class="red-ui-footer-button verified-webhooks-log-replay-failed">')
+            .attr("title", t("replayFailed"))
             .append('<i class="fa fa-repeat"></i> ')
             .append($("<span>").text(t("replayFailed")))
+            .css({ width: "auto", padding: "0 6px" })
             .on("click", replayFailed)
             .appendTo(footer);
-        ui.range = $('<select class="verified-webhooks-log-range">').css({ width: "auto" }).appendTo(footer);
+        ui.range = $('<select class="verified-webhooks-log-range">').appendTo(footer);
         [["15", "range.15m"], ["60", "range.1h"], ["1440", "range.24h"], ["10080", "range.7d"]].forEach(function (choice) {
             $("<option>").val(choice[0]).text(t(choice[1])).appendTo(ui.range);
         });
         ui.range.val("60");
 
-        ui.node.on("change", load);
-        ui.status.on("change", load);
-        ui.event.on("change", load);
-        ui.event.on("keyup", function (event) {
-            if (event.key === "Enter") load();
+        ui.node.on("change", function () {
+            load();
         });
-
-        $("<style>")
-            .text(
-                ".verified-webhooks-log-toolbar { display:flex; gap:4px; align-items:center; padding:4px; }" +
-                    ".verified-webhooks-log-row { cursor:pointer; }" +
-                    ".verified-webhooks-log-row.selected { background: var(--red-ui-list-item-background-selected, #ffebc7); }" +
-                    ".verified-webhooks-log-line { display:flex; gap:6px; align-items:center; padding:2px 0; }" +
-                    ".verified-webhooks-log-status { font-family: monospace; padding:0 4px; border-radius:2px; }" +
-                    ".verified-webhooks-log-outcome-accepted { background:#e3f4e0; } .verified-webhooks-log-outcome-duplicate { background:#eee; }" +
-                    ".verified-webhooks-log-outcome-rejected { background:#fbe1e1; } .verified-webhooks-log-outcome-replay { background:#e1ecfb; }" +
-                    ".verified-webhooks-log-failed { color:#c33; } .verified-webhooks-log-pending { color:#999; } .verified-webhooks-log-handled { color:#3a3; }" +
-                    ".verified-webhooks-log-events { overflow:hidden; text-overflow:ellipsis; white-space:nowrap; }" +
-                    ".verified-webhooks-log-empty { padding:10px; color:#999; text-align:center; }" +
-                    ".verified-webhooks-log-details-header { display:flex; justify-content:space-between; align-items:center; padding:4px; }" +
-                    ".verified-webhooks-log-details-body { padding:4px 8px; }" +
-                    ".verified-webhooks-log-details-events { list-style:none; margin:0 0 6px 0; padding:0; }" +
-                    ".verified-webhooks-log-footer { display:flex; gap:4px; align-items:center; padding:4px; }",
-            )
-            .appendTo(content);
+        ui.status.on("change", function () {
+            load();
+        });
         return { content: content, footer: footer };
     }
 
@@ -303,11 +462,33 @@
             content: parts.content,
             toolbar: parts.footer,
             enableOnEdit: true,
-            // An icon beside debug and info, not only an entry in the sidebar's menu.
             pinned: true,
             action: "verified-webhooks:show-webhooks-tab",
-            onchange: load,
+            onchange: function () {
+                load();
+            },
         });
+        // Beside debug, not after config and context: the sidebar has room for four icons at
+        // its default width, and the last are moved to its menu. Unless the user ordered the
+        // icons (by dragging them), which stays as they left it.
+        if (!RED.settings.get("editor.sidebar.order")) {
+            var debugTab = $("#red-ui-tab-debug");
+            var debugLink = $("#red-ui-tab-debug-link-button");
+            if (debugTab.length && debugLink.length) {
+                var link = $("#red-ui-tab-verified-webhooks-link-button");
+                $("#red-ui-tab-verified-webhooks").insertAfter(debugTab);
+                link.insertAfter(debugLink);
+                // The sidebar hid the last icon for want of room before it was moved here: the
+                // icon now last in the row gives up its place instead.
+                setTimeout(function () {
+                    if (link.is(":visible")) return;
+                    var lastShown = link.nextAll("a.red-ui-tab-link-button:visible").not(".red-ui-tab-link-button-menu").last();
+                    if (!lastShown.length) return;
+                    lastShown.hide();
+                    link.show();
+                }, 50);
+            }
+        }
         RED.actions.add("verified-webhooks:show-webhooks-tab", function () {
             RED.sidebar.show("verified-webhooks");
         });
@@ -318,12 +499,14 @@
             if (refreshTimer) return;
             refreshTimer = setTimeout(function () {
                 refreshTimer = undefined;
-                load(true);
+                load({ live: true });
             }, 250);
         });
-        RED.events.on("deploy", load);
+        RED.events.on("deploy", function () {
+            load();
+        });
         load();
     }
 
-    window.VerifiedWebhooksLog = { addTab: addTab };
+    window.VerifiedWebhooksLog = { addTab: addTab, show: show };
 })();

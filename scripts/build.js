@@ -48,6 +48,7 @@ function editorFile(provider) {
         if (!found) throw new Error(`${provider.name}.editor.html: no <meta name="${name}">`);
         return found[1];
     };
+    const optionalMeta = (name) => new RegExp(`<meta name="${name}" content="([^"]*)">`).exec(metadata)?.[1] ?? "";
     const section = (id) => new RegExp('<template id="' + id + '">\\n([\\s\\S]*?)</template>').exec(metadata)?.[1] ?? "";
     const indent = (text, spaces) => text.split("\n").filter(Boolean).map((line) => `${" ".repeat(spaces)}${line.trim()}\n`).join("");
     const values = {
@@ -56,6 +57,9 @@ function editorFile(provider) {
         paletteLabel: meta("palette-label"),
         icon: meta("icon"),
         path: meta("path"),
+        // Words the palette's filter should also find the node by (the provider's company, the senders it serves).
+        search: optionalMeta("search"),
+        tokenInPath: provider.pathToken === true,
         rows: section("rows"),
         defaults: indent(section("defaults"), 16),
         batchRow: provider.batches

@@ -3,10 +3,10 @@
  * completion tracking (Node-RED's message hooks, completion-hooks.ts), live updates to the editor's "Webhooks"
  * sidebar tab (RED.comms), and the admin API under httpAdminRoot:
  *
- *   GET  /verified-webhooks/deliveries                  ?node&status&event&since&until&limit, newest first
+ *   GET  /verified-webhooks/deliveries                  ?node&status&event&since&until&limit&after, newest first, and the total
  *   GET  /verified-webhooks/deliveries/<deliveryId>     with the emitted events
  *   POST /verified-webhooks/deliveries/<deliveryId>/replay
- *   POST /verified-webhooks/deliveries/replay-failed    ?since&until&node: the failed events not replayed yet
+ *   POST /verified-webhooks/deliveries/replay-failed    ?since&until&node[&dryRun]: the failed events not replayed yet
  *
  * Reading needs verified-webhooks.read, replaying verified-webhooks.write.
  */
@@ -99,12 +99,17 @@ export function logQueryOf(query: Record<string, unknown>): LogQuery {
     }
     const limit = query.limit === undefined || query.limit === "" ? undefined : Number(query.limit);
     if (limit !== undefined && (!Number.isInteger(limit) || limit < 1 || limit > 1000)) throw new Rejection(400, "limit must be a whole number from 1 to 1000");
+    // The paging cursor: the last delivery listed, as "<ms>:<deliveryId>".
+    const after = stringIn(query.after);
+    const cursor = after === undefined ? undefined : /^(\d+):(.{1,100})$/.exec(after);
+    if (after !== undefined && !cursor) throw new Rejection(400, "after must be <ms since 1970>:<deliveryId>, as the previous page's last delivery");
     return {
         node: stringIn(query.node),
         status: status as StatusFilter | undefined,
-        event: stringIn(query.event),
+        event: stringIn(query.event)?.slice(0, 200),
         since: timeIn(query.since, "since"),
         until: timeIn(query.until, "until"),
+        after: cursor ? { time: Number(cursor[1]), deliveryId: cursor[2]! } : undefined,
         limit,
     };
 }
@@ -171,7 +176,11 @@ function registerRoutes(RED: NodeAPI, runtime: LogRuntime): void {
 
     RED.httpAdmin.get("/verified-webhooks/deliveries", read, (req: Request, res: Response) => {
         try {
-            res.json({ deliveries: logs.query(logQueryOf(req.query)).map(summaryOf) });
+            const query = logQueryOf(req.query);
+            const found = logs.query(query);
+            const last = found[found.length - 1];
+            // The total matching, and the cursor of the next page ("load more"), if there may be one.
+            res.json({ deliveries: found.map(summaryOf), total: logs.count(query), next: last && found.length === (query.limit ?? 100) ? `${last.time}:${last.report.deliveryId}` : undefined });
         } catch (error) {
             answerError(res, error);
         }
@@ -185,6 +194,19 @@ function registerRoutes(RED: NodeAPI, runtime: LogRuntime): void {
             query = logQueryOf({ ...req.query, ...body, status: "failed", limit: 1000 });
         } catch (error) {
             return answerError(res, error);
+        }
+        if (req.body?.dryRun === true || req.query.dryRun === "true") {
+            // What it would replay, for the tab's confirmation: deliveries and events.
+            let deliveries = 0;
+            let events = 0;
+            for (const entry of logs.query(query)) {
+                const waiting = entry.report.events.filter((event) => event.state === "failed" && !event.replays?.length).length;
+                if (waiting > 0 && !notReplayable(entry) && runtime.replayers.has(entry.report.nodeId)) {
+                    deliveries++;
+                    events += waiting;
+                }
+            }
+            return void res.json({ deliveries, events: Math.min(events, MAX_REPLAYED_EVENTS), more: events > MAX_REPLAYED_EVENTS });
         }
         void replayFailed(runtime, query).then(
             (result) => res.json(result),

@@ -122,6 +122,12 @@ export interface DeliverySummary {
     replayOf: string | undefined;
     /** On a delivery that repeated events: the logged delivery that brought them first, if still logged. */
     duplicateOf: string | undefined;
+    /** Where its first failed event failed (a node id), and why, one line. */
+    failedAt: string | undefined;
+    error: string | undefined;
+    /** Whether any of its events was replayed by hand, and whether a replay is how one ended (handled). */
+    replayed: boolean;
+    handledByReplay: boolean;
     /** What tells each emitted event apart from others of its name (a session and sequence, an id). */
     keys: (string | undefined)[];
     /** On events emitted again after a restart: how many times they were emitted (1: the first time). */
@@ -178,12 +184,17 @@ export function logLimitsOf(raw: { readonly logDeliveries?: unknown; readonly lo
 export interface LogQuery {
     node?: string | undefined;
     status?: StatusFilter | undefined;
-    /** An event name (exact), or a family: "room.*". */
+    /**
+     * What the Webhooks tab's search box holds: deliveries with an event whose name or key
+     * starts with it, in any case; a trailing "*" is allowed ("room.*", "MEASUREMENT_*").
+     */
     event?: string | undefined;
     /** Only deliveries received at or after this time (ms since the epoch). */
     since?: number | undefined;
     /** Only deliveries received before this time. */
     until?: number | undefined;
+    /** Paging: only deliveries older than this one (as listed: newest first). */
+    after?: { readonly deliveryId: string; readonly time: number } | undefined;
     limit?: number | undefined;
 }
 
@@ -198,8 +209,14 @@ function flowStateOf(events: readonly LoggedEvent[]): EventState | undefined {
     return events.some((event) => event.state === "pending") ? "pending" : "handled";
 }
 
-function nameMatches(name: string, pattern: string): boolean {
-    return pattern.endsWith(".*") ? name.startsWith(pattern.slice(0, -1)) : name === pattern;
+/** The search as entries are compared with it: lower case, without a trailing "*". */
+function searchPrefix(search: string): string {
+    return search.replace(/\*+$/, "").toLowerCase();
+}
+
+/** Whether an event's name or key starts with `prefix` (searchPrefix), in any case. */
+function eventMatches(event: LoggedEvent, prefix: string): boolean {
+    return event.name.toLowerCase().startsWith(prefix) || (event.key !== undefined && event.key.toLowerCase().startsWith(prefix));
 }
 
 /**
@@ -311,6 +328,7 @@ export class NodeDeliveryLog {
     /** Newest first, as filtered (the two kinds merged by time). */
     *newestFirst(query: LogQuery): Generator<LogEntry> {
         const { accepted, others } = this;
+        const prefix = query.event === undefined ? undefined : searchPrefix(query.event);
         let a = accepted.entries.length - 1;
         let o = others.entries.length - 1;
         for (;;) {
@@ -333,7 +351,7 @@ export class NodeDeliveryLog {
             }
             if (query.until !== undefined && entry.time >= query.until) continue;
             if (query.status === "failed" ? flowStateOf(entry.report.events) !== "failed" : query.status !== undefined && entry.outcome !== query.status) continue;
-            if (query.event !== undefined && !entry.report.events.some((event) => nameMatches(event.name, query.event!))) continue;
+            if (prefix !== undefined && !entry.report.events.some((event) => eventMatches(event, prefix))) continue;
             yield entry;
         }
     }
@@ -341,6 +359,7 @@ export class NodeDeliveryLog {
 
 export function summaryOf(entry: LogEntry): DeliverySummary {
     const { report } = entry;
+    const failed = report.events.find((event) => event.state === "failed");
     return {
         deliveryId: report.deliveryId,
         receivedAt: report.receivedAt,
@@ -359,6 +378,10 @@ export function summaryOf(entry: LogEntry): DeliverySummary {
         flow: flowStateOf(entry.report.events),
         replayOf: report.replayOf,
         duplicateOf: entry.duplicateOf,
+        failedAt: failed?.failedAt,
+        error: failed?.error,
+        replayed: entry.report.events.some((event) => event.replays !== undefined && event.replays.length > 0),
+        handledByReplay: entry.report.events.some((event) => event.handledBy !== undefined),
         keys: entry.report.events.map((event) => event.key),
         attempt: report.attempt,
         replayable: entry.payloads !== undefined && entry.report.events.length > 0,
@@ -418,24 +441,50 @@ export class DeliveryLogs {
         return undefined;
     }
 
-    /** Newest first across nodes, as filtered, at most `limit`. */
-    query(query: LogQuery): LogEntry[] {
-        const limit = Math.max(1, Math.min(query.limit ?? 100, 1000));
+    /** Newest first across nodes, as filtered (the paging cursor aside). */
+    private *matching(query: LogQuery): Generator<LogEntry> {
         const logs = query.node !== undefined ? [this.logs.get(query.node)].filter((log) => log !== undefined) : [...this.logs.values()];
         for (const log of logs) log.trim();
         // Each node's entries are newest first already: merge them.
         const cursors = logs.map((log) => log.newestFirst(query)).map((iterator) => ({ iterator, next: iterator.next() }));
-        const found: LogEntry[] = [];
-        while (found.length < limit) {
+        for (;;) {
             let newest: (typeof cursors)[number] | undefined;
             for (const cursor of cursors) {
                 if (cursor.next.done) continue;
                 if (!newest || cursor.next.value.time > (newest.next.value as LogEntry).time) newest = cursor;
             }
-            if (!newest) break;
-            found.push(newest.next.value as LogEntry);
+            if (!newest) return;
+            yield newest.next.value as LogEntry;
             newest.next = newest.iterator.next();
         }
+    }
+
+    /** Newest first across nodes, as filtered, at most `limit`, after the cursor if any. */
+    query(query: LogQuery): LogEntry[] {
+        const limit = Math.max(1, Math.min(query.limit ?? 100, 1000));
+        const { after } = query;
+        let passed = after === undefined;
+        const found: LogEntry[] = [];
+        for (const entry of this.matching(query)) {
+            if (!passed) {
+                // Those listed before the cursor (newer, or as new and before it) were on the previous page.
+                if (entry.time > after!.time) continue;
+                if (entry.time === after!.time) {
+                    if (entry.report.deliveryId === after!.deliveryId) passed = true;
+                    continue;
+                }
+                passed = true;
+            }
+            found.push(entry);
+            if (found.length >= limit) break;
+        }
         return found;
+    }
+
+    /** How many deliveries match (the cursor and the limit aside): the total the tab shows. */
+    count(query: LogQuery): number {
+        let total = 0;
+        for (const _entry of this.matching(query)) total++;
+        return total;
     }
 }

@@ -9,7 +9,7 @@ import { DEFAULT_SETTINGS, Receiver, type EventMessage, type ReceiverSettings, t
 import { deliveryLogRuntime, type Replayer } from "./delivery-log-routes.js";
 import { logLimitsOf } from "./delivery-log.js";
 import { keptEventsOf, NodeDeliveries, type PersistOptions } from "./node-deliveries.js";
-import type { Provider } from "./provider.js";
+import type { Provider, SomeProvider } from "./provider.js";
 import { isSafePath, normalisePath, routeTableFor, type HttpSettings } from "./route-table.js";
 import { dedupWindowSeconds, positiveNumber } from "./options.js";
 import { extraPathRule, parseSecrets } from "./secrets.js";
@@ -86,6 +86,72 @@ export function receiverSettings(config: ReceiverLimitOptions): ReceiverSettings
         maxBatchEvents: Math.floor(positiveNumber(config.maxBatchEvents, DEFAULT_SETTINGS.maxBatchEvents)),
         maxEntries: DEFAULT_SETTINGS.maxEntries,
     };
+}
+
+/** The providers whose nodes the editor may ask about, per runtime; the route is registered once. */
+const checkedProviders = new WeakMap<object, Map<string, SomeProvider>>();
+
+/** What the editor asks of a node's configuration before a deploy, and the answer: a one-line reason per field, or null. */
+interface NodeCheck {
+    path: string | null;
+    secret: string | null;
+}
+
+/**
+ * POST /verified-webhooks/check {type, id, path, secret?}: what would keep a node from
+ * listening, checked by the runtime as the node would check it at start (the provider's own
+ * rules), so the editor marks it invalid and says why before a deploy. `secret` is what the
+ * dialog holds when the user typed one; without it, the deployed node's own is checked.
+ */
+function registerCheckRoute(RED: NodeAPI, settings: HttpSettings, provider: SomeProvider): void {
+    const known = checkedProviders.get(RED.httpAdmin);
+    if (known) return void known.set(provider.nodeType, provider);
+    const providers = new Map([[provider.nodeType, provider]]);
+    checkedProviders.set(RED.httpAdmin, providers);
+    // The token of a node whose provider signs nothing, for the URL the dialog shows (masked
+    // until revealed): the token a user with write permission could set anyway. A token read
+    // from an environment variable is named, not read out.
+    RED.httpAdmin.get("/verified-webhooks/nodes/:id/token", RED.auth.needsPermission("verified-webhooks.write"), (req, res) => {
+        const id = String(req.params.id ?? "");
+        const node = RED.nodes.getNode(id) as (Node & { type?: string }) | null;
+        const owner = node?.type ? providers.get(node.type) : undefined;
+        if (!owner?.pathToken) return void res.status(404).json({ error: "no deployed webhook node with a token in its URL" });
+        const first = String((RED.nodes.getCredentials(id) as Credentials | undefined)?.secret ?? "")
+            .split(/\r?\n/)
+            .map((line) => line.trim())
+            .find(Boolean);
+        const env = first ? /^\$\{([A-Za-z_][A-Za-z0-9_]*)\}$/.exec(first)?.[1] : undefined;
+        res.json({ token: env ? null : (first ?? null), env: env ?? null });
+    });
+
+    RED.httpAdmin.post("/verified-webhooks/check", RED.auth.needsPermission("verified-webhooks.write"), (req, res) => {
+        const body = (req.body ?? {}) as Record<string, unknown>;
+        const checked = providers.get(String(body.type));
+        if (!checked) return void res.status(400).json({ error: "not a webhook node type" });
+        const answer: NodeCheck = { path: null, secret: null };
+        const rawPath = typeof body.path === "string" ? body.path.slice(0, 2000) : "";
+        const typed = typeof body.secret === "string" ? body.secret.slice(0, 100_000) : undefined;
+        const stored = typeof body.id === "string" ? (RED.nodes.getCredentials(body.id) as Credentials | undefined)?.secret : undefined;
+        const secrets = parseSecrets(typed ?? stored, (name) => {
+            const value = process.env[name];
+            return typeof value === "string" ? value : undefined;
+        });
+        if (checked.secretRequired && secrets.length === 0) answer.secret = RED._("webhook.errors.no-secret-short");
+        else if (secrets.length) {
+            const problem = checked.secretProblem?.(secrets);
+            if (problem) answer.secret = problem;
+        }
+        if (!isSafePath(rawPath) || !normalisePath(rawPath)) return void res.json(answer);
+        routeTableFor(RED.httpNode, settings, RED.events as never)
+            .editorRouteOwning(rawPath)
+            .then(
+                (route) => {
+                    if (route) answer.path = RED._("webhook.errors.path-owned-short", { route });
+                    res.json(answer);
+                },
+                () => res.json(answer),
+            );
+    });
 }
 
 /** Registers the node type of `provider`; generic so that its options and keys meet their own provider's. */
@@ -239,6 +305,7 @@ export function registerReceiverNode<Event, Options, Keys>(RED: NodeAPI, provide
     }
 
     registerTestEventRoutes(RED, provider);
+    registerCheckRoute(RED, settings, provider as unknown as SomeProvider);
     deliveryLogRuntime(RED); // its admin routes answer before any node is deployed
     RED.nodes.registerType(type, ReceiverNode as never, { credentials: { secret: { type: "password" } } } as never);
 }

@@ -310,6 +310,23 @@ export class RouteTable {
         return this.find(pathname.slice(prefix.length), queryStart === -1 ? "" : url.slice(queryStart + 1));
     }
 
+    /**
+     * The editor or admin route that would take a POST to `path` (below httpNodeRoot) before
+     * any node could, if one would: what the editor warns of before a deploy.
+     */
+    async editorRouteOwning(path: string): Promise<string | undefined> {
+        const root = this.root();
+        const normalised = normalisePath(path);
+        if (!root || !normalised) return undefined;
+        const plan = await planFor(root, `${this.mountPath()}${normalised}`, {
+            isDispatcher: (handle) => handle === this.dispatch,
+            isReplayable: (handle) => this.replayable.has(handle),
+            markers: [this.markAtTop, this.markBelowInit],
+            ownStack: stackOf(this.httpNode),
+        });
+        return plan.kind === "conflict" ? plan.route : undefined;
+    }
+
     /** Where httpNode is mounted ("" for "/"); fixed once requests arrive. */
     mountPath(): string {
         this.mountPrefix ??= normalisePath(this.httpNode.path()) ?? "";

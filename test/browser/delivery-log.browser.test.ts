@@ -105,6 +105,11 @@ describe("the Webhooks sidebar tab in a real browser", function () {
         await page.waitForTimeout(300);
         await page.selectOption(".verified-webhooks-log-range", "15");
         await page.click(".verified-webhooks-log-replay-failed");
+        // It says what it will replay, and waits for a yes.
+        const confirm = page.locator(".red-ui-notification:has-text('Replay 1 failed event(s) of 1 delivery(ies) of the last 15 minutes?')");
+        await confirm.waitFor();
+        await screenshot(page, "10-webhooks-tab-replay-failed-confirm");
+        await confirm.locator("button:has-text('Replay failed')").click();
         await page.waitForSelector(".red-ui-notification:has-text('Replayed 1 failed event')");
 
         // The replay is a delivery of its own, handled; nothing failed is left to replay.
@@ -112,11 +117,10 @@ describe("the Webhooks sidebar tab in a real browser", function () {
         await page.waitForSelector('.verified-webhooks-log-row[data-replay="true"][data-flow="handled"]', { timeout: 10000 });
         await screenshot(page, "08-webhooks-tab-replayed");
         await page.click(".verified-webhooks-log-replay-failed");
-        await page.waitForSelector(".red-ui-notification:has-text('Replayed 0 failed event')");
+        await page.waitForSelector(".red-ui-notification:has-text('No failed event to replay of the last 15 minutes')");
 
-        // Filter by event name.
-        await page.fill(".verified-webhooks-log-event", "delete");
-        await page.press(".verified-webhooks-log-event", "Enter");
+        // Filter by event name as one types: a prefix, in any case.
+        await page.locator(".verified-webhooks-log-search").pressSequentially("DEL");
         await page.waitForFunction(() => {
             const shown = [...document.querySelectorAll(".verified-webhooks-log-row .verified-webhooks-log-events")].map((element) => element.textContent ?? "");
             return shown.length === 2 && shown.every((text) => text.includes("delete"));
@@ -124,8 +128,7 @@ describe("the Webhooks sidebar tab in a real browser", function () {
     });
 
     it("replays one delivery from its details pane", async () => {
-        await page.fill(".verified-webhooks-log-event", "");
-        await page.press(".verified-webhooks-log-event", "Enter");
+        await page.fill(".verified-webhooks-log-search", "");
         await page.selectOption(".verified-webhooks-log-status-filter", "accepted");
         // The list reloads with the filter: count once it shows accepted deliveries only.
         await page.waitForFunction(() => {
@@ -150,8 +153,7 @@ describe("the Webhooks sidebar tab in a real browser", function () {
         ];
         assert.equal((await nodeRed.post("/orders", JSON.stringify(hostile))).status, 200);
         await page.selectOption(".verified-webhooks-log-status-filter", "accepted");
-        await page.fill(".verified-webhooks-log-event", "");
-        await page.press(".verified-webhooks-log-event", "Enter");
+        await page.fill(".verified-webhooks-log-search", "");
         const row = page.locator('.verified-webhooks-log-row[data-replay="false"]').first();
         await row.click();
         await page.waitForSelector(".verified-webhooks-log-details-body");

@@ -22,7 +22,7 @@ interface ProviderSpec {
 
 const PROVIDERS: ProviderSpec[] = [
     { type: "mentra-webhook", provider: "mentra", label: "Mentra", topic: "session_request" },
-    { type: "wms-webhook", provider: "wms", label: "WMS", topic: "MEASUREMENT_CREATED", secret: "ui-wms-secret" },
+    { type: "wms-webhook", provider: "wms", label: "NuraLogix WMS", topic: "MEASUREMENT_CREATED", secret: "ui-wms-secret" },
     { type: "synthesis-webhook", provider: "synthesis", label: "SynthesisVR", topic: "create" },
     { type: "meshagent-webhook", provider: "meshagent", label: "MeshAgent", topic: "room.started", secret: "ui-mesh-secret" },
     { type: "standard-webhook", provider: "standard", label: "Standard Webhooks", topic: "user.created", secret: "whsec_dWktc3RhbmRhcmQtc2VjcmV0LWZvci10aGUtYnJvd3Nlcg==" },
