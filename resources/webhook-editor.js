@@ -115,6 +115,8 @@
         if (!form.length || $("#node-input-secret").data("verified-webhooks-node") !== node.id) return;
         var pathReason = validatePath.call(node, $("#node-input-path").val());
         $(".verified-webhooks-problem-path").toggle(pathReason !== true).find("span").text(pathReason === true ? "" : pathReason);
+        // The runtime answers after Node-RED checked the field: its mark follows the answer.
+        $("#node-input-path").toggleClass("input-error", pathReason !== true);
         var secretReason = validateSecret.call(node);
         $(".verified-webhooks-problem-secret").toggle(secretReason !== true).find("span").text(secretReason === true ? "" : secretReason);
         $("#node-input-secret").toggleClass("input-error", secretReason !== true);

@@ -294,7 +294,7 @@
                 var key = details.keys && details.keys[index];
                 $('<div class="verified-webhooks-log-details-name">').text(event.name + (key ? " · " + key : "")).appendTo(section);
                 if (event.payload !== undefined) {
-                    RED.utils.createObjectElement(plain(event.payload), { key: "payload", typeHint: "Object", path: "payload", expandPaths: [""], sourceId: null }).appendTo(section);
+                    RED.utils.createObjectElement(plain(event.payload), { key: null, typeHint: "Object", path: "", expandPaths: [""], sourceId: null }).appendTo(section);
                 } else {
                     $('<div class="verified-webhooks-log-details-reason">').text(t("noPayload")).appendTo(section);
                 }
@@ -362,44 +362,8 @@
         });
     }
 
-    var STYLE =
-        ".verified-webhooks-log-toolbar { display:flex; flex-direction:column; gap:4px; padding:6px; height:auto; }" +
-        ".verified-webhooks-log-toolbar-row { display:flex; gap:4px; align-items:center; width:100%; }" +
-        ".verified-webhooks-log-toolbar-row > .red-ui-searchBox-container { flex:1 1 auto; }" +
-        ".verified-webhooks-log-toolbar-row select { flex:1 1 0; min-width:0; width:auto; margin:0; }" +
-        ".verified-webhooks-log-count { padding:2px 8px; color:var(--red-ui-secondary-text-color, #888); font-size:11px; min-height:16px; }" +
-        ".verified-webhooks-log-row { cursor:pointer; }" +
-        ".verified-webhooks-log-row.selected { background: var(--red-ui-list-item-background-selected, #ffebc7); }" +
-        ".verified-webhooks-log-meta { display:flex; flex-wrap:wrap; gap:2px 6px; align-items:baseline; }" +
-        ".verified-webhooks-log-meta .red-ui-debug-msg-date { margin-right:0; }" +
-        ".verified-webhooks-log-node { color: var(--red-ui-text-color-link, #2a6fb5); }" +
-        ".verified-webhooks-log-mark { font-size:10px; padding:0 4px; border-radius:2px; border:1px solid currentColor; white-space:nowrap; }" +
-        ".verified-webhooks-log-mark[data-link] { cursor:pointer; text-decoration:underline; }" +
-        ".verified-webhooks-log-mark-redelivered { color:#b26b00; } .verified-webhooks-log-mark-replay, .verified-webhooks-log-mark-replayed { color:#2a6fb5; }" +
-        ".verified-webhooks-log-mark-duplicate, .verified-webhooks-log-mark-test { color:#777; }" +
-        ".verified-webhooks-log-line { display:flex; gap:6px; align-items:center; padding:2px 0; min-width:0; }" +
-        ".verified-webhooks-log-status { font-family: monospace; padding:0 4px; border-radius:2px; white-space:nowrap; }" +
-        ".verified-webhooks-log-outcome-accepted { background:#e3f4e0; } .verified-webhooks-log-outcome-duplicate { background:#eee; }" +
-        ".verified-webhooks-log-outcome-rejected { background:#fbe1e1; } .verified-webhooks-log-outcome-replay { background:#e1ecfb; }" +
-        ".verified-webhooks-log-failed { color:#c33; } .verified-webhooks-log-pending { color:#999; } .verified-webhooks-log-handled { color:#3a3; }" +
-        ".verified-webhooks-log-events { overflow:hidden; text-overflow:ellipsis; white-space:nowrap; min-width:0; }" +
-        ".verified-webhooks-log-failure { color:#c33; font-size:11px; overflow-wrap:anywhere; }" +
-        ".verified-webhooks-log-empty { padding:10px; color:#999; text-align:center; }" +
-        ".verified-webhooks-log-more-row { padding:6px; text-align:center; }" +
-        ".verified-webhooks-log-details-header { display:flex; justify-content:space-between; align-items:center; padding:4px; }" +
-        ".verified-webhooks-log-details-body { padding:4px 8px; }" +
-        ".verified-webhooks-log-details-event { margin-bottom:8px; padding-bottom:6px; border-bottom:1px dashed var(--red-ui-secondary-border-color, #ddd); }" +
-        ".verified-webhooks-log-details-name { font-weight:bold; overflow-wrap:anywhere; }" +
-        ".verified-webhooks-log-fate { margin-top:4px; overflow-wrap:anywhere; }" +
-        ".verified-webhooks-log-details-reason { margin:4px 0; overflow-wrap:anywhere; }" +
-        ".verified-webhooks-log-details-record-title { margin-top:6px; color:var(--red-ui-secondary-text-color, #888); }" +
-        // The footer is Node-RED's sidebar footer (one small row): its controls are sized to fit it.
-        ".verified-webhooks-log-footer { display:flex; gap:4px; align-items:center; }" +
-        ".verified-webhooks-log-footer select { height:20px; line-height:18px; padding:0 4px; font-size:11px; margin:0; width:auto; max-width:60%; }";
-
     function build() {
         var content = $('<div class="verified-webhooks-log">').css({ position: "absolute", top: 0, bottom: 0, left: 0, right: 0, display: "flex", "flex-direction": "column" });
-        $("<style>").text(STYLE).appendTo(content);
         var toolbar = $('<div class="red-ui-sidebar-header verified-webhooks-log-toolbar">').appendTo(content);
         var searchRow = $('<div class="verified-webhooks-log-toolbar-row">').appendTo(toolbar);
         ui.search = $('<input type="text" class="verified-webhooks-log-search">').attr("placeholder", t("eventFilter")).appendTo(searchRow);

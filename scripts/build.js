@@ -149,7 +149,8 @@ for (const language of fs.readdirSync(localesIn)) {
         const catalogue = { ...common, ...readJson(path.join(from, `${type}.json`)) };
         fs.writeFileSync(path.join(to, `${type}.json`), JSON.stringify(catalogue, null, 2));
         const help = path.join(from, `${type}.html`);
-        if (fs.existsSync(help)) fs.writeFileSync(path.join(to, `${type}.html`), withSharedSections(fs.readFileSync(help, "utf8"), from));
+        // Code in running text is marked so that it wraps in the help sidebar (webhook-editor.css).
+        if (fs.existsSync(help)) fs.writeFileSync(path.join(to, `${type}.html`), withSharedSections(fs.readFileSync(help, "utf8"), from).replace(/<code>/g, '<code class="verified-webhooks-code">'));
     }
 }
 

@@ -21,7 +21,14 @@ declare const RED: {
         remove(id: string): unknown;
         eachLink(callback: (link: EditorLink) => boolean | void): void;
         eachWorkspace(callback: (workspace: { id: string; label: string }) => boolean | void): void;
+        node(id: string): (EditorNode & { valid?: boolean; validationErrors?: string[] }) | null;
+        import(nodes: object[]): unknown;
+        dirty(dirty: boolean): void;
+        getType(type: string): { paletteLabel?: string | ((this: unknown) => string) } & Record<string, unknown>;
     };
-    workspaces: { show(id: string): void };
+    workspaces: { show(id: string): void; active(): string };
+    view: { redraw(full?: boolean): void };
+    clipboard: { copyText(value: string, element?: unknown, message?: string): boolean };
+    sidebar: { show(id: string): void };
     settings: { telemetryEnabled?: boolean };
 };

@@ -199,7 +199,10 @@ describe("delivery log", () => {
         assert.deepEqual([...log.newestFirst({ status: "rejected" })].map((found) => found.report.deliveryId), [rejected.deliveryId]);
         assert.deepEqual([...log.newestFirst({ event: "room.*" })].map((found) => found.report.deliveryId), [accepted.deliveryId]);
         assert.deepEqual([...log.newestFirst({ event: "room.ended" })].length, 1);
-        assert.deepEqual([...log.newestFirst({ event: "room" })].length, 0);
+        // What one types in the tab's search box: a prefix, in any case, a trailing "*" or not; the key too.
+        assert.deepEqual([...log.newestFirst({ event: "ROOM" })].length, 1);
+        assert.deepEqual([...log.newestFirst({ event: "room.e*" })].length, 1);
+        assert.deepEqual([...log.newestFirst({ event: "oom" })].length, 0, "a prefix, not anywhere in the name");
 
         const rejectedSummary = summaryOf(log.find(rejected.deliveryId)!);
         assert.equal(rejectedSummary.reason, "signature does not verify");
@@ -230,6 +233,33 @@ describe("delivery log", () => {
         assert.deepEqual(logs.query({ node: "nobody" }), []);
     });
 
+    it("pages after the last delivery listed, deliveries of the same millisecond included, and counts every match", () => {
+        const time = clock();
+        const logs = new DeliveryLogs(time.now);
+        const added: string[] = [];
+        for (let n = 0; n < 7; n++) {
+            const nodeId = n % 2 ? "odd" : "even";
+            const each = report({ nodeId });
+            logs.forNode(nodeId, DEFAULT_LOG_LIMITS).add(each);
+            added.push(each.deliveryId);
+            if (n % 3 === 2) time.advance(1000); // three at a time share a millisecond
+        }
+        const newestFirst = [...added].reverse();
+        const pages: string[] = [];
+        let after: { time: number; deliveryId: string } | undefined;
+        for (;;) {
+            const page = logs.query({ limit: 2, after });
+            if (page.length === 0) break;
+            pages.push(...page.map((entry) => entry.report.deliveryId));
+            const last = page[page.length - 1]!;
+            after = { time: last.time, deliveryId: last.report.deliveryId };
+        }
+        assert.deepEqual([...pages].sort(), [...newestFirst].sort(), "every delivery once, none twice");
+        assert.equal(new Set(pages).size, added.length);
+        assert.equal(logs.count({}), 7);
+        assert.equal(logs.count({ node: "odd" }), 3);
+    });
+
     it("gives a replay the kept payloads: all of them, or the failed ones not replayed yet", () => {
         const log = new NodeDeliveryLog(DEFAULT_LOG_LIMITS);
         const delivery = report({ names: ["a", "b", "c"] });
@@ -252,8 +282,11 @@ describe("delivery log", () => {
             event: "room.*",
             since: Date.parse("2026-11-24T10:00:00.000Z"),
             until: undefined,
+            after: undefined,
             limit: 50,
         });
+        assert.deepEqual(logQueryOf({ after: "1700000000000:d-1" }).after, { time: 1_700_000_000_000, deliveryId: "d-1" });
+        assert.throws(() => logQueryOf({ after: "d-1" }), /after must be/);
         assert.equal(logQueryOf({ since: "1700000000000" }).since, 1_700_000_000_000);
         assert.throws(() => logQueryOf({ status: "lost" }), /status must be one of/);
         assert.throws(() => logQueryOf({ limit: "0" }), /limit/);
