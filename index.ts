@@ -10,7 +10,7 @@
  * Nothing here loads Node-RED.
  */
 import type { z } from "zod";
-import type { EventMessage, RejectionMessage, WebhookInfo } from "./nodes/core/pipeline.js";
+import type { EventMessage, RejectionMessage, WebhookInfo } from "./nodes/receive/pipeline.js";
 import type { MentraEvent } from "./nodes/providers/mentra.js";
 import { MESHAGENT_EVENT_NAMES, type KnownMeshAgentEvent, type MeshAgentEvent } from "./nodes/providers/meshagent.js";
 import { PROVIDERS, type EventOf, type ProviderName } from "./nodes/providers/index.js";

@@ -4,9 +4,9 @@
 const path = require("node:path");
 const { Readable } = require("node:stream");
 const dist = (module) => require(path.join(__dirname, "..", "dist", "nodes", module));
-const { Receiver, DEFAULT_SETTINGS } = dist("core/pipeline.js");
+const { Receiver, DEFAULT_SETTINGS } = dist("receive/pipeline.js");
 const { synthesis } = dist("providers/synthesis.js");
-const { MemoryState } = dist("core/state.js");
+const { MemoryState } = dist("dedup/state.js");
 
 const DELIVERIES = Number(process.env.BENCH_MEMORY_DELIVERIES || 1_000_000);
 

@@ -8,7 +8,7 @@
 const fs = require("node:fs");
 const os = require("node:os");
 const path = require("node:path");
-const { DurableStore } = require(path.join(__dirname, "..", "dist", "nodes", "core", "durable-store.js"));
+const { DurableStore } = require(path.join(__dirname, "..", "dist", "nodes", "keep", "lmdb-store.js"));
 
 const WRITERS = 16;
 const SECONDS = Number(process.env.BENCH_STORE_SECONDS || 5);

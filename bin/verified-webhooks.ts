@@ -4,8 +4,8 @@
  * would, to a webhook URL (a receiver node of this package, or anything else).
  */
 import { parseArgs } from "node:util";
-import { TEST_DELIVERY_HEADER, TEST_OUTCOME_HEADER } from "../nodes/core/pipeline.js";
-import { curlCommand, deliveryUrl, sampleDelivery, sampleNames } from "../nodes/core/signing.js";
+import { TEST_DELIVERY_HEADER, TEST_OUTCOME_HEADER } from "../nodes/receive/pipeline.js";
+import { curlCommand, deliveryUrl, sampleDelivery, sampleNames } from "../nodes/providers/signing.js";
 import { PROVIDERS, providerNamed } from "../nodes/providers/index.js";
 
 const PROVIDER_NAMES = PROVIDERS.map((provider) => provider.name);

@@ -2,10 +2,10 @@
  * Samples of every provider, through the one list of providers: what the command-line signer,
  * `npm start` and the tests use. Each provider's samples and signing live in its module.
  */
-import { signDelivery as signFor, sampleDelivery as sampleFor, type SignedDelivery } from "./core/signing.js";
+import { signDelivery as signFor, sampleDelivery as sampleFor, type SignedDelivery } from "./providers/signing.js";
 import { PROVIDERS, providerNamed } from "./providers/index.js";
 
-export { curlCommand, deliveryUrl, type SignedDelivery } from "./core/signing.js";
+export { curlCommand, deliveryUrl, type SignedDelivery } from "./providers/signing.js";
 export { toPythonJson } from "./providers/meshagent.js";
 
 export const PROVIDER_NAMES: readonly string[] = PROVIDERS.map((provider) => provider.name);

@@ -13,7 +13,7 @@ const packageName = require(path.join(root, "package.json")).name;
 const port = Number(process.env.PORT || 1880);
 const userDir = path.resolve(process.env.NODE_RED_USER_DIR || path.join(root, ".node-red-dev"));
 const base = `http://127.0.0.1:${port}`;
-const { sampleDelivery, sampleNames, curlCommand } = require(path.join(root, "dist", "nodes", "core", "signing.js"));
+const { sampleDelivery, sampleNames, curlCommand } = require(path.join(root, "dist", "nodes", "providers", "signing.js"));
 const { providerNamed } = require(path.join(root, "dist", "nodes", "providers", "index.js"));
 
 /** The provider of a flow node that is one of this package's receivers. */

@@ -4,7 +4,7 @@
  * Adding a provider is adding its module here.
  */
 import type { z } from "zod";
-import type { SomeProvider } from "../core/provider.js";
+import type { SomeProvider } from "../receive/provider.js";
 import { mentra } from "./mentra.js";
 import { meshagent } from "./meshagent.js";
 import { standard } from "./standard.js";

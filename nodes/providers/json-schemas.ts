@@ -2,8 +2,8 @@
  * JSON Schema (draft 2020-12) of each provider's `msg.payload`, generated from the same zod
  * schemas the nodes validate with; the build writes one file per provider to `schemas/`.
  */
-import { payloadJsonSchema } from "../core/json-schema.js";
-import type { JsonSchema } from "../core/provider.js";
+import { payloadJsonSchema } from "./json-schema.js";
+import type { JsonSchema } from "../receive/provider.js";
 import { PROVIDERS } from "./index.js";
 
 /** Provider name → JSON Schema of one event as the node emits it in msg.payload. */

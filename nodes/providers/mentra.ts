@@ -6,8 +6,8 @@
  */
 import { createHash } from "node:crypto";
 import { z } from "zod";
-import { Rejection, type Provider, type RawOptions } from "../core/provider.js";
-import { parseList, tokenDigests, verifyPathToken } from "../core/secrets.js";
+import { Rejection, type Provider, type RawOptions } from "../receive/provider.js";
+import { parseList, tokenDigests, verifyPathToken } from "../receive/secrets.js";
 
 const isoTimestamp = z
     .string()

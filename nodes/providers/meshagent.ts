@@ -5,9 +5,9 @@
  */
 import { createHash, createHmac, timingSafeEqual } from "node:crypto";
 import { z } from "zod";
-import { toJsonSchema } from "../core/json-schema.js";
-import { Rejection, type JsonSchema, type Provider, type RawOptions } from "../core/provider.js";
-import { eventWanted, parseList } from "../core/secrets.js";
+import { toJsonSchema } from "./json-schema.js";
+import { Rejection, type JsonSchema, type Provider, type RawOptions } from "../receive/provider.js";
+import { eventWanted, parseList } from "../receive/secrets.js";
 
 // jose ships as ES modules only; import() loads it from CommonJS on every supported Node.
 type Jose = typeof import("jose");

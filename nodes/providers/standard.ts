@@ -8,9 +8,9 @@
  */
 import { createHmac, createPublicKey, randomBytes, timingSafeEqual, verify as verifySignature, type KeyObject } from "node:crypto";
 import { z } from "zod";
-import { dedupWindowSeconds, positiveNumber } from "../core/options.js";
-import { Rejection, type DeliveryHead, type Provider, type RawOptions } from "../core/provider.js";
-import { eventWanted, parseList } from "../core/secrets.js";
+import { dedupWindowSeconds, positiveNumber } from "../receive/options.js";
+import { Rejection, type DeliveryHead, type Provider, type RawOptions } from "../receive/provider.js";
+import { eventWanted, parseList } from "../receive/secrets.js";
 
 /** The payload the specification recommends; any JSON object is accepted, fields added later kept. */
 export const standardEventSchema = z.looseObject({

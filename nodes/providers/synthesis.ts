@@ -4,8 +4,8 @@
  */
 import { randomUUID } from "node:crypto";
 import { z } from "zod";
-import type { Provider } from "../core/provider.js";
-import { tokenDigests, verifyPathToken } from "../core/secrets.js";
+import type { Provider } from "../receive/provider.js";
+import { tokenDigests, verifyPathToken } from "../receive/secrets.js";
 
 export const synthesisEventSchema = z.looseObject({
     /** The Synthesis session id. */

@@ -1,8 +1,8 @@
 /** NuraLogix WMS (Web Measurement Service) measurement events, HMAC-SHA256 signed. */
 import { createHmac, randomBytes, randomUUID, timingSafeEqual } from "node:crypto";
 import { z } from "zod";
-import { dedupWindowSeconds, nonNegativeNumber } from "../core/options.js";
-import { Rejection, type Provider, type RawOptions } from "../core/provider.js";
+import { dedupWindowSeconds, nonNegativeNumber } from "../receive/options.js";
+import { Rejection, type Provider, type RawOptions } from "../receive/provider.js";
 
 /** The documented codes; the list is open, so any other code with a valid MAC is emitted too. */
 export const WMS_EVENT_CODES = [

@@ -4,7 +4,7 @@ import net = require("node:net");
 import { request, startedForSuite, NodeRedProcess, Collector } from "../support/node-red-process.js";
 import { synthesisBatch, wmsBody } from "../support/fixtures.js";
 import { wmsSignature } from "../../nodes/providers/wms.js";
-import type { Receiver } from "../../nodes/core/pipeline.js";
+import type { Receiver } from "../../nodes/receive/pipeline.js";
 
 /** What the stats admin route answers: a receiver's counts, load and bytes arriving. */
 type Stats = ReturnType<Receiver<unknown, unknown, unknown>["stats"]>;

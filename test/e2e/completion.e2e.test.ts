@@ -10,8 +10,8 @@ import { until } from "../support/assertions.js";
 import path = require("node:path");
 import { PACKAGE_ROOT, request, startedForSuite, type Collector, type FlowNode, type NodeRedProcess } from "../support/node-red-process.js";
 import { synthesisBatch } from "../support/fixtures.js";
-import type { DeliverySummary } from "../../nodes/core/delivery-log.js";
-import type { EventState } from "../../nodes/core/delivery-log.js";
+import type { DeliverySummary } from "../../nodes/log/delivery-log.js";
+import type { EventState } from "../../nodes/log/delivery-log.js";
 
 const TAB = "tab-completion";
 /** The last node of every chain: a database that refuses deletions. */

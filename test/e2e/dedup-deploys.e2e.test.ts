@@ -6,7 +6,7 @@
 import assert = require("node:assert/strict");
 import fs = require("node:fs");
 import { Collector, NodeRedProcess, sleep, type FlowNode } from "../support/node-red-process.js";
-import { FLUSH_INTERVAL_MS } from "../../nodes/core/identity-journal.js";
+import { FLUSH_INTERVAL_MS } from "../../nodes/dedup/identity-journal.js";
 import { signedWms, synthesisBatch } from "../support/fixtures.js";
 
 const TAB = "tab-dedup";

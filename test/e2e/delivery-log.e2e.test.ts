@@ -8,7 +8,7 @@ import { NodeRedProcess, request, startedForSuite, type Collector, type FlowNode
 import { signDelivery, synthesisBatch } from "../support/fixtures.js";
 import { nodeRedWithAdminAuth, tokenFor } from "../support/admin-auth.js";
 import { wmsSignature } from "../../nodes/providers/wms.js";
-import type { DeliveryDetails, DeliverySummary } from "../../nodes/core/delivery-log.js";
+import type { DeliveryDetails, DeliverySummary } from "../../nodes/log/delivery-log.js";
 import type { SynthesisEvent } from "../../nodes/providers/synthesis.js";
 
 const TAB = "tab-log";

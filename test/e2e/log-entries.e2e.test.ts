@@ -8,7 +8,7 @@ import http = require("node:http");
 import { until } from "../support/assertions.js";
 import { request, startedForSuite, type FlowNode, type NodeRedProcess } from "../support/node-red-process.js";
 import { synthesisBatch } from "../support/fixtures.js";
-import type { DeliveryDetails, DeliverySummary } from "../../nodes/core/delivery-log.js";
+import type { DeliveryDetails, DeliverySummary } from "../../nodes/log/delivery-log.js";
 
 const TAB = "tab-entries";
 const FAILS_ON_DELETE = 'if (msg.payload.action === "delete") throw new Error("database down");\nreturn msg;';

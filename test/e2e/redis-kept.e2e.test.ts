@@ -7,9 +7,9 @@ import assert = require("node:assert/strict");
 import { createClient } from "redis";
 import fs = require("node:fs");
 import path = require("node:path");
-import { RedisState } from "../../nodes/core/redis-state.js";
-import { RedisKeptEvents, type RedisKeptOptions } from "../../nodes/core/redis-kept.js";
-import { recoverAll, type KeptEvent, type NewKeptEvent } from "../../nodes/core/kept-events.js";
+import { RedisState } from "../../nodes/dedup/redis-state.js";
+import { RedisKeptEvents, type RedisKeptOptions } from "../../nodes/keep/redis-store.js";
+import { recoverAll, type KeptEvent, type NewKeptEvent } from "../../nodes/keep/kept-events.js";
 import { PACKAGE_ROOT, sleep } from "../support/node-red-process.js";
 import { RedisServer } from "../support/redis-server.js";
 

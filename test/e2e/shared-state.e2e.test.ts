@@ -9,7 +9,7 @@ import { NodeRedProcess, Collector, sleep, type FlowNode, type Tapped, type Tapp
 import { RedisServer } from "../support/redis-server.js";
 import { mentraSession, synthesisBatch, signedWms as sharedSignedWms } from "../support/fixtures.js";
 import type { SynthesisEvent } from "../../nodes/providers/synthesis.js";
-import { RedisState } from "../../nodes/core/redis-state.js";
+import { RedisState } from "../../nodes/dedup/redis-state.js";
 
 function sharedFlow(collector: Collector, instance: string, redisPort: number): FlowNode[] {
     const receivers: FlowNode[] = [

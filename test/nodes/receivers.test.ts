@@ -1,4 +1,5 @@
-// The four nodes inside Node-RED's test helper: configuration, outputs, status, lifecycle.
+// The receiver nodes inside Node-RED's test helper: configuration, outputs, status, lifecycle.
+// Every node type of the one list of providers is loaded and sent its own samples.
 import assert = require("node:assert/strict");
 import http = require("node:http");
 import net = require("node:net");
@@ -7,25 +8,26 @@ import type { Node, NodeAPI, NodeDef, NodeMessage, NodeStatus } from "node-red";
 import RuntimeNode = require("@node-red/runtime/lib/nodes/Node");
 import { request } from "../support/node-red-process.js";
 import path = require("node:path");
-import type { EventMessage, RejectionMessage } from "../../nodes/core/pipeline.js";
+import type { EventMessage, RejectionMessage } from "../../nodes/receive/pipeline.js";
 import type { WmsEvent } from "../../nodes/providers/wms.js";
 import type { SynthesisEvent } from "../../nodes/providers/synthesis.js";
 import type { MentraEvent } from "../../nodes/providers/mentra.js";
 import type { MeshAgentEvent } from "../../nodes/providers/meshagent.js";
 import { DIST } from "../support/paths.js";
-import stateModule = require("../../nodes/webhook-state.js");
+import stateModule = require("../../nodes/node-red/webhook-state.js");
 import join = require("@node-red/nodes/core/sequence/17-split.js");
 import { wmsSeedBodyNow, wmsBody, mentraSession, synthesisBatch, meshagentEvent, signDelivery } from "../support/fixtures.js";
 import { wmsSignature } from "../../nodes/providers/wms.js";
+import { PROVIDERS } from "../../nodes/providers/index.js";
+import type { SomeProvider } from "../../nodes/receive/provider.js";
+import { sampleDelivery, sampleNames } from "../../nodes/providers/signing.js";
 
 helper.init(require.resolve("node-red"));
 
 type NodeModule = (RED: NodeAPI) => void;
 /** A receiver's node file as the build generates it and Node-RED loads it. */
 const nodeFile = (type: string) => require(path.join(DIST, "nodes", `${type}.js`)) as NodeModule;
-const NODE_MODULES: Record<string, NodeModule> = Object.fromEntries(
-    ["mentra-webhook", "wms-webhook", "synthesis-webhook", "meshagent-webhook"].map((type) => [type, nodeFile(type)]),
-);
+const NODE_MODULES: Record<string, NodeModule> = Object.fromEntries(PROVIDERS.map((provider) => [provider.nodeType, nodeFile(provider.nodeType)]));
 type FlowNode = helper.TestFlowsItem<NodeDef & { [property: string]: unknown }>;
 
 /**
@@ -91,7 +93,30 @@ describe("receiver nodes in the test helper", function () {
         await helper.unload();
     });
 
-    it("registers the four node types with a secret credential", async () => {
+    for (const provider of PROVIDERS as unknown as readonly SomeProvider[]) {
+        it(`${provider.nodeType} emits each of its samples, signed as the provider signs, with its secret or token`, async () => {
+            const secret = provider.demoSecret ?? "node-token";
+            const app = await start(receiverFlow(provider.nodeType, { path: "/hook" }), { r: { secret } });
+            const events = collect<EventMessage<unknown>>(helper.getNode("events") as Node);
+            const rejected = collect<RejectionMessage>(helper.getNode("rejected") as Node);
+            const names = sampleNames(provider);
+            for (const name of names) {
+                const delivery = await sampleDelivery(provider, name, secret);
+                const answer = await post(app.url(`/hook${delivery.pathSuffix}`), delivery.body, delivery.headers);
+                assert.equal(answer.status, 200, `${name}: ${answer.text}`);
+            }
+            const wanted = names.filter((name) => !provider.wanted || provider.wanted(provider.samples[name]!(), provider.options({})));
+            await until(() => events.length === wanted.length, `${wanted.length} events`);
+            assert.deepEqual(events.map((msg) => msg.topic), wanted);
+            assert.ok(events.every((msg) => msg.webhook.verified === true && msg.webhook.provider === provider.name));
+            // Unsigned (or without its token): refused with 401, one message on output 2.
+            const first = await sampleDelivery(provider, names[0], undefined);
+            assert.equal((await post(app.url(`/hook${first.pathSuffix}`), first.body, first.headers)).status, 401);
+            await until(() => rejected.length === 1, "one rejection");
+        });
+    }
+
+    it("registers every node type of the list of providers with a secret credential", async () => {
         await helper.load(Object.values(NODE_MODULES), []);
         for (const type of Object.keys(NODE_MODULES)) {
             // The registry the helper loaded the node files into.

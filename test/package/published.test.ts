@@ -11,7 +11,7 @@ import path = require("node:path");
 
 import { NodeRedProcess, Collector, request, PACKAGE_ROOT, type FlowNode } from "../support/node-red-process.js";
 import { nodeBinary, nodeRedRelease, npm, NODE_RED_5 } from "../support/runtimes.js";
-import { sampleDelivery, sampleNames, signDelivery } from "../../nodes/core/signing.js";
+import { sampleDelivery, sampleNames, signDelivery } from "../../nodes/providers/signing.js";
 import { PROVIDERS } from "../../nodes/providers/index.js";
 
 const PACKAGE = JSON.parse(fs.readFileSync(path.join(PACKAGE_ROOT, "package.json"), "utf8")) as { name: string; version: string; "node-red": { nodes: Record<string, string> } };

@@ -1,6 +1,6 @@
 // Assertions the provider and pipeline tests share.
 import assert = require("node:assert/strict");
-import { Rejection } from "../../nodes/core/provider.js";
+import { Rejection } from "../../nodes/receive/provider.js";
 
 /** Asserts that `action` throws (or rejects with) a Rejection of `status`, returning its reason. */
 export async function rejects(action: () => unknown, status: number): Promise<string> {

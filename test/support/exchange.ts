@@ -2,7 +2,7 @@
 // body written at the test's pace) and a response that records what was answered.
 import type { IncomingHttpHeaders, IncomingMessage, OutgoingHttpHeader, ServerResponse } from "node:http";
 import { PassThrough } from "node:stream";
-import type { Receiver, RoutedRequest } from "../../nodes/core/pipeline.js";
+import type { Receiver, RoutedRequest } from "../../nodes/receive/pipeline.js";
 
 interface RequestOptions {
     method?: string | undefined;

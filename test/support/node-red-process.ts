@@ -12,7 +12,7 @@ import WebSocket = require("ws");
 import { capture, watchSecret } from "./leak-watch.js";
 import { npm } from "./runtimes.js";
 import { PACKAGE_ROOT } from "./paths.js";
-import type { EventMessage, RejectionMessage } from "../../nodes/core/pipeline.js";
+import type { EventMessage, RejectionMessage } from "../../nodes/receive/pipeline.js";
 
 const PACKAGE_NAME = (JSON.parse(fs.readFileSync(path.join(PACKAGE_ROOT, "package.json"), "utf8")) as { name: string }).name;
 

@@ -1,16 +1,16 @@
 import assert = require("node:assert/strict");
 import { Readable } from "node:stream";
-import { MemoryState, skippedPositions, MAX_MISSING_LISTED } from "../../nodes/core/state.js";
+import { MemoryState, skippedPositions, MAX_MISSING_LISTED } from "../../nodes/dedup/state.js";
 import { wms } from "../../nodes/providers/wms.js";
 import { standard } from "../../nodes/providers/standard.js";
-import { Receiver, DEFAULT_SETTINGS } from "../../nodes/core/pipeline.js";
+import { Receiver, DEFAULT_SETTINGS } from "../../nodes/receive/pipeline.js";
 import { synthesis } from "../../nodes/providers/synthesis.js";
 import { FakeResponse, routed } from "../support/exchange.js";
 import type { FakeRequest } from "../support/exchange.js";
-import { parseSecrets, matchesAnyDigest, tokenDigests, parseList, withoutSuffix } from "../../nodes/core/secrets.js";
-import { normalisePath, isSafePath } from "../../nodes/core/route-table.js";
-import { selfUrl } from "../../nodes/core/test-events.js";
-import { receiverSettings } from "../../nodes/core/receiver-node.js";
+import { parseSecrets, matchesAnyDigest, tokenDigests, parseList, withoutSuffix } from "../../nodes/receive/secrets.js";
+import { normalisePath, isSafePath } from "../../nodes/http/route-table.js";
+import { selfUrl } from "../../nodes/node-red/test-events.js";
+import { receiverSettings } from "../../nodes/node-red/receiver-node.js";
 
 function clock(start = 1_000_000): [{ now: number }, () => number] {
     const time = { now: start };

@@ -1,0 +1,262 @@
+/**
+ * De-duplication state. A delivery reserves the identities of its events at once: each is
+ * new (reserved for this delivery), busy (another delivery, maybe on another Node-RED,
+ * holds it right now) or seen (delivered before, within the window). After the answer the
+ * reservation is committed; if the delivery is not acknowledged after all, it is released,
+ * so the sender's retry is not mistaken for a duplicate.
+ *
+ * The in-memory store is bounded in time (the window) and in entries (oldest dropped first),
+ * whatever the traffic. A shared store (Redis) implements the same contract.
+ */
+import type { KeptEvents } from "../keep/kept-events.js";
+
+export interface StateLimits {
+    /** How long a delivery's identity (or a stream's highest position) is remembered, in ms. */
+    readonly windowMs: number;
+    /** The most identities (and streams) remembered at once. */
+    readonly maxEntries: number;
+}
+
+export interface Identity {
+    /** Identifies the event within the receiver's scope. */
+    readonly key: string;
+    /** For an ordered stream (WMS sequences): the stream and the event's position in it. */
+    readonly stream?: { readonly name: string; readonly position: number };
+    /** Remembered at least until then (ms since 1970): a copy could pass the time check until then. */
+    readonly until?: number;
+}
+
+export type IdentityStatus = "new" | "busy" | "seen";
+
+export interface Reservation {
+    readonly statuses: readonly IdentityStatus[];
+    /** Per identity with a stream: the highest position seen before this delivery (-1: none). */
+    readonly previousHighest: readonly (number | undefined)[];
+    /** The delivery was acknowledged: keep its identities for the window. */
+    commit(): void;
+    /** The delivery was not acknowledged: forget what it reserved. */
+    release(): void | Promise<void>;
+}
+
+export interface DeliveryState {
+    reserve(scope: string, identities: readonly Identity[]): Reservation | Promise<Reservation>;
+}
+
+/** What a receiver node asks of the shared-state config node it selects. */
+export interface SharedStateNode {
+    stateFor(limits: StateLimits): DeliveryState;
+    /** Where the receiver of endpoint `scope` keeps deliveries until handled, shared by the instances. */
+    keptEventsFor(scope: string): KeptEvents<string>;
+}
+
+interface Entry<Value> {
+    readonly key: string;
+    readonly value: Value;
+    readonly expiry: number;
+}
+
+/**
+ * Keys that expire, bounded in number. Lookups go through a Map; eviction order through a
+ * FIFO of entries beside it. (Evicting by iterating the Map from its front would walk the
+ * holes V8 leaves behind deleted entries: quadratic once the bound is reached.) Every entry
+ * lives the same time, so the oldest is always at the head of the FIFO.
+ */
+class ExpiringKeys<Value> {
+    private readonly entries = new Map<string, Entry<Value>>();
+    private queue: Entry<Value>[] = [];
+    private head = 0;
+
+    constructor(public limits: StateLimits) {}
+
+    get size(): number {
+        return this.entries.size;
+    }
+
+    get(key: string, now: number): Value | undefined {
+        const entry = this.entries.get(key);
+        return entry && entry.expiry > now ? entry.value : undefined;
+    }
+
+    /** Sets `key` for the window, or until `expiry` (one read back from a journal: older than any set since). */
+    set(key: string, value: Value, now: number, expiry = now + this.limits.windowMs): number {
+        const entry = { key, value, expiry };
+        this.entries.set(key, entry);
+        this.queue.push(entry);
+        this.evict(now);
+        return expiry;
+    }
+
+    delete(key: string): void {
+        this.entries.delete(key); // its FIFO entry is skipped when it reaches the head
+    }
+
+    private evict(now: number): void {
+        const { queue, entries } = this;
+        while (this.head < queue.length) {
+            const oldest = queue[this.head]!;
+            if (oldest.expiry > now && entries.size <= this.limits.maxEntries) break;
+            this.head++;
+            if (entries.get(oldest.key) === oldest) entries.delete(oldest.key);
+        }
+        // Drop what was consumed, and superseded entries (a key set again) once they pile up.
+        if (this.head > 1024 && this.head * 2 > queue.length) {
+            this.queue = queue.slice(this.head);
+            this.head = 0;
+        } else if (queue.length - this.head > 2 * this.limits.maxEntries + 1024) {
+            this.queue = [...entries.values()].sort((a, b) => a.expiry - b.expiry);
+            this.head = 0;
+        }
+    }
+}
+
+/**
+ * Where an endpoint's committed identities are also written, so that they outlive the
+ * process (a restart): read back when the endpoint's state is made, each until its expiry.
+ */
+export interface IdentityJournal {
+    seen(key: string, expiry: number): void;
+    highest(stream: string, position: number, expiry: number): void;
+    /** Writes what it holds back; resolves once it is on disk. */
+    flush(): Promise<unknown>;
+}
+
+export type JournalEntry = { readonly expiry: number } & ({ readonly key: string } | { readonly stream: string; readonly position: number });
+
+/**
+ * State of one endpoint in one Node-RED process. Synchronous: a reservation is made and
+ * decided within one turn of the event loop, so no other delivery can interleave. It belongs
+ * to the endpoint, not to a node object (EndpointStates), so a redeploy keeps it.
+ */
+export class MemoryState implements DeliveryState {
+    private readonly seen: ExpiringKeys<true>;
+    private readonly highest: ExpiringKeys<number>;
+
+    constructor(
+        limits: StateLimits,
+        private readonly now: () => number = Date.now,
+        private readonly journal?: IdentityJournal,
+    ) {
+        this.seen = new ExpiringKeys(limits);
+        this.highest = new ExpiringKeys(limits);
+    }
+
+    get size(): number {
+        return this.seen.size + this.highest.size;
+    }
+
+    /** A redeployed node's window and bound apply from now on (what is remembered keeps its expiry). */
+    set limits(limits: StateLimits) {
+        this.seen.limits = limits;
+        this.highest.limits = limits;
+    }
+
+    /** Takes back what a journal kept (oldest first), each until its own expiry. */
+    restore(entries: Iterable<JournalEntry>): void {
+        const now = this.now();
+        for (const entry of entries) {
+            if (entry.expiry <= now) continue;
+            if ("key" in entry) this.seen.set(entry.key, true, now, entry.expiry);
+            else this.highest.set(entry.stream, Math.max(this.highest.get(entry.stream, now) ?? -1, entry.position), now, entry.expiry);
+        }
+    }
+
+    /** A memory store belongs to one endpoint: the scope names nothing here. */
+    reserve(_scope: string, identities: readonly Identity[]): Reservation {
+        const now = this.now();
+        const reserved: { key: string; expiry: number }[] = [];
+        const statuses: IdentityStatus[] = [];
+        const previousHighest: (number | undefined)[] = [];
+        const streams: { name: string; position: number }[] = [];
+        const windowEnd = now + this.seen.limits.windowMs;
+        for (const { key, stream, until } of identities) {
+            if (this.seen.get(key, now)) {
+                statuses.push("seen");
+                previousHighest.push(undefined);
+                continue;
+            }
+            const expiry = this.seen.set(key, true, now, until !== undefined && until > windowEnd ? until : windowEnd);
+            reserved.push({ key, expiry });
+            statuses.push("new");
+            if (stream) {
+                const previous = this.highest.get(stream.name, now) ?? -1;
+                const highest = Math.max(previous, stream.position);
+                this.highest.set(stream.name, highest, now);
+                streams.push({ name: stream.name, position: highest });
+                previousHighest.push(previous);
+            } else {
+                previousHighest.push(undefined);
+            }
+        }
+        const journal = this.journal;
+        return {
+            statuses,
+            previousHighest,
+            commit: journal
+                ? () => {
+                      for (const { key, expiry } of reserved) journal.seen(key, expiry);
+                      for (const { name, position } of streams) journal.highest(name, position, windowEnd);
+                  }
+                : () => {},
+            release: () => reserved.forEach(({ key }) => this.seen.delete(key)),
+        };
+    }
+}
+
+/** How long an endpoint no node serves any more keeps its state (a node re-added in that time finds it). */
+const ORPHAN_GRACE_MS = 10 * 60 * 1000;
+
+/**
+ * The de-duplication state of every endpoint (provider and path) of one runtime: what a node
+ * saw outlives the node object, so a retry after a full deploy is still a duplicate. Each
+ * endpoint's state is bounded as before; one no node uses is dropped after its window.
+ */
+export class EndpointStates {
+    private readonly states = new Map<string, { state: MemoryState; users: number; timer?: NodeJS.Timeout; journal?: IdentityJournal }>();
+
+    constructor(private readonly journalFor?: (scope: string) => { journal: IdentityJournal; entries: () => Iterable<JournalEntry> } | undefined) {}
+
+    /** The state of endpoint `scope`, made (and read back from its journal) on first use. */
+    acquire(scope: string, limits: StateLimits): MemoryState {
+        let held = this.states.get(scope);
+        if (held) {
+            clearTimeout(held.timer);
+            held.timer = undefined;
+            held.state.limits = limits;
+        } else {
+            const journaled = this.journalFor?.(scope);
+            const state = new MemoryState(limits, Date.now, journaled?.journal);
+            if (journaled) state.restore(journaled.entries());
+            this.states.set(scope, (held = { state, users: 0, journal: journaled?.journal }));
+        }
+        held.users++;
+        return held.state;
+    }
+
+    /**
+     * A node of endpoint `scope` stopped; the last one leaves the state for a node that may come
+     * back. Resolves once what the journal held is on disk (a deploy or a clean stop loses none).
+     */
+    release(scope: string, windowMs: number): Promise<unknown> {
+        const held = this.states.get(scope);
+        if (!held) return Promise.resolve();
+        if (--held.users <= 0) {
+            held.timer = setTimeout(() => this.states.get(scope) === held && held.users === 0 && this.states.delete(scope), Math.min(windowMs, ORPHAN_GRACE_MS));
+            held.timer.unref?.();
+        }
+        return held.journal?.flush() ?? Promise.resolve();
+    }
+}
+
+/** The most skipped positions listed in one message. */
+export const MAX_MISSING_LISTED = 1000;
+
+/** Positions skipped between the highest seen before and this one (none for a late event). */
+export function skippedPositions(previousHighest: number, position: number): { missing: number[]; missingCount: number } {
+    if (position <= previousHighest + 1) return { missing: [], missingCount: 0 };
+    const missingCount = position - previousHighest - 1;
+    const missing: number[] = [];
+    for (let skipped = previousHighest + 1; skipped < position && missing.length < MAX_MISSING_LISTED; skipped++) {
+        missing.push(skipped);
+    }
+    return { missing, missingCount };
+}

@@ -1,0 +1,404 @@
+/**
+ * "Keep deliveries until handled" across several Node-RED instances: a Redis Stream per
+ * endpoint with one consumer group. An instance adds a delivery's events and reads them into
+ * its own pending list in one script (so it owns them from the start), emits them, and
+ * acknowledges and deletes each once the flow handled it (XACK, XDEL). Its pending entries
+ * are what it still owes: it reads them back after a restart (its consumer name is kept in
+ * its user directory), and while it runs it touches them (XCLAIM JUSTID) so they never look
+ * idle. An instance that died stops touching its entries: after the claim timeout the others
+ * take them over (XAUTOCLAIM) and emit them. Redis counts every read and claim of an entry,
+ * which is the attempt count. Parked events move to a second stream, kept for a replay.
+ *
+ * The events are as durable as Redis makes them: with `appendonly yes` and `appendfsync
+ * always` a 2xx means they are on Redis's disk; with Redis's defaults, in its memory.
+ *
+ * Whoever else can write to the Redis is not trusted: every entry carries a MAC over all its
+ * fields and its stream's name, keyed by the state node's entry key (a credential, never in
+ * Redis). An entry that fails it is never emitted nor listed, and is reported once.
+ */
+import { createHmac, timingSafeEqual } from "node:crypto";
+import { DEFAULT_KEPT_LIMITS, KeptFull, PARKED_MAX_AGE_MS } from "./lmdb-store.js";
+import type { KeptEvent, KeptEvents, NewKeptEvent } from "./kept-events.js";
+import { boundedCall, type RedisScripting, type RedisStateOptions } from "../dedup/redis-state.js";
+
+/** Calls are bounded and reported as de-duplication's are: a put slower than timeoutMs fails (503). */
+export interface RedisKeptOptions extends Pick<RedisStateOptions, "timeoutMs" | "onFailure" | "onAnswer"> {
+    /** The endpoint's stream; its parked events go to `${stream}:parked`. */
+    readonly stream: string;
+    readonly group: string;
+    /** This instance, the same across its restarts. */
+    readonly consumer: string;
+    /** An entry its owner has not touched for this long is taken over by another instance. */
+    readonly claimAfterMs: number;
+    /** The most events, and characters of payload, the endpoint's stream holds: past them a put fails (503). */
+    readonly limits?: { readonly maxEvents: number; readonly maxBytes: number };
+    /** Parked entries older than this are dropped. */
+    readonly parkedMaxAgeMs?: number;
+    /** Authenticates the entries (kept outside Redis; the same on every instance). */
+    readonly entryKey: Buffer;
+    /** An entry of this stream failed authentication: told once per store. */
+    readonly onForged?: (stream: string) => void;
+}
+
+/** Forgotten entries are acknowledged and deleted in batches, this often. */
+const FORGET_INTERVAL_MS = 100;
+/** Entries read, claimed or forgotten per call. */
+const PAGE = 200;
+const FIELDS_PER_EVENT = 8;
+
+// Creates the group (from the stream's start) unless it exists; an error reply means it does.
+const ENSURE_GROUP = `redis.pcall('XGROUP', 'CREATE', KEYS[1], ARGV[1], '0', 'MKSTREAM')`;
+
+// The delivery count of each entry of an XREADGROUP/XAUTOCLAIM reply, beside it: {id, fields, count}.
+const WITH_COUNTS = `
+local function withCounts(stream, group, entries)
+  local out = {}
+  for _, entry in ipairs(entries) do
+    if entry and entry[2] then
+      local pending = redis.call('XPENDING', stream, group, entry[1], entry[1], 1)
+      out[#out + 1] = {entry[1], entry[2], pending[1] and pending[1][4] or 1}
+    end
+  end
+  return out
+end`;
+
+// KEYS: stream, its byte count. ARGV: group, consumer, max events, max bytes, then 8 fields per event.
+// Returns the ids added, then entries never read before (a group made after them): ours too;
+// or {'full'} past the bounds (nothing added).
+const PUT = `${WITH_COUNTS}
+${ENSURE_GROUP}
+local stream, group = KEYS[1], ARGV[1]
+local events, bytes = 0, 0
+for i = 5, #ARGV, ${FIELDS_PER_EVENT} do
+  events = events + 1
+  bytes = bytes + #ARGV[i + 6]
+end
+local held = tonumber(redis.call('GET', KEYS[2]) or '0')
+if redis.call('XLEN', stream) + events > tonumber(ARGV[3]) or held + bytes > tonumber(ARGV[4]) then return {'full'} end
+redis.call('INCRBY', KEYS[2], bytes)
+local added, mine = {}, {}
+for i = 5, #ARGV, ${FIELDS_PER_EVENT} do
+  local id = redis.call('XADD', stream, '*', 'd', ARGV[i], 'i', ARGV[i + 1], 'r', ARGV[i + 2], 'v', ARGV[i + 3], 't', ARGV[i + 4], 'a', ARGV[i + 5], 'p', ARGV[i + 6], 'm', ARGV[i + 7])
+  added[#added + 1] = id
+  mine[id] = true
+end
+local read = redis.call('XREADGROUP', 'GROUP', group, ARGV[2], 'COUNT', #added + ${PAGE}, 'STREAMS', stream, '>')
+local strays = {}
+if read then
+  for _, entry in ipairs(read[1][2]) do
+    if not mine[entry[1]] then strays[#strays + 1] = entry end
+  end
+end
+return {added, withCounts(stream, group, strays)}`;
+
+// KEYS: stream. ARGV: group, consumer, the id to read this consumer's pending entries after.
+const OWN_PENDING = `${WITH_COUNTS}
+${ENSURE_GROUP}
+local read = redis.call('XREADGROUP', 'GROUP', ARGV[1], ARGV[2], 'COUNT', ${PAGE}, 'STREAMS', KEYS[1], ARGV[3])
+if not read then return {} end
+return withCounts(KEYS[1], ARGV[1], read[1][2])`;
+
+// KEYS: stream. ARGV: group, consumer, min idle ms, cursor. Returns the next cursor and the entries taken.
+const TAKE_OVER = `${WITH_COUNTS}
+${ENSURE_GROUP}
+local reply = redis.call('XAUTOCLAIM', KEYS[1], ARGV[1], ARGV[2], ARGV[3], ARGV[4], 'COUNT', ${PAGE})
+local deleted = reply[3]
+if deleted and #deleted > 0 then redis.call('XACK', KEYS[1], ARGV[1], unpack(deleted)) end
+return {reply[1], withCounts(KEYS[1], ARGV[1], reply[2])}`;
+
+// KEYS: stream. ARGV: group, consumer, ids. Touches the ids this consumer still owns (another may have taken one).
+const TOUCH = `
+local stream, group, me = KEYS[1], ARGV[1], ARGV[2]
+for i = 3, #ARGV do
+  local pending = redis.call('XPENDING', stream, group, ARGV[i], ARGV[i], 1)
+  if pending[1] and pending[1][2] == me then redis.call('XCLAIM', stream, group, me, 0, ARGV[i], 'JUSTID') end
+end
+return 0`;
+
+// The length of an entry's payload, so that the byte count goes down as it leaves.
+const PAYLOAD_LENGTH = `
+local function payloadLength(stream, id)
+  local entry = redis.call('XRANGE', stream, id, id)
+  if not entry[1] then return 0 end
+  local fields = entry[1][2]
+  for f = 1, #fields, 2 do
+    if fields[f] == 'p' then return #fields[f + 1] end
+  end
+  return 0
+end`;
+
+// KEYS: stream, parked stream, the stream's byte count. ARGV: group, then ids of the stream, then "|", then ids of the parked stream.
+const FORGET = `${PAYLOAD_LENGTH}
+local ids, parked, into = {}, {}, nil
+into = ids
+for i = 2, #ARGV do
+  if ARGV[i] == '|' then into = parked else into[#into + 1] = ARGV[i] end
+end
+if #ids > 0 then
+  local bytes = 0
+  for _, id in ipairs(ids) do bytes = bytes + payloadLength(KEYS[1], id) end
+  redis.call('XACK', KEYS[1], ARGV[1], unpack(ids))
+  if redis.call('XDEL', KEYS[1], unpack(ids)) > 0 and bytes > 0 then redis.call('DECRBY', KEYS[3], bytes) end
+end
+if #parked > 0 then redis.call('XDEL', KEYS[2], unpack(parked)) end
+return 0`;
+
+// KEYS: stream, parked stream, the stream's byte count. ARGV: group, oldest parked id kept, most parked
+// kept, then (id, attempts, 8 fields) per event. Returns the parked ids. Parked entries age out and
+// are bounded in number (the oldest go).
+const PARK = `${PAYLOAD_LENGTH}
+local stream, parked, group = KEYS[1], KEYS[2], ARGV[1]
+local moved = {}
+for i = 4, #ARGV, ${FIELDS_PER_EVENT + 2} do
+  local a = i + 2
+  moved[#moved + 1] = redis.call('XADD', parked, '*', 'd', ARGV[a], 'i', ARGV[a + 1], 'r', ARGV[a + 2], 'v', ARGV[a + 3], 't', ARGV[a + 4], 'a', ARGV[a + 5], 'p', ARGV[a + 6], 'm', ARGV[a + 7], 'n', ARGV[i + 1])
+  local bytes = payloadLength(stream, ARGV[i])
+  redis.call('XACK', stream, group, ARGV[i])
+  if redis.call('XDEL', stream, ARGV[i]) > 0 and bytes > 0 then redis.call('DECRBY', KEYS[3], bytes) end
+end
+redis.call('XTRIM', parked, 'MINID', ARGV[2])
+redis.call('XTRIM', parked, 'MAXLEN', ARGV[3])
+return moved`;
+
+// KEYS: parked stream. ARGV: the id to start at.
+const PARKED_PAGE = `return redis.call('XRANGE', KEYS[1], ARGV[1], '+', 'COUNT', ${PAGE})`;
+
+/** Handles of parked events start with this (their ids are the parked stream's). */
+const PARKED = "parked:";
+
+type Fields = Record<string, string>;
+/** Where recover() goes on: this consumer's pending entries after an id, then the parked ones after one. */
+type RecoverCursor = { readonly parked: boolean; readonly after: string };
+type EntryWithCount = [string, string[], number];
+
+function fieldsOf(flat: readonly string[]): Fields {
+    const fields: Fields = {};
+    for (let i = 0; i + 1 < flat.length; i += 2) fields[flat[i]!] = flat[i + 1]!;
+    return fields;
+}
+
+/** The fields of an entry, in the order the scripts write them (the MAC follows). */
+function fieldValuesOf(event: NewKeptEvent): string[] {
+    return [event.deliveryId, String(event.index), event.receivedAt, event.verified ? "1" : "0", event.test ? "1" : "0", event.remoteAddress ?? "", event.payload];
+}
+
+/** The MAC of an entry: over its stream, its fields and, parked, its attempts. */
+function macOf(key: Buffer, stream: string, values: readonly string[], attempts?: string): string {
+    const mac = createHmac("sha256", key).update(stream);
+    for (const value of values) mac.update("\u0000").update(value);
+    if (attempts !== undefined) mac.update("\u0000n").update(attempts);
+    return mac.digest("base64url");
+}
+
+function sameMac(expected: string, given: string | undefined): boolean {
+    if (given === undefined || given.length !== expected.length) return false;
+    return timingSafeEqual(Buffer.from(expected), Buffer.from(given));
+}
+
+const REQUIRED_FIELDS = ["d", "i", "r", "v", "t", "a", "p"] as const;
+
+function keptEventOf(handle: string, fields: Fields, attempts: number, parked: boolean): KeptEvent<string> {
+    return {
+        deliveryId: fields.d!,
+        index: Number(fields.i),
+        receivedAt: fields.r!,
+        verified: fields.v === "1",
+        test: fields.t === "1",
+        remoteAddress: fields.a || undefined,
+        payload: fields.p!,
+        handle,
+        attempts,
+        parked,
+    };
+}
+
+export class RedisKeptEvents implements KeptEvents<string> {
+    /** Entries this node owns and has not forgotten: touched while it runs, never emitted twice by it. */
+    private readonly owned = new Set<string>();
+    private forgetting: string[] = [];
+    private forgettingParked: string[] = [];
+    private forgetTimer: NodeJS.Timeout | undefined;
+    private touchTimer: NodeJS.Timeout | undefined;
+    private takeOverTimer: NodeJS.Timeout | undefined;
+    private taken: ((events: KeptEvent<string>[]) => void) | undefined;
+    private closed = false;
+    private readonly parkedStream: string;
+    /** What the stream's payloads weigh, kept beside it by the scripts. */
+    private readonly bytesKey: string;
+    private forgedReported = false;
+
+    constructor(private readonly client: RedisScripting, private readonly options: RedisKeptOptions) {
+        this.parkedStream = `${options.stream}:parked`;
+        this.bytesKey = `${options.stream}:bytes`;
+        // Touched three times per claim timeout: an entry of a live instance never looks idle that long.
+        this.touchTimer = setInterval(() => this.touch(), Math.max(50, options.claimAfterMs / 3));
+        this.touchTimer.unref?.();
+    }
+
+    private call(script: string, keys: string[], args: string[], late?: (reply: unknown) => void): Promise<unknown> {
+        return boundedCall(this.client, script, keys, args, this.options, late);
+    }
+
+    /** An event's fields with their MAC, as the scripts write them (to `stream`, with `attempts` when parked). */
+    private argumentsOf(event: NewKeptEvent, stream: string, attempts?: string): string[] {
+        const values = fieldValuesOf(event);
+        return [...values, macOf(this.options.entryKey, stream, values, attempts)];
+    }
+
+    /** The entry as kept, if its MAC holds (never what another writer of the Redis made up). */
+    private authentic(stream: string, handle: string, flat: readonly string[], attempts: number, parked: boolean): KeptEvent<string> | undefined {
+        const fields = fieldsOf(flat);
+        const values = REQUIRED_FIELDS.map((name) => fields[name]);
+        if (values.every((value): value is string => typeof value === "string") && sameMac(macOf(this.options.entryKey, stream, values, parked ? fields.n : undefined), fields.m)) {
+            return keptEventOf(handle, fields, attempts, parked);
+        }
+        if (!this.forgedReported) {
+            this.forgedReported = true;
+            this.options.onForged?.(stream);
+        }
+        return undefined;
+    }
+
+    /** Entries read or claimed, with Redis's delivery count (this read counted, so emitted before = count - 1), those authentic. */
+    private takenEvents(entries: readonly EntryWithCount[]): KeptEvent<string>[] {
+        const found: KeptEvent<string>[] = [];
+        for (const [id, flat, count] of entries) {
+            const event = this.authentic(this.options.stream, id, flat, Math.max(0, Number(count) - 1), false);
+            if (event) found.push(event);
+        }
+        return found;
+    }
+
+    async put(events: readonly NewKeptEvent[]): Promise<string[]> {
+        const limits = this.options.limits ?? DEFAULT_KEPT_LIMITS;
+        const args = [this.options.group, this.options.consumer, String(limits.maxEvents), String(limits.maxBytes)];
+        for (const event of events) args.push(...this.argumentsOf(event, this.options.stream));
+        // A put answered 503 (Redis too slow) that runs once Redis resumes is undone at once: the
+        // sender retries, and what it kept must never be emitted besides.
+        const undo = (late: unknown) => {
+            const added = Array.isArray(late) && Array.isArray(late[0]) ? (late[0] as unknown[]).filter((id): id is string => typeof id === "string") : [];
+            for (const id of added) this.forget(id);
+        };
+        const reply = (await this.call(PUT, [this.options.stream, this.bytesKey], args, undo)) as [string[], EntryWithCount[]] | ["full"];
+        if (reply[0] === "full") throw new KeptFull(`kept deliveries full (${limits.maxEvents} events or ${limits.maxBytes} bytes)`);
+        const [added, strays] = reply as [string[], EntryWithCount[]];
+        for (const id of added) this.owned.add(id);
+        if (strays.length > 0) this.takeOver(this.takenEvents(strays));
+        return added;
+    }
+
+    forget(handle: string): void {
+        if (handle.startsWith(PARKED)) this.forgettingParked.push(handle.slice(PARKED.length));
+        else {
+            this.owned.delete(handle);
+            this.forgetting.push(handle);
+        }
+        if (!this.forgetTimer) {
+            this.forgetTimer = setTimeout(() => void this.flushForgets(), FORGET_INTERVAL_MS);
+            this.forgetTimer.unref?.();
+        }
+    }
+
+    private async flushForgets(): Promise<void> {
+        this.forgetTimer = undefined;
+        while (this.forgetting.length > 0 || this.forgettingParked.length > 0) {
+            const ids = this.forgetting.splice(0, PAGE);
+            const parked = this.forgettingParked.splice(0, PAGE);
+            // Not retried: an entry that stays pending is emitted again later (at least once, flagged redelivered).
+            await this.call(FORGET, [this.options.stream, this.parkedStream, this.bytesKey], [this.options.group, ...ids, "|", ...parked]).catch(() => {});
+        }
+    }
+
+    /**
+     * This consumer's pending entries (from before a restart or a redeploy), then the parked
+     * ones, a page (PAGE entries) at a time.
+     */
+    async recover(cursor?: unknown): Promise<{ events: KeptEvent<string>[]; cursor: RecoverCursor | undefined }> {
+        await this.flushForgets();
+        const at = (cursor as RecoverCursor | undefined) ?? { parked: false, after: "0" };
+        if (!at.parked) {
+            const entries = (await this.call(OWN_PENDING, [this.options.stream], [this.options.group, this.options.consumer, at.after])) as EntryWithCount[];
+            if (entries.length === 0) return { events: [], cursor: { parked: true, after: "-" } };
+            const found: KeptEvent<string>[] = [];
+            // Entries this node put since it started are on their way already.
+            for (const event of this.takenEvents(entries)) {
+                if (this.owned.has(event.handle)) continue;
+                this.owned.add(event.handle);
+                found.push(event);
+            }
+            return { events: found, cursor: { parked: false, after: entries[entries.length - 1]![0] } };
+        }
+        const page = (await this.call(PARKED_PAGE, [this.parkedStream], [at.after])) as [string, string[]][];
+        const found: KeptEvent<string>[] = [];
+        for (const [id, flat] of page) {
+            const event = this.authentic(this.parkedStream, PARKED + id, flat, Number(fieldsOf(flat).n), true);
+            if (event) found.push(event);
+        }
+        return { events: found, cursor: page.length < PAGE ? undefined : { parked: true, after: `(${page[page.length - 1]![0]}` } };
+    }
+
+    /** Redis counted the read that brought them here: nothing to write. */
+    attempted(): Promise<void> {
+        return Promise.resolve();
+    }
+
+    async park(events: readonly KeptEvent<string>[]): Promise<string[]> {
+        const limits = this.options.limits ?? DEFAULT_KEPT_LIMITS;
+        const oldest = Date.now() - (this.options.parkedMaxAgeMs ?? PARKED_MAX_AGE_MS);
+        const args = [this.options.group, `${Math.max(0, oldest)}-0`, String(limits.maxEvents)];
+        for (const event of events) {
+            const attempts = String(event.attempts);
+            args.push(event.handle, attempts, ...this.argumentsOf(event, this.parkedStream, attempts));
+        }
+        const moved = (await this.call(PARK, [this.options.stream, this.parkedStream, this.bytesKey], args)) as string[];
+        for (const event of events) this.owned.delete(event.handle);
+        return moved.map((id) => PARKED + id);
+    }
+
+    watch(taken: (events: KeptEvent<string>[]) => void): void {
+        this.taken = taken;
+        const interval = Math.max(50, this.options.claimAfterMs / 2);
+        const run = () => {
+            this.takeOverTimer = setTimeout(() => void this.takeOverIdle().finally(() => !this.closed && run()), interval);
+            this.takeOverTimer.unref?.();
+        };
+        void this.takeOverIdle().finally(() => !this.closed && run());
+    }
+
+    /** Takes over the entries of instances that stopped touching theirs. */
+    private async takeOverIdle(): Promise<void> {
+        try {
+            for (let cursor = "0-0"; !this.closed; ) {
+                const [next, entries] = (await this.call(TAKE_OVER, [this.options.stream], [this.options.group, this.options.consumer, String(this.options.claimAfterMs), cursor])) as [string, EntryWithCount[]];
+                this.takeOver(this.takenEvents(entries).filter((event) => !this.owned.has(event.handle)));
+                if (next === "0-0") break;
+                cursor = next;
+            }
+        } catch {
+            // Redis away: reported by the call; tried again at the next interval.
+        }
+    }
+
+    private takeOver(events: KeptEvent<string>[]): void {
+        if (events.length === 0 || !this.taken || this.closed) return;
+        for (const event of events) this.owned.add(event.handle);
+        this.taken(events);
+    }
+
+    /** Shows the others this instance is alive and still handling what it owns. */
+    private touch(): void {
+        if (this.owned.size === 0) return;
+        const ids = [...this.owned];
+        for (let start = 0; start < ids.length; start += PAGE) {
+            this.call(TOUCH, [this.options.stream], [this.options.group, this.options.consumer, ...ids.slice(start, start + PAGE)]).catch(() => {});
+        }
+    }
+
+    async close(): Promise<void> {
+        this.closed = true;
+        clearInterval(this.touchTimer);
+        clearTimeout(this.takeOverTimer);
+        clearTimeout(this.forgetTimer);
+        await this.flushForgets();
+    }
+}
