@@ -412,6 +412,12 @@
                     sendTestEvent(node, select.val(), true);
                 });
             },
+            onpaletteadd: function () {
+                window.VerifiedWebhooksLog.typeAdded(type);
+            },
+            onpaletteremove: function () {
+                window.VerifiedWebhooksLog.typeRemoved(type);
+            },
             oneditsave: function () {
                 $("#node-input-secret").removeData("verified-webhooks-node");
                 check(this);

@@ -2,7 +2,8 @@
  * a search that filters as one types, paging, a details pane (each event's payload, then its
  * fate, then the record), Replay on an accepted delivery and Replay failed over a time range.
  * Reads and replays through the admin API (/verified-webhooks/deliveries…); live updates
- * arrive on the comms topic verified-webhooks/deliveries. Loaded once; the tab is added once. */
+ * arrive on the comms topic verified-webhooks/deliveries. Loaded once; the tab is added with
+ * the first receiver type in the palette and removed with the last (onpaletteadd, onpaletteremove). */
 (function () {
     "use strict";
     if (window.VerifiedWebhooksLog) return;
@@ -413,11 +414,30 @@
         return { content: content, footer: footer };
     }
 
-    /** Adds the tab, once, with the catalogue of `type` (every receiver's catalogue has the strings). */
+    var parts; // the tab's content and footer, while it is in the sidebar
+    var receiverTypes = {}; // the receiver types in the palette: the tab is there while there is one
+
+    /** Deliveries changed (every editor connection hears it, not what changed): what did is read through the admin API, as this user may. */
+    var refreshTimer;
+    function onLiveUpdate() {
+        if (refreshTimer) return;
+        refreshTimer = setTimeout(function () {
+            refreshTimer = undefined;
+            if (parts) load({ live: true });
+        }, 250);
+    }
+    function onDeploy() {
+        load();
+    }
+    function showTab() {
+        RED.sidebar.show("verified-webhooks");
+    }
+
+    /** Adds the tab, with the catalogue of `type` (every receiver's catalogue has the strings). */
     function addTab(type) {
-        if (namespace) return;
+        if (parts) return;
         namespace = "node-red-contrib-verified-webhooks/" + type;
-        var parts = build();
+        parts = build();
         RED.sidebar.addTab({
             id: "verified-webhooks",
             label: t("label"),
@@ -453,24 +473,35 @@
                 }, 50);
             }
         }
-        RED.actions.add("verified-webhooks:show-webhooks-tab", function () {
-            RED.sidebar.show("verified-webhooks");
-        });
-        // A notice that deliveries changed, without them (every editor connection hears it):
-        // what changed is read through the admin API, as this user may.
-        var refreshTimer;
-        RED.comms.subscribe(TOPIC, function () {
-            if (refreshTimer) return;
-            refreshTimer = setTimeout(function () {
-                refreshTimer = undefined;
-                load({ live: true });
-            }, 250);
-        });
-        RED.events.on("deploy", function () {
-            load();
-        });
+        RED.actions.add("verified-webhooks:show-webhooks-tab", showTab);
+        RED.comms.subscribe(TOPIC, onLiveUpdate);
+        RED.events.on("deploy", onDeploy);
         load();
     }
 
-    window.VerifiedWebhooksLog = { addTab: addTab, show: show };
+    /** Takes the tab away with the last receiver type (the module removed or its nodes disabled in the palette). */
+    function removeTab() {
+        if (!parts) return;
+        RED.comms.unsubscribe(TOPIC, onLiveUpdate);
+        RED.events.off("deploy", onDeploy);
+        RED.actions.remove("verified-webhooks:show-webhooks-tab");
+        RED.sidebar.removeTab("verified-webhooks");
+        parts.footer.remove(); // Node-RED's removeTab leaves a tab's toolbar in the sidebar's footer
+        parts = undefined;
+        ui = {};
+        deliveries = [];
+        selected = undefined;
+    }
+
+    /** A receiver's definition calls these from onpaletteadd and onpaletteremove. */
+    function typeAdded(type) {
+        receiverTypes[type] = true;
+        addTab(type);
+    }
+    function typeRemoved(type) {
+        delete receiverTypes[type];
+        if (Object.keys(receiverTypes).length === 0) removeTab();
+    }
+
+    window.VerifiedWebhooksLog = { typeAdded: typeAdded, typeRemoved: typeRemoved, show: show };
 })();

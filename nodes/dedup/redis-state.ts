@@ -12,7 +12,7 @@
  * receiver, oldest dropped first), as in memory.
  */
 import { createHash, randomUUID } from "node:crypto";
-import type { DeliveryState, Identity, IdentityStatus, Reservation } from "./state.js";
+import type { DedupState, Identity, IdentityStatus, Reservation } from "./state.js";
 
 /** The slice of a node-redis client this store uses. */
 export interface RedisScripting {
@@ -144,7 +144,7 @@ export async function boundedCall(
     }
 }
 
-export class RedisState implements DeliveryState {
+export class RedisState implements DedupState {
     constructor(private readonly client: RedisScripting, private readonly options: RedisStateOptions) {}
 
     /** Fixed-size keys whatever the ids a provider sends. */

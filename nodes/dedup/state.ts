@@ -38,13 +38,14 @@ export interface Reservation {
     release(): void | Promise<void>;
 }
 
-export interface DeliveryState {
+/** The de-duplication state of a node: reserves identities, remembers them for the window (in memory, or shared in Redis). */
+export interface DedupState {
     reserve(scope: string, identities: readonly Identity[]): Reservation | Promise<Reservation>;
 }
 
 /** What a receiver node asks of the shared-state config node it selects. */
 export interface SharedStateNode {
-    stateFor(limits: StateLimits): DeliveryState;
+    stateFor(limits: StateLimits): DedupState;
     /** Where the receiver of endpoint `scope` keeps deliveries until handled, shared by the instances. */
     keptEventsFor(scope: string): KeptEvents<string>;
 }
@@ -127,7 +128,7 @@ export type JournalEntry = { readonly expiry: number } & ({ readonly key: string
  * decided within one turn of the event loop, so no other delivery can interleave. It belongs
  * to the endpoint, not to a node object (EndpointStates), so a redeploy keeps it.
  */
-export class MemoryState implements DeliveryState {
+export class MemoryState implements DedupState {
     private readonly seen: ExpiringKeys<true>;
     private readonly highest: ExpiringKeys<number>;
 

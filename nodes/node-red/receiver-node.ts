@@ -13,7 +13,7 @@ import type { Provider, SomeProvider } from "../receive/provider.js";
 import { isSafePath, normalisePath, routeTableFor, type HttpSettings } from "../http/route-table.js";
 import { dedupWindowSeconds, positiveNumber } from "../receive/options.js";
 import { extraPathRule, parseSecrets } from "../receive/secrets.js";
-import { EndpointStates, type DeliveryState, type SharedStateNode } from "../dedup/state.js";
+import { EndpointStates, type DedupState, type SharedStateNode } from "../dedup/state.js";
 import { IdentityJournals } from "../dedup/identity-journal.js";
 import { packageFolder } from "../keep/lmdb-store.js";
 import { attachStats, attachTestEventSender, registerTestEventRoutes, TEST_EVENT_NONCE, testEventSender } from "./test-events.js";
@@ -214,7 +214,7 @@ export function registerReceiverNode<Event, Options, Keys>(RED: NodeAPI, provide
             if (!stateNode?.stateFor || !stateNode.keptEventsFor) return fail("no-state");
             shared = stateNode as Node & SharedStateNode;
         }
-        const state: DeliveryState =
+        const state: DedupState =
             shared?.stateFor(limits) ??
             endpointStatesOf(RED, (error) => node.warn(RED._("webhook.errors.store", { reason: error instanceof Error ? error.message : String(error) }))).acquire(scope, limits);
 

@@ -7,7 +7,8 @@
 import { createHash } from "node:crypto";
 import { z } from "zod";
 import { Rejection, type Provider, type RawOptions } from "../receive/provider.js";
-import { parseList, tokenDigests, verifyPathToken } from "../receive/secrets.js";
+import { parseList } from "../receive/options-lists.js";
+import { tokenDigests, verifyPathToken } from "../receive/secrets.js";
 
 const isoTimestamp = z
     .string()

@@ -7,7 +7,7 @@ import { createHash, createHmac, timingSafeEqual } from "node:crypto";
 import { z } from "zod";
 import { toJsonSchema } from "./json-schema.js";
 import { Rejection, type JsonSchema, type Provider, type RawOptions } from "../receive/provider.js";
-import { eventWanted, parseList } from "../receive/secrets.js";
+import { eventWanted, parseList } from "../receive/options-lists.js";
 
 // jose ships as ES modules only; import() loads it from CommonJS on every supported Node.
 type Jose = typeof import("jose");

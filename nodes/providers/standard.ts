@@ -10,7 +10,7 @@ import { createHmac, createPublicKey, randomBytes, timingSafeEqual, verify as ve
 import { z } from "zod";
 import { dedupWindowSeconds, positiveNumber } from "../receive/options.js";
 import { Rejection, type DeliveryHead, type Provider, type RawOptions } from "../receive/provider.js";
-import { eventWanted, parseList } from "../receive/secrets.js";
+import { eventWanted, parseList } from "../receive/options-lists.js";
 
 /** The payload the specification recommends; any JSON object is accepted, fields added later kept. */
 export const standardEventSchema = z.looseObject({

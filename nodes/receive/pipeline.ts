@@ -8,7 +8,7 @@ import { randomUUID, timingSafeEqual } from "node:crypto";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { z } from "zod";
 import { Rejection, type Answer, type Delivery, type DeliveryHead, type Provider } from "./provider.js";
-import { MemoryState, skippedPositions, type DeliveryState, type Identity, type Reservation, type StateLimits } from "../dedup/state.js";
+import { MemoryState, skippedPositions, type DedupState, type Identity, type Reservation, type StateLimits } from "../dedup/state.js";
 
 export interface ReceiverSettings extends StateLimits {
     /** Bodies larger than this are refused with 413. */
@@ -348,7 +348,7 @@ export interface ReceiverContext {
     /** The nonce "Send test event" marks its deliveries with, in this process. */
     readonly testEventNonce?: string;
     /** Where de-duplication state lives: this process (default) or a shared store. */
-    readonly state?: DeliveryState;
+    readonly state?: DedupState;
     /** Names this receiver's identities in a shared store: the same endpoint on every instance. */
     readonly scope: string;
     readonly onCount?: () => void;
@@ -380,6 +380,9 @@ export interface DeliveryRecord extends DeliveryInfo {
     readonly firstNewKey?: string | undefined;
     readonly firstRepeatedKey?: string | undefined;
 }
+
+/** The answer while a deploy stops the node: 503, so the sender retries and the next node takes it. */
+const restarting = () => new Rejection(503, "receiver is restarting: retry");
 
 /** "TypeError at pipeline.js:123": enough to find a bug, nothing of the request. */
 function whereFrom(error: unknown): string {
@@ -493,7 +496,7 @@ export function rejectionMessageOf(
 export class Receiver<Event, Options, Keys> {
     readonly counts: ReceiverCounts = { accepted: 0, duplicates: 0, rejected: 0 };
     private readonly keys: Promise<Keys>;
-    private readonly state: DeliveryState;
+    private readonly state: DedupState;
     private closed = false;
     /** Deliveries whose bodies are in and which are being handled: what maxConcurrent bounds. */
     private inFlight = 0;
@@ -538,7 +541,7 @@ export class Receiver<Event, Options, Keys> {
                 res.setHeader("Allow", "POST");
                 throw new Rejection(405, `method ${String(req.method).slice(0, 20)} not allowed: use POST`);
             }
-            if (this.closed) throw new Rejection(503, "receiver is restarting: retry");
+            if (this.closed) throw restarting();
             checkContentType(req.headers["content-type"]);
             checkDeclaredLength(req, this.settings.maxBodyBytes);
             // Await only what is asynchronous: each await costs a promise and a turn on a hot path.
@@ -574,7 +577,7 @@ export class Receiver<Event, Options, Keys> {
      */
     private accept(delivery: Delivery, info: DeliveryInfo, request: RoutedRequest): void | Promise<void> {
         const { valid, invalid } = this.validated(parseJson(delivery.body));
-        if (this.closed) throw new Rejection(503, "receiver is restarting: retry");
+        if (this.closed) throw restarting();
         const wanted = this.provider.wanted ? valid.filter((event) => this.provider.wanted!(event, this.options)) : valid;
         const identities = wanted.map((event) => this.identityOf(event, delivery));
         const reserving = identities.filter((identity): identity is Identity => identity !== undefined);
@@ -612,7 +615,7 @@ export class Receiver<Event, Options, Keys> {
 
     /** Acknowledge and emit what was reserved: the outcome is decided first, then the effects happen. */
     private deliver(input: DeliveryInput<Event>, reservation: Reservation | undefined, res: ServerResponse): void | Promise<void> {
-        if (this.closed) throw new Rejection(503, "receiver is restarting: retry");
+        if (this.closed) throw restarting();
         const outcome = deliveryOutcome(this.provider, this.options, input);
         const acknowledge = () => {
             const { info } = input;
@@ -650,7 +653,7 @@ export class Receiver<Event, Options, Keys> {
             return stored.then(
                 () => {
                     // A deploy during the sync: refused, and forgotten by the store (the sender retries).
-                    if (this.closed) throw new Rejection(503, "receiver is restarting: retry");
+                    if (this.closed) throw restarting();
                     return this.emitThenAcknowledge(outcome, acknowledge);
                 },
                 () => {
@@ -669,7 +672,7 @@ export class Receiver<Event, Options, Keys> {
         const turn = nextTurn();
         const willArrive = this.outputs.emit(outcome.events, outcome.rejections);
         return turn.then(() => {
-            if (!willArrive()) throw new Rejection(503, "receiver is restarting: retry");
+            if (!willArrive()) throw restarting();
             acknowledge();
         });
     }
@@ -759,7 +762,7 @@ export class Receiver<Event, Options, Keys> {
      * repeated.
      */
     private reemit(payloads: readonly unknown[], info: DeliveryInfo, remoteAddress: string | undefined, marks: Partial<WebhookInfo>): void {
-        if (this.closed) throw new Rejection(503, "receiver is restarting: retry");
+        if (this.closed) throw restarting();
         // The provider's whole acceptance, with the node's options as they are now (a host
         // removed from Mentra's allow-list, an event filter changed): what would not be
         // accepted today is not emitted again.

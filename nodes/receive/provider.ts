@@ -47,7 +47,7 @@ export interface Answer {
 }
 
 /** What the pipeline tells the provider when it builds the success answer. */
-export interface DeliverySummary {
+export interface AnswerCounts {
     readonly accepted: number;
     readonly duplicates: number;
     readonly rejected: number;
@@ -145,7 +145,7 @@ export interface Provider<Event, Options, Keys, Name extends string = string> {
     streamPosition?(event: Event): StreamPosition | undefined;
 
     /** The answer for a delivery that was taken in (duplicates included). */
-    success(summary: DeliverySummary): Answer;
+    success(summary: AnswerCounts): Answer;
     /** The answer body for a refused delivery. */
     errorBody(reason: string): unknown;
 }

@@ -83,16 +83,3 @@ export function verifyPathToken(delivery: DeliveryHead, digests: readonly Buffer
     if (!matched) throw new Rejection(401, "invalid or missing token");
     return { verified: true };
 }
-
-/** "a, b\nc" → ["a", "b", "c"]: lists typed into a node's options. */
-export function parseList(value: unknown, fallback: readonly string[]): string[] {
-    if (typeof value !== "string" || value.trim() === "") return [...fallback];
-    return value.split(/[\s,]+/).map((entry) => entry.trim()).filter(Boolean);
-}
-
-/** Whether event `name` matches one of `patterns`: "*" for all, exact names, or families such as "storage.*". */
-export function eventWanted(name: string, patterns: readonly string[]): boolean {
-    return patterns.some(
-        (pattern) => pattern === "*" || pattern === name || (pattern.endsWith(".*") && name.startsWith(pattern.slice(0, -1))),
-    );
-}

@@ -454,3 +454,41 @@ describe("a newcomer's first hour in the editor", function () {
         assert.deepEqual(pageErrors, []);
     });
 });
+
+describe("the Webhooks tab comes and goes with the receivers in the palette", function () {
+    this.timeout(120000);
+    let nodeRed: NodeRedProcess;
+    let browser: Browser;
+
+    before(async () => {
+        nodeRed = await new NodeRedProcess({ settings: SETTINGS }).start();
+        browser = await launchBrowser();
+    });
+    after(async () => {
+        await browser?.close();
+        await nodeRed?.stop();
+    });
+
+    it("is added once, removed when the module's nodes are disabled, and added again when they are enabled", async () => {
+        const page = await (await browser.newContext({ viewport: { width: 1400, height: 900 }, locale: "en-US" })).newPage();
+        const pageErrors: string[] = [];
+        page.on("pageerror", (error) => pageErrors.push(error.message));
+        await page.goto(nodeRed.adminUrl("/"));
+        await page.waitForSelector('.red-ui-palette-node[data-palette-type="wms-webhook"]', { timeout: 30000 });
+        const tabs = () => page.evaluate(() => ({ tabs: document.querySelectorAll("#red-ui-tab-verified-webhooks").length, footers: document.querySelectorAll(".verified-webhooks-log-footer").length }));
+        assert.deepEqual(await tabs(), { tabs: 1, footers: 1 }, "one tab, though five receiver types were added");
+        const setEnabled = async (enabled: boolean) => {
+            const answer = await fetch(nodeRed.adminUrl("/nodes/node-red-contrib-verified-webhooks"), { method: "PUT", headers: { "content-type": "application/json" }, body: JSON.stringify({ enabled }) });
+            assert.equal(answer.status, 200, await answer.text());
+        };
+        await setEnabled(false);
+        await page.waitForFunction(() => document.querySelectorAll("#red-ui-tab-verified-webhooks").length === 0);
+        assert.deepEqual(await tabs(), { tabs: 0, footers: 0 }, "the tab and its footer are gone");
+        await setEnabled(true);
+        await page.waitForFunction(() => document.querySelectorAll("#red-ui-tab-verified-webhooks").length === 1);
+        assert.deepEqual(await tabs(), { tabs: 1, footers: 1 });
+        await page.click("#red-ui-tab-verified-webhooks-link-button");
+        await page.waitForSelector(".verified-webhooks-log-empty:has-text('No deliveries yet')");
+        assert.deepEqual(pageErrors, []);
+    });
+});

@@ -5,7 +5,7 @@ import { wmsBody, synthesisBatch, mentraSession } from "../../support/fixtures.j
 import { FakeRequest, FakeResponse, exchange, routed, type ExchangeOptions } from "../../support/exchange.js";
 import { Receiver, DEFAULT_SETTINGS, deliveryOutcome, type DeliveryRecord, type EventMessage, type ReceiverSettings, type RejectionMessage } from "../../../nodes/receive/pipeline.js";
 import { Rejection, type Provider } from "../../../nodes/receive/provider.js";
-import { MemoryState, type DeliveryState, type Identity, type Reservation } from "../../../nodes/dedup/state.js";
+import { MemoryState, type DedupState, type Identity, type Reservation } from "../../../nodes/dedup/state.js";
 import { wms, wmsSignature, type WmsEvent } from "../../../nodes/providers/wms.js";
 import { synthesis } from "../../../nodes/providers/synthesis.js";
 import { mentra } from "../../../nodes/providers/mentra.js";
@@ -21,7 +21,7 @@ interface SyncState {
 }
 
 /** A de-duplication state that records what the pipeline reserves, commits and releases. */
-class RecordingState implements DeliveryState {
+class RecordingState implements DedupState {
     reserved = 0;
     committed = 0;
     released = 0;
@@ -63,7 +63,7 @@ class RecordingState implements DeliveryState {
 interface ReceiverSetup {
     settings?: Partial<ReceiverSettings>;
     secrets?: string[];
-    state?: DeliveryState;
+    state?: DedupState;
     /** What emit's check returns: whether the messages still reach the next nodes. */
     arrive?: () => boolean;
     emitThrows?: Error;
