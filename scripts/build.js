@@ -16,9 +16,8 @@ execFileSync(process.execPath, [require.resolve("typescript/bin/tsc"), "-b", roo
 fs.chmodSync(path.join(dist, "bin", "verified-webhooks.js"), 0o755);
 
 const { PROVIDERS } = require(path.join(nodesOut, "providers", "index.js"));
-const { DEFAULT_SETTINGS } = require(path.join(nodesOut, "receive", "pipeline.js"));
-const { DEFAULT_LOG_LIMITS } = require(path.join(nodesOut, "log", "delivery-log.js"));
-const { DEFAULT_MAX_ATTEMPTS } = require(path.join(nodesOut, "node-red", "node-deliveries.js"));
+// The one module of node options and their defaults: the editor files show what the runtime takes.
+const { editorDefaults, DEFAULT_CLAIM_SECONDS } = require(path.join(nodesOut, "node-red", "node-options.js"));
 
 /** Node types that are not receivers, each with its own source files in nodes/node-red/. */
 const OTHER_NODE_TYPES = ["webhook-state"];
@@ -51,6 +50,7 @@ function editorFile(provider) {
     const optionalMeta = (name) => new RegExp(`<meta name="${name}" content="([^"]*)">`).exec(metadata)?.[1] ?? "";
     const section = (id) => new RegExp('<template id="' + id + '">\\n([\\s\\S]*?)</template>').exec(metadata)?.[1] ?? "";
     const indent = (text, spaces) => text.split("\n").filter(Boolean).map((line) => `${" ".repeat(spaces)}${line.trim()}\n`).join("");
+    const defaults = editorDefaults(provider);
     const values = {
         type: provider.nodeType,
         provider: provider.name,
@@ -71,16 +71,8 @@ function editorFile(provider) {
                   "",
               ].join("\n")
             : "",
-        batchDefault: provider.batches ? `                maxBatchEvents: { value: ${DEFAULT_SETTINGS.maxBatchEvents}, validate: RED.validators.number(true) },\n` : "",
-        maxBodyKiB: DEFAULT_SETTINGS.maxBodyBytes / 1024,
-        dedupSeconds: DEFAULT_SETTINGS.windowMs / 1000,
-        bodyTimeoutSeconds: DEFAULT_SETTINGS.bodyTimeoutMs / 1000,
-        maxConcurrent: DEFAULT_SETTINGS.maxConcurrent,
-        logDeliveries: DEFAULT_LOG_LIMITS.maxDeliveries,
-        logHours: DEFAULT_LOG_LIMITS.maxAgeMs / 3_600_000,
-        // A provider that never retries (SynthesisVR) loses what a crash loses: its node keeps deliveries by default.
-        persist: provider.retries === false,
-        maxAttempts: DEFAULT_MAX_ATTEMPTS,
+        batchDefault: provider.batches ? `                maxBatchEvents: { value: ${defaults.maxBatchEvents}, validate: RED.validators.number(true) },\n` : "",
+        ...defaults,
         secretRequired: provider.secretRequired,
     };
     const template = fs.readFileSync(path.join(root, "nodes", "node-red", "editor-template.html"), "utf8");
@@ -118,7 +110,13 @@ for (const type of OTHER_NODE_TYPES) {
 
 for (const type of nodeTypes) {
     const provider = PROVIDERS.find((candidate) => candidate.nodeType === type);
-    const html = provider ? editorFile(provider) : fs.readFileSync(path.join(root, "nodes", "node-red", `${type}.html`), "utf8");
+    const html = provider
+        ? editorFile(provider)
+        : fs.readFileSync(path.join(root, "nodes", "node-red", `${type}.html`), "utf8").replace(/\{\{(\w+)\}\}/g, (_, key) => {
+              const values = { claimSeconds: DEFAULT_CLAIM_SECONDS };
+              if (!(key in values)) throw new Error(`${type}.html: no value for {{${key}}}`);
+              return String(values[key]);
+          });
     fs.writeFileSync(path.join(nodesOut, `${type}.html`), html);
 }
 fs.cpSync(path.join(root, "icons"), path.join(nodesOut, "icons"), { recursive: true });

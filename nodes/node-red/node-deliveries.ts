@@ -15,7 +15,7 @@ import { reportErrorsOf } from "./completion-hooks.js";
 import { eventMovesOn, type LogEntry, type LoggedEvent, type NodeDeliveryLog } from "../log/delivery-log.js";
 import { DurableStore, packageFolder } from "../keep/lmdb-store.js";
 import { byDelivery, type KeptEvent, type KeptEvents } from "../keep/kept-events.js";
-import { positiveNumber } from "../receive/options.js";
+import { maxAttempts, type ReceiverOptions } from "./node-options.js";
 import type { SharedStateNode } from "../dedup/state.js";
 
 /**
@@ -30,7 +30,6 @@ const nextMsgid = () => MSGID_PREFIX + (msgCounter = (msgCounter + 1) >>> 0).toS
 const MAX_AWAITING_ANSWER = 10_000;
 /** Kept deliveries whose handles are remembered at once (the oldest are let go: redelivered after a restart). */
 const MAX_KEPT_DELIVERIES = 100_000;
-export const DEFAULT_MAX_ATTEMPTS = 5;
 /** A store not readable when the node starts (Redis still connecting) is asked again this often; reported after this many tries. */
 const RECOVER_RETRY_MS = 1000;
 const RECOVER_PATIENCE = 5;
@@ -42,11 +41,6 @@ interface Emitted {
     readonly msgids: string[];
     /** A redelivery's: the entry its delivery already has in the log, updated rather than added. */
     readonly entry: LogEntry | undefined;
-}
-
-export interface PersistOptions {
-    readonly persist?: unknown;
-    readonly maxAttempts?: unknown;
 }
 
 /**
@@ -89,7 +83,7 @@ export interface KeptStore {
  * same path (copied, imported, deleted and added again) finds what the one before kept, and
  * one that stopped keeping still emits it.
  */
-export function keptEventsOf(RED: NodeAPI, config: PersistOptions, shared: SharedStateNode | undefined, scope: string, keepsByDefault = false): KeptStore | undefined {
+export function keptEventsOf(RED: NodeAPI, config: ReceiverOptions, shared: SharedStateNode | undefined, scope: string, keepsByDefault = false): KeptStore | undefined {
     const userDir = (RED.settings as unknown as { userDir?: string }).userDir;
     // A flow without the option (made before it existed, or through the admin API) gets the
     // provider's default, as the palette's nodes do; where a user directory holds the store
@@ -140,7 +134,7 @@ export class NodeDeliveries<Event> {
         private readonly providerName: string,
         /** What tells an event apart from others of its name, for the log's rows (the provider's eventKey). */
         private readonly eventKey: ((event: Event) => string | undefined) | undefined,
-        config: { readonly logDeliveries?: unknown; readonly logHours?: unknown } & PersistOptions,
+        config: ReceiverOptions,
         limits: Parameters<LogRuntime["logs"]["forNode"]>[1],
         /** Where the node keeps deliveries until handled (keptEventsOf), if it does, or drains what an earlier node kept. */
         kept?: KeptStore,
@@ -150,7 +144,7 @@ export class NodeDeliveries<Event> {
         this.logRuntime = deliveryLogRuntime(RED);
         this.log = this.logRuntime.logs.forNode(node.id, limits);
         this.logging = this.log.limits.maxDeliveries > 0;
-        this.maxAttempts = Math.floor(positiveNumber(config.maxAttempts, DEFAULT_MAX_ATTEMPTS));
+        this.maxAttempts = maxAttempts(config);
     }
 
     /** Whether emitted events are followed through the flow (for the log, or to forget kept ones). */

@@ -5,38 +5,19 @@
  */
 import type { Node, NodeAPI, NodeDef } from "node-red";
 import { join } from "node:path";
-import { DEFAULT_SETTINGS, Receiver, type EventMessage, type ReceiverSettings, type RejectionMessage } from "../receive/pipeline.js";
+import { DEFAULT_SETTINGS, Receiver, type EventMessage, type RejectionMessage } from "../receive/pipeline.js";
 import { deliveryLogRuntime, type Replayer } from "./delivery-log-routes.js";
-import { logLimitsOf } from "../log/delivery-log.js";
-import { keptEventsOf, NodeDeliveries, type PersistOptions } from "./node-deliveries.js";
+import { keptEventsOf, NodeDeliveries } from "./node-deliveries.js";
+import { keepsByDefault, logLimits, receiverSettings, type ReceiverOptions } from "./node-options.js";
 import type { Provider, SomeProvider } from "../receive/provider.js";
 import { isSafePath, normalisePath, routeTableFor, type HttpSettings } from "../http/route-table.js";
-import { dedupWindowSeconds, positiveNumber } from "../receive/options.js";
 import { extraPathRule, parseSecrets } from "../receive/secrets.js";
 import { EndpointStates, type DedupState, type SharedStateNode } from "../dedup/state.js";
 import { IdentityJournals } from "../dedup/identity-journal.js";
 import { packageFolder } from "../keep/lmdb-store.js";
 import { attachStats, attachTestEventSender, registerTestEventRoutes, TEST_EVENT_NONCE, testEventSender } from "./test-events.js";
 
-/** The limits a receiver node's dialog sets. */
-export interface ReceiverLimitOptions {
-    /** Size limit in KiB. */
-    maxBodyKiB?: number | string;
-    /** De-duplication window in seconds. */
-    dedupSeconds?: number | string;
-    /** Seconds a body may take to arrive. */
-    bodyTimeoutSeconds?: number | string;
-    /** Deliveries handled at once. */
-    maxConcurrent?: number | string;
-    /** Events a batch may hold. */
-    maxBatchEvents?: number | string;
-    /** Deliveries the delivery log keeps (0: none). */
-    logDeliveries?: number | string;
-    /** Hours the delivery log keeps a delivery. */
-    logHours?: number | string;
-}
-
-export interface ReceiverNodeDef extends NodeDef, ReceiverLimitOptions, PersistOptions {
+export interface ReceiverNodeDef extends NodeDef, ReceiverOptions {
     path?: string;
     /** The id of a webhook-state config node: de-duplication state shared through Redis. */
     state?: string;
@@ -77,16 +58,6 @@ function endpointStatesOf(RED: NodeAPI, onJournalError: (error: unknown) => void
 
 /** Status redraws are throttled: under load, one per interval instead of one per request. */
 const STATUS_INTERVAL_MS = 500;
-export function receiverSettings(config: ReceiverLimitOptions): ReceiverSettings {
-    return {
-        maxBodyBytes: Math.floor(positiveNumber(config.maxBodyKiB, DEFAULT_SETTINGS.maxBodyBytes / 1024) * 1024),
-        windowMs: Math.floor(dedupWindowSeconds(config) * 1000),
-        bodyTimeoutMs: Math.floor(positiveNumber(config.bodyTimeoutSeconds, DEFAULT_SETTINGS.bodyTimeoutMs / 1000) * 1000),
-        maxConcurrent: Math.floor(positiveNumber(config.maxConcurrent, DEFAULT_SETTINGS.maxConcurrent)),
-        maxBatchEvents: Math.floor(positiveNumber(config.maxBatchEvents, DEFAULT_SETTINGS.maxBatchEvents)),
-        maxEntries: DEFAULT_SETTINGS.maxEntries,
-    };
-}
 
 /** The providers whose nodes the editor may ask about, per runtime; the route is registered once. */
 const checkedProviders = new WeakMap<object, Map<string, SomeProvider>>();
@@ -221,7 +192,7 @@ export function registerReceiverNode<Event, Options, Keys>(RED: NodeAPI, provide
         // The delivery log, and (with "Keep deliveries until handled") the store: LMDB, or Redis with a shared-state node.
         let deliveries: NodeDeliveries<Event>;
         try {
-            deliveries = new NodeDeliveries<Event>(RED, node, provider.name, provider.eventKey?.bind(provider), config, logLimitsOf(config), keptEventsOf(RED, config, shared, scope, provider.retries === false));
+            deliveries = new NodeDeliveries<Event>(RED, node, provider.name, provider.eventKey?.bind(provider), config, logLimits(config), keptEventsOf(RED, config, shared, scope, keepsByDefault(provider)));
         } catch (error) {
             return fail("store", { reason: error instanceof Error ? error.message : String(error) });
         }

@@ -14,6 +14,7 @@ import { RedisKeptEvents } from "../keep/redis-store.js";
 import { packageFolder } from "../keep/lmdb-store.js";
 import { RedisState } from "../dedup/redis-state.js";
 import type { SharedStateNode } from "../dedup/state.js";
+import { DEFAULT_CLAIM_SECONDS } from "./node-options.js";
 
 interface StateNodeDef extends NodeDef {
     url?: string;
@@ -26,7 +27,6 @@ interface StateNodeDef extends NodeDef {
  * A live instance touches its kept events three times per this; only one whose event loop is
  * stuck longer (or that is dead) loses them. Short, so that a crash delays them little.
  */
-const DEFAULT_CLAIM_SECONDS = 10;
 
 /**
  * This Node-RED instance's name in the streams' consumer groups: the host's name and a random

@@ -11,7 +11,7 @@ import { parseSecrets, matchesAnyDigest, tokenDigests, withoutSuffix } from "../
 import { parseList } from "../../nodes/receive/options-lists.js";
 import { normalisePath, isSafePath } from "../../nodes/http/route-table.js";
 import { selfUrl } from "../../nodes/node-red/test-events.js";
-import { receiverSettings } from "../../nodes/node-red/receiver-node.js";
+import { receiverSettings } from "../../nodes/node-red/node-options.js";
 
 function clock(start = 1_000_000): [{ now: number }, () => number] {
     const time = { now: start };
