@@ -120,6 +120,8 @@ for (const type of nodeTypes) {
     fs.writeFileSync(path.join(nodesOut, `${type}.html`), html);
 }
 fs.cpSync(path.join(root, "icons"), path.join(nodesOut, "icons"), { recursive: true });
+// The Redis stores' Lua scripts, beside the modules that read them (nodes/redis/lua.ts).
+for (const folder of ["dedup", "keep"]) fs.cpSync(path.join(root, "nodes", folder, "lua"), path.join(nodesOut, folder, "lua"), { recursive: true });
 
 /**
  * Help sections every receiver shares live once per language in help-common.html, as

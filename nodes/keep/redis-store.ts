@@ -19,10 +19,12 @@
 import { createHmac, timingSafeEqual } from "node:crypto";
 import { DEFAULT_KEPT_LIMITS, KeptFull, PARKED_MAX_AGE_MS } from "./lmdb-store.js";
 import type { KeptEvent, KeptEvents, NewKeptEvent } from "./kept-events.js";
-import { boundedCall, type RedisScripting, type RedisStateOptions } from "../dedup/redis-state.js";
+import { join } from "node:path";
+import { boundedCall, type RedisCallOptions, type RedisScripting } from "../redis/calls.js";
+import { luaScript } from "../redis/lua.js";
 
 /** Calls are bounded and reported as de-duplication's are: a put slower than timeoutMs fails (503). */
-export interface RedisKeptOptions extends Pick<RedisStateOptions, "timeoutMs" | "onFailure" | "onAnswer"> {
+export interface RedisKeptOptions extends RedisCallOptions {
     /** The endpoint's stream; its parked events go to `${stream}:parked`. */
     readonly stream: string;
     readonly group: string;
@@ -46,122 +48,15 @@ const FORGET_INTERVAL_MS = 100;
 const PAGE = 200;
 const FIELDS_PER_EVENT = 8;
 
-// Creates the group (from the stream's start) unless it exists; an error reply means it does.
-const ENSURE_GROUP = `redis.pcall('XGROUP', 'CREATE', KEYS[1], ARGV[1], '0', 'MKSTREAM')`;
-
-// The delivery count of each entry of an XREADGROUP/XAUTOCLAIM reply, beside it: {id, fields, count}.
-const WITH_COUNTS = `
-local function withCounts(stream, group, entries)
-  local out = {}
-  for _, entry in ipairs(entries) do
-    if entry and entry[2] then
-      local pending = redis.call('XPENDING', stream, group, entry[1], entry[1], 1)
-      out[#out + 1] = {entry[1], entry[2], pending[1] and pending[1][4] or 1}
-    end
-  end
-  return out
-end`;
-
-// KEYS: stream, its byte count. ARGV: group, consumer, max events, max bytes, then 8 fields per event.
-// Returns the ids added, then entries never read before (a group made after them): ours too;
-// or {'full'} past the bounds (nothing added).
-const PUT = `${WITH_COUNTS}
-${ENSURE_GROUP}
-local stream, group = KEYS[1], ARGV[1]
-local events, bytes = 0, 0
-for i = 5, #ARGV, ${FIELDS_PER_EVENT} do
-  events = events + 1
-  bytes = bytes + #ARGV[i + 6]
-end
-local held = tonumber(redis.call('GET', KEYS[2]) or '0')
-if redis.call('XLEN', stream) + events > tonumber(ARGV[3]) or held + bytes > tonumber(ARGV[4]) then return {'full'} end
-redis.call('INCRBY', KEYS[2], bytes)
-local added, mine = {}, {}
-for i = 5, #ARGV, ${FIELDS_PER_EVENT} do
-  local id = redis.call('XADD', stream, '*', 'd', ARGV[i], 'i', ARGV[i + 1], 'r', ARGV[i + 2], 'v', ARGV[i + 3], 't', ARGV[i + 4], 'a', ARGV[i + 5], 'p', ARGV[i + 6], 'm', ARGV[i + 7])
-  added[#added + 1] = id
-  mine[id] = true
-end
-local read = redis.call('XREADGROUP', 'GROUP', group, ARGV[2], 'COUNT', #added + ${PAGE}, 'STREAMS', stream, '>')
-local strays = {}
-if read then
-  for _, entry in ipairs(read[1][2]) do
-    if not mine[entry[1]] then strays[#strays + 1] = entry end
-  end
-end
-return {added, withCounts(stream, group, strays)}`;
-
-// KEYS: stream. ARGV: group, consumer, the id to read this consumer's pending entries after.
-const OWN_PENDING = `${WITH_COUNTS}
-${ENSURE_GROUP}
-local read = redis.call('XREADGROUP', 'GROUP', ARGV[1], ARGV[2], 'COUNT', ${PAGE}, 'STREAMS', KEYS[1], ARGV[3])
-if not read then return {} end
-return withCounts(KEYS[1], ARGV[1], read[1][2])`;
-
-// KEYS: stream. ARGV: group, consumer, min idle ms, cursor. Returns the next cursor and the entries taken.
-const TAKE_OVER = `${WITH_COUNTS}
-${ENSURE_GROUP}
-local reply = redis.call('XAUTOCLAIM', KEYS[1], ARGV[1], ARGV[2], ARGV[3], ARGV[4], 'COUNT', ${PAGE})
-local deleted = reply[3]
-if deleted and #deleted > 0 then redis.call('XACK', KEYS[1], ARGV[1], unpack(deleted)) end
-return {reply[1], withCounts(KEYS[1], ARGV[1], reply[2])}`;
-
-// KEYS: stream. ARGV: group, consumer, ids. Touches the ids this consumer still owns (another may have taken one).
-const TOUCH = `
-local stream, group, me = KEYS[1], ARGV[1], ARGV[2]
-for i = 3, #ARGV do
-  local pending = redis.call('XPENDING', stream, group, ARGV[i], ARGV[i], 1)
-  if pending[1] and pending[1][2] == me then redis.call('XCLAIM', stream, group, me, 0, ARGV[i], 'JUSTID') end
-end
-return 0`;
-
-// The length of an entry's payload, so that the byte count goes down as it leaves.
-const PAYLOAD_LENGTH = `
-local function payloadLength(stream, id)
-  local entry = redis.call('XRANGE', stream, id, id)
-  if not entry[1] then return 0 end
-  local fields = entry[1][2]
-  for f = 1, #fields, 2 do
-    if fields[f] == 'p' then return #fields[f + 1] end
-  end
-  return 0
-end`;
-
-// KEYS: stream, parked stream, the stream's byte count. ARGV: group, then ids of the stream, then "|", then ids of the parked stream.
-const FORGET = `${PAYLOAD_LENGTH}
-local ids, parked, into = {}, {}, nil
-into = ids
-for i = 2, #ARGV do
-  if ARGV[i] == '|' then into = parked else into[#into + 1] = ARGV[i] end
-end
-if #ids > 0 then
-  local bytes = 0
-  for _, id in ipairs(ids) do bytes = bytes + payloadLength(KEYS[1], id) end
-  redis.call('XACK', KEYS[1], ARGV[1], unpack(ids))
-  if redis.call('XDEL', KEYS[1], unpack(ids)) > 0 and bytes > 0 then redis.call('DECRBY', KEYS[3], bytes) end
-end
-if #parked > 0 then redis.call('XDEL', KEYS[2], unpack(parked)) end
-return 0`;
-
-// KEYS: stream, parked stream, the stream's byte count. ARGV: group, oldest parked id kept, most parked
-// kept, then (id, attempts, 8 fields) per event. Returns the parked ids. Parked entries age out and
-// are bounded in number (the oldest go).
-const PARK = `${PAYLOAD_LENGTH}
-local stream, parked, group = KEYS[1], KEYS[2], ARGV[1]
-local moved = {}
-for i = 4, #ARGV, ${FIELDS_PER_EVENT + 2} do
-  local a = i + 2
-  moved[#moved + 1] = redis.call('XADD', parked, '*', 'd', ARGV[a], 'i', ARGV[a + 1], 'r', ARGV[a + 2], 'v', ARGV[a + 3], 't', ARGV[a + 4], 'a', ARGV[a + 5], 'p', ARGV[a + 6], 'm', ARGV[a + 7], 'n', ARGV[i + 1])
-  local bytes = payloadLength(stream, ARGV[i])
-  redis.call('XACK', stream, group, ARGV[i])
-  if redis.call('XDEL', stream, ARGV[i]) > 0 and bytes > 0 then redis.call('DECRBY', KEYS[3], bytes) end
-end
-redis.call('XTRIM', parked, 'MINID', ARGV[2])
-redis.call('XTRIM', parked, 'MAXLEN', ARGV[3])
-return moved`;
-
-// KEYS: parked stream. ARGV: the id to start at.
-const PARKED_PAGE = `return redis.call('XRANGE', KEYS[1], ARGV[1], '+', 'COUNT', ${PAGE})`;
+// Its Lua scripts, each with its KEYS and ARGV, in lua/; they take the page size and the fields per event from here.
+const script = (name: string) => luaScript(join(__dirname, "lua"), name, { PAGE, FIELDS_PER_EVENT });
+const PUT = script("put");
+const OWN_PENDING = script("own-pending");
+const TAKE_OVER = script("take-over");
+const TOUCH = script("touch");
+const FORGET = script("forget");
+const PARK = script("park");
+const PARKED_PAGE = script("parked-page");
 
 /** Handles of parked events start with this (their ids are the parked stream's). */
 const PARKED = "parked:";

@@ -74,7 +74,7 @@ describe("the published package", function () {
         for (const file of expected) assert.ok(files.includes(file), `the tarball holds ${file}`);
         // Compiled JavaScript and its type declarations, editor files, catalogues, icons and
         // the documents; no TypeScript sources, tests, source maps or build configuration.
-        const allowed = /^(dist\/.+\.(js|d\.ts|html|json|svg)|resources\/[^/]+\.(js|css)|examples\/[^/]+\.json|package\.json|README\.md|LICENSE|CHANGELOG\.md)$/;
+        const allowed = /^(dist\/.+\.(js|d\.ts|html|json|svg|lua)|resources\/[^/]+\.(js|css)|examples\/[^/]+\.json|package\.json|README\.md|LICENSE|CHANGELOG\.md)$/;
         const unexpected = files.filter((file) => !allowed.test(file) || (/\.ts$/.test(file) && !/\.d\.ts$/.test(file)));
         assert.deepEqual(unexpected, []);
         assert.ok(!files.some((file) => /^(test|bench|scripts|nodes|locales|icons|dist\/test)\//.test(file) || /tsconfig|tsbuildinfo|\.mocharc|\.map$/.test(file)));
