@@ -73,3 +73,18 @@ export async function recoverAll<Handle>(store: KeptEvents<Handle>): Promise<Kep
         cursor = page.cursor;
     }
 }
+
+/**
+ * A delivery's kept events, as the node that emitted them holds them: attached to the
+ * delivery (and to its log entry, for a replay), by their position in the latest emission.
+ */
+export interface KeptDelivery {
+    /** Per kept event, its place among the events of the delivery's log entry (undefined: in order). */
+    readonly places: readonly number[] | undefined;
+    /** Its payloads as kept, until emitted (the log then has them): not held in memory past that. */
+    payloads: readonly string[] | undefined;
+    /** Its handles in the store (none until the store has them; undefined: forgotten). */
+    handles: unknown[];
+    /** How many of them are not forgotten yet. */
+    remaining: number;
+}

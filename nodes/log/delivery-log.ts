@@ -8,6 +8,7 @@
  * Never a secret, a signature header or a body: a rejected delivery keeps its one-line
  * reason; an accepted one keeps its validated events (what was emitted), not its bytes.
  */
+import type { KeptDelivery } from "../keep/kept-events.js";
 import { nonNegativeNumber, positiveNumber } from "../receive/options.js";
 
 /** What the flow did with an emitted event (Node-RED's message completion). */
@@ -68,6 +69,15 @@ export function eventMovesOn(event: LoggedEvent, next: { state: EventState; erro
     else event.error = next.error;
     delete event.failedAt;
     if (next.attempt !== undefined) event.attempt = next.attempt;
+}
+
+/** A delivery's emitted events as followed through the flow, from emit() until it is answered and logged. */
+export interface EmittedEvents {
+    readonly events: LoggedEvent[];
+    /** Their payloads as JSON, taken before the next nodes could change them. */
+    readonly payloads: string[];
+    /** The _msgid each left with. */
+    readonly msgids: string[];
 }
 
 /** What the node shell reports of one delivery; the log adds the rest. */
@@ -153,6 +163,8 @@ export interface LogEntry {
     readonly bytes: number;
     /** The logged delivery it repeats (a duplicate), when that one is still logged. */
     readonly duplicateOf?: string | undefined;
+    /** Its events in the store, while kept (Keep deliveries until handled): a replay that handles one forgets it. */
+    kept?: KeptDelivery | undefined;
 }
 
 export interface LogLimits {
@@ -291,9 +303,9 @@ export class NodeDeliveryLog {
         return this.accepted.bytes + this.others.bytes;
     }
 
-    /** Records a delivery; its events and payloads are kept as given (the tracker updates the events). */
-    add(report: DeliveryReport): void {
-        if (this.limits.maxDeliveries <= 0) return;
+    /** Records a delivery; its events and payloads are kept as given (the tracker updates the events). Returns its entry. */
+    add(report: DeliveryReport): LogEntry | undefined {
+        if (this.limits.maxDeliveries <= 0) return undefined;
         let payloads: readonly string[] | undefined = report.payloads;
         let bytes = costOf(report, payloads);
         // A delivery larger than the whole bound is logged without its events' payloads.
@@ -307,6 +319,7 @@ export class NodeDeliveryLog {
         this.byId.set(report.deliveryId, entry);
         if (report.firstNewKey !== undefined && entry.outcome === "accepted") this.byFirstKey.set(report.firstNewKey, entry);
         this.trim();
+        return entry;
     }
 
     /** Drops the oldest deliveries of each kind past the count, the age or the bytes bound. */

@@ -21,15 +21,14 @@ import {
     notReplayable,
     replayableEvents,
     summaryOf,
-    type DeliverySummary,
     type LogEntry,
     type LogQuery,
     type StatusFilter,
 } from "../log/delivery-log.js";
 import { Rejection } from "../receive/provider.js";
 
-/** What a deployed receiver offers the replay routes: emits the events again (their places in the original and payloads), returns the new delivery's id. */
-export type Replayer = (events: readonly { index: number; payload: unknown }[], original: DeliverySummary) => string;
+/** What a deployed receiver offers the replay routes: emits events of a logged delivery again (their places in it and payloads), returns the replay's delivery id. */
+export type Replayer = (entry: LogEntry, events: readonly { index: number; payload: unknown }[]) => string;
 
 export const LIVE_TOPIC = "verified-webhooks/deliveries";
 /** Live updates are sent at most this often, each with the deliveries that changed. */
@@ -123,7 +122,7 @@ export function replay(runtime: LogRuntime, entry: LogEntry, onlyFailed: boolean
     if (!replayer) throw new Rejection(409, "not replayable: its node is not deployed");
     const events = replayableEvents(entry, onlyFailed);
     if (events.length === 0) throw new Rejection(409, "not replayable: no failed event left to replay");
-    const deliveryId = replayer(events, summary);
+    const deliveryId = replayer(entry, events);
     for (const { index } of events) (entry.report.events[index]!.replays ??= []).push(deliveryId);
     runtime.changed(summary.deliveryId);
     return { replayOf: summary.deliveryId, deliveryId, events: events.length };

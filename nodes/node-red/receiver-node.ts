@@ -5,9 +5,9 @@
  */
 import type { Node, NodeAPI, NodeDef } from "node-red";
 import { join } from "node:path";
-import { DEFAULT_SETTINGS, Receiver, type EventMessage, type RejectionMessage } from "../receive/pipeline.js";
+import { DEFAULT_SETTINGS, Receiver } from "../receive/pipeline.js";
 import { deliveryLogRuntime, type Replayer } from "./delivery-log-routes.js";
-import { keptEventsOf, NodeDeliveries } from "./node-deliveries.js";
+import { DeliveryOutlet, keptEventsOf } from "./outlet.js";
 import { keepsByDefault, logLimits, receiverSettings, type ReceiverOptions } from "./node-options.js";
 import type { Provider, SomeProvider } from "../receive/provider.js";
 import { isSafePath, normalisePath, routeTableFor, type HttpSettings } from "../http/route-table.js";
@@ -189,56 +189,32 @@ export function registerReceiverNode<Event, Options, Keys>(RED: NodeAPI, provide
             shared?.stateFor(limits) ??
             endpointStatesOf(RED, (error) => node.warn(RED._("webhook.errors.store", { reason: error instanceof Error ? error.message : String(error) }))).acquire(scope, limits);
 
-        // The delivery log, and (with "Keep deliveries until handled") the store: LMDB, or Redis with a shared-state node.
-        let deliveries: NodeDeliveries<Event>;
+        // Where each delivery goes once decided: the store ("Keep deliveries until handled": LMDB, or Redis with a shared-state node), the flow, the log.
+        const options = provider.options(config);
+        let outlet: DeliveryOutlet<Event>;
         try {
-            deliveries = new NodeDeliveries<Event>(RED, node, provider.name, provider.eventKey?.bind(provider), config, logLimits(config), keptEventsOf(RED, config, shared, scope, keepsByDefault(provider)));
+            outlet = new DeliveryOutlet<Event>(RED, node, provider as Provider<Event, unknown, unknown>, options, config, logLimits(config), keptEventsOf(RED, config, shared, scope, keepsByDefault(provider)));
         } catch (error) {
             return fail("store", { reason: error instanceof Error ? error.message : String(error) });
         }
 
-        const receiver = new Receiver(
-            provider,
-            provider.options(config),
-            secrets,
-            limits,
-            {
-                emit: (events: EventMessage<Event>[], rejections: RejectionMessage[]) => {
-                    // The node instances the messages go to: a deploy that stops one removes it from the runtime.
-                    const wires = (node as unknown as { wires?: (string[] | undefined)[] }).wires;
-                    const targetIds: string[] = [];
-                    if (events.length && wires?.[0]) targetIds.push(...wires[0]);
-                    if (rejections.length && wires?.[1]) targetIds.push(...wires[1]);
-                    const targets = targetIds.map((id) => RED.nodes.getNode(id));
-                    if (deliveries.following && events.length) deliveries.emitted(events, wires?.[0] ?? [], targets);
-                    // One send per message: within one call Node-RED deep-clones every message after
-                    // the first (in case one object is sent twice); each of ours is a new object.
-                    for (const event of events) node.send([event, null] as never);
-                    if (deliveries.following && events.length) deliveries.sent(events);
-                    for (const rejection of rejections) node.send([null, rejection] as never);
-                    return () => targets.every((instance, index) => instance !== null && RED.nodes.getNode(targetIds[index]!) === instance);
-                },
-            },
-            {
-                scope,
-                testEventNonce: TEST_EVENT_NONCE,
-                state,
-                onCount: scheduleStatus,
-                onInternalError: (where) => node.error(RED._("webhook.errors.internal", { where })),
-                ...(deliveries.following ? { onDelivery: deliveries.delivered } : {}),
-                ...(deliveries.keeps ? { persist: deliveries.persist } : {}),
-            },
-        );
-        const { logRuntime } = deliveries;
-        const replayer: Replayer = (events, original) => deliveries.replay(receiver as Receiver<Event, unknown, unknown>, events, original);
+        const receiver = new Receiver(provider, options, secrets, limits, outlet, {
+            scope,
+            testEventNonce: TEST_EVENT_NONCE,
+            state,
+            onCount: scheduleStatus,
+            onInternalError: (where) => node.error(RED._("webhook.errors.internal", { where })),
+        });
+        const { logRuntime } = outlet;
+        const replayer: Replayer = (entry, events) => outlet.replay(entry, events);
         logRuntime.replayers.set(node.id, replayer);
-        if (deliveries.store) {
+        if (outlet.store) {
             // Once every node of the flows runs, so that the next nodes are there to receive them;
             // by the node that listens on the path (kept events are the endpoint's: a second
             // node waiting for the path must not emit them too).
             RED.events.once("flows:started", () => {
                 if (!claim.active) return;
-                deliveries.startRedelivery(receiver as Receiver<Event, unknown, unknown>, (error: unknown) => {
+                outlet.startRedelivery((error: unknown) => {
                     node.error(RED._("webhook.errors.store", { reason: error instanceof Error ? error.message : String(error) }));
                 });
             });
@@ -269,7 +245,7 @@ export function registerReceiverNode<Event, Options, Keys>(RED: NodeAPI, provide
             claim.release();
             clearTimeout(statusTimer);
             node.status({});
-            Promise.all([deliveries.close(), journaled])
+            Promise.all([outlet.close(), journaled])
                 .catch(() => {})
                 .finally(done);
         });

@@ -3,6 +3,9 @@
  * and the request it is given. Types and constants only.
  */
 import type { IncomingMessage, ServerResponse } from "node:http";
+import type { KeptDelivery } from "../keep/kept-events.js";
+import type { EmittedEvents, LogEntry } from "../log/delivery-log.js";
+import type { Answer } from "./provider.js";
 
 /** msg.webhook of an emitted event: about its delivery. */
 export interface WebhookInfo {
@@ -110,4 +113,54 @@ export interface DeliveryRecord extends DeliveryInfo {
     /** The identity of its first new event, and of its first repeated one (what it repeats). */
     readonly firstNewKey?: string | undefined;
     readonly firstRepeatedKey?: string | undefined;
+}
+
+/**
+ * One delivery once its outcome is decided: received over HTTP, replayed by hand from the log,
+ * or redelivered (kept, not handled before). It travels the whole way after the answer is
+ * decided (keep → emit → answer → log → handled → forget) as this one object, handed to the
+ * node's outlet; what the store and the log attach to it travels with it.
+ */
+export interface AcceptedDelivery<Event = unknown> {
+    readonly info: DeliveryInfo;
+    readonly remoteAddress: string | undefined;
+    /** The messages for output 1 (the new events) and output 2 (a batch's invalid elements). */
+    readonly events: EventMessage<Event>[];
+    readonly rejections: RejectionMessage[];
+    /** Events seen before, and invalid elements of a batch. */
+    readonly duplicates: number;
+    readonly invalid: number;
+    /** What the sender is answered once the messages are on their way. */
+    readonly answer: Answer;
+    /** The identity of its first new event, and of its first repeated one (what it repeats). */
+    readonly firstNewKey: string | undefined;
+    readonly firstRepeatedKey: string | undefined;
+    /** A replay's: the delivery whose events it emits again. */
+    readonly replayOf?: string;
+    /** A redelivery's: how many times its events were emitted, this time included. */
+    readonly attempt?: number;
+    /** A replay's or a redelivery's: the places of its events among those of the entry it updates, and that entry. */
+    readonly places?: readonly number[];
+    readonly entry?: LogEntry;
+    /** Attached by the store: its events while kept. */
+    kept?: KeptDelivery;
+    /** Attached when emitted: its events as the log follows them. */
+    emitted?: EmittedEvents;
+}
+
+/**
+ * Where a receiver hands its deliveries: everything after the pipeline decided a delivery's
+ * outcome happens there (the node shell's side: the store, the flow, the log).
+ */
+export interface Outlet<Event = unknown> {
+    /** Whether accepted deliveries are kept (keep() before emit()). */
+    readonly keeps: boolean;
+    /** Keeps the delivery's events; resolves once they would survive a crash. */
+    keep(delivery: AcceptedDelivery<Event>): Promise<void>;
+    /** Hands its messages to the flow. Returns a check, run just before they reach the next nodes: false when a deploy stopped one in between. */
+    emit(delivery: AcceptedDelivery<Event>): () => boolean;
+    /** It was answered 2xx. */
+    answered(delivery: AcceptedDelivery<Event>): void;
+    /** A delivery refused (its output-2 message); `accepted`: it was accepted first, and what it kept or emitted is let go. */
+    refused(record: DeliveryRecord, message: RejectionMessage, accepted: AcceptedDelivery<Event> | undefined): void;
 }

@@ -127,3 +127,40 @@ export function rejectionMessageOf(
     }
     return { payload, webhook: { provider, receivedAt: info.receivedAt, deliveryId: info.deliveryId, remoteAddress } };
 }
+
+/**
+ * Events emitted before, accepted again for a replay or a redelivery: each goes through the
+ * provider's whole acceptance once more (schema, checks, event filter) with the node's options
+ * as they are now, so only what the node would accept today reaches the flow; time-bound checks
+ * (a WMS event's age) are not repeated. Throws a Rejection (409) naming where an event no longer
+ * passes, never quoting it (the editor shows the reason).
+ */
+export function reacceptedEvents<Event, Options>(
+    provider: Pick<Provider<Event, Options, unknown>, "schema" | "prepare" | "wanted">,
+    options: Options,
+    payloads: readonly unknown[],
+): Event[] {
+    return payloads.map((payload) => {
+        if (payload === null || typeof payload !== "object" || Array.isArray(payload)) throw new Rejection(409, "not replayable: the event is not a JSON object");
+        const result = provider.schema.safeParse(payload);
+        if (!result.success) throw new Rejection(409, `not replayable: ${schemaMismatchOf(result.error)}`);
+        let event: Event;
+        try {
+            event = provider.prepare ? provider.prepare(result.data, options, true) : result.data;
+        } catch (error) {
+            if (error instanceof Rejection) throw new Rejection(409, `not replayable: the node's checks refuse it now (${error.status})`);
+            throw error;
+        }
+        if (provider.wanted && !provider.wanted(event, options)) throw new Rejection(409, "not replayable: the node's event filter leaves it out now");
+        return event;
+    });
+}
+
+/** The name (msg.topic) of an event a node emitted, as kept: "event" when it no longer validates. */
+export function eventNameOf<Event>(provider: Pick<Provider<Event, unknown, unknown>, "schema" | "eventName">, payload: unknown): string {
+    const result = provider.schema.safeParse(payload);
+    return result.success ? provider.eventName(result.data) : "event";
+}
+
+/** The answer while a deploy stops the node: 503, so the sender retries and the next node takes it. */
+export const restarting = () => new Rejection(503, "receiver is restarting: retry");

@@ -9,8 +9,8 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 import { Rejection, type Delivery, type DeliveryHead, type Provider } from "./provider.js";
 import { MemoryState, type DedupState, type Identity, type Reservation } from "../dedup/state.js";
 import { BodyBudget, checkContentType, checkDeclaredLength, parseJson, readBody, receivedNow } from "./body.js";
-import { describeSchemaError, deliveryOutcome, rejectionMessageOf, schemaMismatchOf, type DeliveryInput, type DeliveryOutcome } from "./outcome.js";
-import { TEST_DELIVERY_HEADER, TEST_EVENT_HEADER, TEST_OUTCOME_HEADER, type DeliveryInfo, type DeliveryRecord, type EventMessage, type InvalidElement, type ReceiverCounts, type ReceiverOutputs, type RoutedRequest, type WebhookInfo } from "./messages.js";
+import { describeSchemaError, deliveryOutcome, rejectionMessageOf, restarting, type DeliveryInput } from "./outcome.js";
+import { TEST_DELIVERY_HEADER, TEST_EVENT_HEADER, TEST_OUTCOME_HEADER, type DeliveryInfo, type DeliveryRecord, type InvalidElement, type ReceiverCounts, type RoutedRequest, type AcceptedDelivery, type Outlet } from "./messages.js";
 import { maxBufferedBytes, type ReceiverSettings } from "./settings.js";
 
 // The pipeline's parts, for those who import them from here.
@@ -81,17 +81,8 @@ export interface ReceiverContext {
     readonly onCount?: () => void;
     /** An unexpected error (a bug): told where it happened, never its message, which may quote the body. */
     readonly onInternalError?: (where: string) => void;
-    /** Every delivery once answered (and every replay once emitted): what the delivery log records. */
-    readonly onDelivery?: (record: DeliveryRecord) => void;
-    /**
-     * Keeps a delivery's events before they are emitted and acknowledged ("Keep deliveries
-     * until handled": on disk, or in Redis); resolves once they are kept. A failure answers 503.
-     */
-    readonly persist?: (events: readonly EventMessage<unknown>[], delivery: DeliveryInput<unknown>) => Promise<void> | undefined;
 }
 
-/** The answer while a deploy stops the node: 503, so the sender retries and the next node takes it. */
-const restarting = () => new Rejection(503, "receiver is restarting: retry");
 
 /** "TypeError at pipeline.js:123": enough to find a bug, nothing of the request. */
 function whereFrom(error: unknown): string {
@@ -118,7 +109,8 @@ export class Receiver<Event, Options, Keys> {
         private readonly options: Options,
         secrets: readonly string[],
         private readonly settings: ReceiverSettings,
-        private readonly outputs: ReceiverOutputs<Event>,
+        /** Where each delivery goes once its outcome is decided: kept, emitted, answered, refused. */
+        private readonly outlet: Outlet<Event>,
         private readonly context: ReceiverContext = { scope: provider.name },
     ) {
         this.keys = Promise.resolve(provider.prepareKeys(secrets));
@@ -142,6 +134,8 @@ export class Receiver<Event, Options, Keys> {
         const deliveryId = randomUUID();
         const { req, res } = request;
         let handling = false;
+        // The delivery once accepted: a refusal after that (a deploy, a failed keep) lets go of it.
+        let decidedDelivery: AcceptedDelivery<Event> | undefined;
         try {
             // Everything that can be checked before the body is read is checked first, answered at once.
             if (req.method !== "POST") {
@@ -165,14 +159,14 @@ export class Receiver<Event, Options, Keys> {
             const verification = checkedHead ?? this.provider.verify(delivery, keys, this.options);
             const accepted = whenReady(verification, ({ verified }) => {
                 const test = isTestEvent(req.headers[TEST_EVENT_HEADER], verified, this.context.testEventNonce);
-                return this.accept(delivery, { receivedAt, deliveryId, verified, test }, request);
+                return this.accept(delivery, { receivedAt, deliveryId, verified, test }, request, (decided) => (decidedDelivery = decided));
             });
             if (accepted) await accepted;
         } catch (error) {
             if (!(error instanceof Rejection)) this.context.onInternalError?.(whereFrom(error));
             const rejection =
                 error instanceof Rejection ? error : new Rejection(500, "internal error while receiving the webhook");
-            this.reject(rejection, request, receivedAt, deliveryId);
+            this.reject(rejection, request, receivedAt, deliveryId, decidedDelivery);
         } finally {
             if (handling) this.inFlight--;
         }
@@ -182,7 +176,7 @@ export class Receiver<Event, Options, Keys> {
      * Parse, validate, de-duplicate; then acknowledge and emit. Returns a promise only when
      * something had to be waited for.
      */
-    private accept(delivery: Delivery, info: DeliveryInfo, request: RoutedRequest): void | Promise<void> {
+    private accept(delivery: Delivery, info: DeliveryInfo, request: RoutedRequest, decided: (accepted: AcceptedDelivery<Event>) => void): void | Promise<void> {
         const { valid, invalid } = this.validated(parseJson(delivery.body));
         if (this.closed) throw restarting();
         const wanted = this.provider.wanted ? valid.filter((event) => this.provider.wanted!(event, this.options)) : valid;
@@ -193,7 +187,7 @@ export class Receiver<Event, Options, Keys> {
         return whenReady(
             reserved,
             (reservation) =>
-                releasedOnFailure(reservation, () => this.deliver({ wanted, identities, reservation, invalid, info, remoteAddress }, reservation, request.res)),
+                releasedOnFailure(reservation, () => this.deliver({ wanted, identities, reservation, invalid, info, remoteAddress }, reservation, request.res, decided)),
             () => {
                 throw new Rejection(503, "de-duplication state unavailable: retry");
             },
@@ -220,10 +214,30 @@ export class Receiver<Event, Options, Keys> {
         return { valid, invalid };
     }
 
-    /** Acknowledge and emit what was reserved: the outcome is decided first, then the effects happen. */
-    private deliver(input: DeliveryInput<Event>, reservation: Reservation | undefined, res: ServerResponse): void | Promise<void> {
+    /**
+     * Acknowledge and emit what was reserved: the outcome is decided first (one delivery
+     * object), then the outlet keeps it, emits it, and hears it was answered.
+     */
+    private deliver(
+        input: DeliveryInput<Event>,
+        reservation: Reservation | undefined,
+        res: ServerResponse,
+        decided: (accepted: AcceptedDelivery<Event>) => void,
+    ): void | Promise<void> {
         if (this.closed) throw restarting();
         const outcome = deliveryOutcome(this.provider, this.options, input);
+        const delivery: AcceptedDelivery<Event> = {
+            info: input.info,
+            remoteAddress: input.remoteAddress,
+            events: outcome.events,
+            rejections: outcome.rejections,
+            duplicates: outcome.duplicates,
+            invalid: input.invalid.length,
+            answer: outcome.answer,
+            firstNewKey: outcome.firstNewKey,
+            firstRepeatedKey: outcome.firstRepeatedKey,
+        };
+        decided(delivery);
         const acknowledge = () => {
             const { info } = input;
             // A test (or a sample sent to a node that checks no token) says what became of it: a
@@ -237,47 +251,33 @@ export class Receiver<Event, Options, Keys> {
             if (outcome.events.length === 0 && outcome.duplicates > 0 && input.invalid.length === 0) this.counts.duplicates++;
             else this.counts.accepted++;
             this.context.onCount?.();
-            // Fields copied one by one: an object spread here cost ~4 µs a delivery (CloneObjectIC; measured in-process).
-            this.context.onDelivery?.({
-                receivedAt: info.receivedAt,
-                deliveryId: info.deliveryId,
-                verified: info.verified,
-                test: info.test,
-                remoteAddress: input.remoteAddress,
-                status: outcome.answer.status,
-                accepted: outcome.events.length,
-                duplicates: outcome.duplicates,
-                rejected: input.invalid.length,
-                firstNewKey: outcome.firstNewKey,
-                firstRepeatedKey: outcome.firstRepeatedKey,
-            });
+            this.outlet.answered(delivery);
         };
         if (!outcome.events.length && !outcome.rejections.length) return acknowledge();
         // Kept first, when the node keeps deliveries until handled: nothing reaches the
         // flow, and no 2xx goes out, before the events would survive a crash.
-        const stored = outcome.events.length ? this.context.persist?.(outcome.events, input as DeliveryInput<unknown>) : undefined;
-        if (stored) {
-            return stored.then(
+        if (outcome.events.length && this.outlet.keeps) {
+            return this.outlet.keep(delivery).then(
                 () => {
                     // A deploy during the sync: refused, and forgotten by the store (the sender retries).
                     if (this.closed) throw restarting();
-                    return this.emitThenAcknowledge(outcome, acknowledge);
+                    return this.emitThenAcknowledge(delivery, acknowledge);
                 },
                 () => {
                     throw new Rejection(503, "the delivery could not be kept: retry");
                 },
             );
         }
-        return this.emitThenAcknowledge(outcome, acknowledge);
+        return this.emitThenAcknowledge(delivery, acknowledge);
     }
 
-    private emitThenAcknowledge(outcome: DeliveryOutcome<Event>, acknowledge: () => void): Promise<void> {
+    private emitThenAcknowledge(delivery: AcceptedDelivery<Event>, acknowledge: () => void): Promise<void> {
         // The answer waits one turn: scheduled before the messages are handed over, it runs
         // just before the flow engine delivers them, so a slow flow never delays it, and a
         // deploy that stopped their next nodes in between is noticed: 503, so the sender
         // retries, rather than 200 for messages that will be dropped.
         const turn = nextTurn();
-        const willArrive = this.outputs.emit(outcome.events, outcome.rejections);
+        const willArrive = this.outlet.emit(delivery);
         return turn.then(() => {
             if (!willArrive()) throw restarting();
             acknowledge();
@@ -310,7 +310,7 @@ export class Receiver<Event, Options, Keys> {
         }
     }
 
-    private reject(rejection: Rejection, request: RoutedRequest, receivedAt: string, deliveryId: string): void {
+    private reject(rejection: Rejection, request: RoutedRequest, receivedAt: string, deliveryId: string, accepted: AcceptedDelivery<Event> | undefined): void {
         if (request.res.headersSent) return;
         const { res } = request;
         // Node.js would read and discard the unread rest of an oversized body to keep the
@@ -321,83 +321,8 @@ export class Receiver<Event, Options, Keys> {
         this.counts.rejected++;
         this.context.onCount?.();
         const remoteAddress = request.req.socket?.remoteAddress;
-        this.outputs.emit([], [rejectionMessageOf(this.provider.name, rejection, { receivedAt, deliveryId }, remoteAddress)]);
-        this.context.onDelivery?.({
-            receivedAt,
-            deliveryId,
-            verified: false,
-            test: false,
-            remoteAddress,
-            status: rejection.status,
-            reason: rejection.reason,
-            accepted: 0,
-            duplicates: 0,
-            rejected: 0,
-        });
-    }
-
-    /** The name (msg.topic) of an event this receiver emitted, as kept: "event" when it no longer validates. */
-    eventNameOf(payload: unknown): string {
-        const result = this.provider.schema.safeParse(payload);
-        return result.success ? this.provider.eventName(result.data) : "event";
-    }
-
-    /**
-     * Emits events again that this receiver emitted before (kept by the delivery log), as a
-     * delivery of its own: a new deliveryId, `replayOf` the original. Returns the new delivery's id.
-     */
-    replay(payloads: readonly unknown[], original: Pick<DeliveryInfo, "deliveryId" | "verified" | "test"> & { remoteAddress: string | undefined }): string {
-        const info: DeliveryInfo = { receivedAt: receivedNow(), deliveryId: randomUUID(), verified: original.verified, test: original.test };
-        this.reemit(payloads, info, original.remoteAddress, { replayOf: original.deliveryId });
-        this.context.onDelivery?.({ ...info, remoteAddress: original.remoteAddress, status: 200, accepted: payloads.length, duplicates: 0, rejected: 0, replayOf: original.deliveryId });
-        return info.deliveryId;
-    }
-
-    /**
-     * Emits again kept events not handled (acknowledged before a restart, or by an instance
-     * that stopped), under their own delivery's id, with `redelivered` and the attempt.
-     */
-    redeliver(payloads: readonly unknown[], original: DeliveryInfo & { remoteAddress: string | undefined }, attempt: number): void {
-        this.reemit(payloads, original, original.remoteAddress, { redelivered: true, attempt });
-        this.context.onDelivery?.({ ...original, status: 200, accepted: payloads.length, duplicates: 0, rejected: 0, attempt });
-    }
-
-    /**
-     * Events emitted before, emitted again. Each goes through the provider's acceptance once
-     * more (schema, checks, event filter, with the node's current options), so only what the
-     * node would accept now reaches the flow; time-bound checks (a WMS event's age) are not
-     * repeated.
-     */
-    private reemit(payloads: readonly unknown[], info: DeliveryInfo, remoteAddress: string | undefined, marks: Partial<WebhookInfo>): void {
-        if (this.closed) throw restarting();
-        // The provider's whole acceptance, with the node's options as they are now (a host
-        // removed from Mentra's allow-list, an event filter changed): what would not be
-        // accepted today is not emitted again.
-        const events = payloads.map((payload) => {
-            if (!isPlainObject(payload)) throw new Rejection(409, "not replayable: the event is not a JSON object");
-            const result = this.provider.schema.safeParse(payload);
-            // Where and what kind of mismatch, never the message: a schema's message may quote the payload, and the editor shows this reason.
-            if (!result.success) throw new Rejection(409, `not replayable: ${schemaMismatchOf(result.error)}`);
-            let event: Event;
-            try {
-                event = this.provider.prepare ? this.provider.prepare(result.data, this.options, true) : result.data;
-            } catch (error) {
-                if (error instanceof Rejection) throw new Rejection(409, `not replayable: the node's checks refuse it now (${error.status})`);
-                throw error;
-            }
-            if (this.provider.wanted && !this.provider.wanted(event, this.options)) throw new Rejection(409, "not replayable: the node's event filter leaves it out now");
-            return event;
-        });
-        const outcome = deliveryOutcome(this.provider, this.options, {
-            wanted: events,
-            identities: events.map(() => undefined),
-            reservation: undefined,
-            invalid: NONE_INVALID,
-            info,
-            remoteAddress,
-        });
-        for (const message of outcome.events) Object.assign(message.webhook, marks);
-        this.outputs.emit(outcome.events, []);
+        const record: DeliveryRecord = { receivedAt, deliveryId, verified: false, test: false, remoteAddress, status: rejection.status, reason: rejection.reason, accepted: 0, duplicates: 0, rejected: 0 };
+        this.outlet.refused(record, rejectionMessageOf(this.provider.name, rejection, { receivedAt, deliveryId }, remoteAddress), accepted);
     }
 
     /**

@@ -12,6 +12,7 @@ import { parseList } from "../../nodes/receive/options-lists.js";
 import { normalisePath, isSafePath } from "../../nodes/http/route-table.js";
 import { selfUrl } from "../../nodes/node-red/test-events.js";
 import { receiverSettings } from "../../nodes/node-red/node-options.js";
+import { recordingOutlet } from "../support/outlet.js";
 
 function clock(start = 1_000_000): [{ now: number }, () => number] {
     const time = { now: start };
@@ -151,7 +152,7 @@ describe("internal errors", () => {
     it("are reported by where they happened, never by their message", async () => {
         const broken = { ...synthesis, eventName: () => { throw new TypeError("secret body content"); } };
         const reported: string[] = [];
-        const receiver = new Receiver(broken, {}, [], DEFAULT_SETTINGS, { emit: () => () => true }, { scope: "x", onInternalError: (where) => reported.push(where) });
+        const receiver = new Receiver(broken, {}, [], DEFAULT_SETTINGS, recordingOutlet(), { scope: "x", onInternalError: (where) => reported.push(where) });
         const body = JSON.stringify([{ uuid: "u", action: "create" }]);
         // A plain readable stream as the request: what the pipeline reads of a request is all it has.
         const req = Object.assign(Readable.from([Buffer.from(body)]), { method: "POST", headers: { "content-length": String(body.length) }, socket: {} });

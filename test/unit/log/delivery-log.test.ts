@@ -310,7 +310,7 @@ describe("Replay failed", () => {
         const runtime: LogRuntime = {
             logs,
             tracker: new CompletionTracker(() => {}),
-            replayers: new Map([["n1", (_events, original) => (emitted.push(original.deliveryId), `replay-${emitted.length}`)]]),
+            replayers: new Map([["n1", (entry, _events) => (emitted.push(entry.report.deliveryId), `replay-${emitted.length}`)]]),
             changed: () => {},
         };
         const ticking = setInterval(() => turns++, 0);

@@ -8,7 +8,7 @@ import { ready, rejects } from "../../support/assertions.js";
 import { standard, type StandardEvent, standardOptions, standardSecretProblem, standardSignatureHeaders } from "../../../nodes/providers/standard.js";
 import { Receiver, DEFAULT_SETTINGS } from "../../../nodes/receive/pipeline.js";
 import type { Delivery } from "../../../nodes/receive/provider.js";
-import type { EventMessage, RejectionMessage } from "../../../nodes/receive/pipeline.js";
+import { recordingOutlet } from "../../support/outlet.js";
 import { sampleDelivery } from "../../../nodes/providers/signing.js";
 
 // The official library's own test secret and message id.
@@ -107,12 +107,9 @@ describe("Standard Webhooks provider", () => {
 
 describe("Standard Webhooks through the pipeline", () => {
     function receiver(config: Record<string, unknown> = {}) {
-        const events: EventMessage<StandardEvent>[] = [];
-        const rejections: RejectionMessage[] = [];
-        const target = new Receiver(standard, standard.options(config), [SECRET], { ...DEFAULT_SETTINGS }, {
-            emit: (emitted, rejected) => (events.push(...emitted), rejections.push(...rejected), () => true),
-        });
-        return { target, events, rejections };
+        const outlet = recordingOutlet<StandardEvent>();
+        const target = new Receiver(standard, standard.options(config), [SECRET], { ...DEFAULT_SETTINGS }, outlet);
+        return { target, events: outlet.events, rejections: outlet.rejections };
     }
 
     it("emits an event once per webhook-id: a replay within the tolerance is a duplicate", async () => {

@@ -4,6 +4,8 @@ import assert = require("node:assert/strict");
 import { Readable } from "node:stream";
 import { Receiver, DEFAULT_SETTINGS } from "../../../nodes/receive/pipeline.js";
 import { MemoryState } from "../../../nodes/dedup/state.js";
+import { recordingOutlet } from "../../support/outlet.js";
+import type { SynthesisEvent } from "../../../nodes/providers/synthesis.js";
 import { synthesis } from "../../../nodes/providers/synthesis.js";
 import { FakeResponse, routed, type FakeRequest } from "../../support/exchange.js";
 
@@ -35,7 +37,11 @@ describe("memory under unique deliveries", function () {
         const settings = { ...DEFAULT_SETTINGS, maxEntries, windowMs: 3_600_000 };
         const state = new MemoryState(settings);
         let emitted = 0;
-        const receiver = new Receiver(synthesis, {}, [], settings, { emit: (events) => ((emitted += events.length), () => true) }, { scope: "s", state });
+        const outlet = recordingOutlet<SynthesisEvent>();
+        // Counted, not held: the test measures the receiver's memory, not a recording's.
+        outlet.emit = (delivery) => ((emitted += delivery.events.length), () => true);
+        outlet.answered = () => {};
+        const receiver = new Receiver(synthesis, {}, [], settings, outlet, { scope: "s", state });
 
         const send = async (n: number) => {
             const { request, res } = fakeExchange(`[{"uuid":"memory-${n}-${"x".repeat(40)}","action":"create","location":"Kamen Test","stations":1,"customerid":${n}}]`);

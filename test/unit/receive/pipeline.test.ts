@@ -3,7 +3,8 @@
 import assert = require("node:assert/strict");
 import { wmsBody, synthesisBatch, mentraSession } from "../../support/fixtures.js";
 import { FakeRequest, FakeResponse, exchange, routed, type ExchangeOptions } from "../../support/exchange.js";
-import { Receiver, DEFAULT_SETTINGS, deliveryOutcome, type DeliveryRecord, type EventMessage, type ReceiverSettings, type RejectionMessage } from "../../../nodes/receive/pipeline.js";
+import { Receiver, DEFAULT_SETTINGS, deliveryOutcome, reacceptedEvents, type ReceiverSettings } from "../../../nodes/receive/pipeline.js";
+import { recordingOutlet, type RecordingOutlet } from "../../support/outlet.js";
 import { Rejection, type Provider } from "../../../nodes/receive/provider.js";
 import { MemoryState, type DedupState, type Identity, type Reservation } from "../../../nodes/dedup/state.js";
 import { wms, wmsSignature, type WmsEvent } from "../../../nodes/providers/wms.js";
@@ -69,36 +70,16 @@ interface ReceiverSetup {
     emitThrows?: Error;
 }
 
-/** What a receiver sent to its two outputs, and told the delivery log. */
-interface Recorded<Event> {
-    events: EventMessage<Event>[];
-    rejections: RejectionMessage[];
-    calls: number;
-    deliveries: DeliveryRecord[];
-}
-
-/** A receiver of `provider` whose outputs are recorded. */
+/** A receiver of `provider` whose outlet records what it is handed. */
 function receiverFor<Event, Options, Keys>(
     provider: Provider<Event, Options, Keys>,
-    { settings = {}, secrets = [SECRET], state, arrive = () => true, emitThrows }: ReceiverSetup = {},
-): { receiver: Receiver<Event, Options, Keys>; outputs: Recorded<Event> } {
-    const outputs: Recorded<Event> = { events: [], rejections: [], calls: 0, deliveries: [] };
-    const receiver = new Receiver(
-        provider,
-        provider.options({}),
-        secrets,
-        { ...DEFAULT_SETTINGS, ...settings },
-        {
-            emit(events, rejections) {
-                outputs.calls++;
-                if (emitThrows && events.length) throw emitThrows;
-                outputs.events.push(...events);
-                outputs.rejections.push(...rejections);
-                return arrive;
-            },
-        },
-        { scope: `${provider.name}:/hook`, onDelivery: (record) => outputs.deliveries.push(record), ...(state ? { state } : {}) },
-    );
+    { settings = {}, secrets = [SECRET], state, arrive, emitThrows }: ReceiverSetup = {},
+): { receiver: Receiver<Event, Options, Keys>; outputs: RecordingOutlet<Event> } {
+    const outputs = recordingOutlet<Event>({ ...(arrive ? { arrive } : {}), ...(emitThrows ? { emitThrows } : {}) });
+    const receiver = new Receiver(provider, provider.options({}), secrets, { ...DEFAULT_SETTINGS, ...settings }, outputs, {
+        scope: `${provider.name}:/hook`,
+        ...(state ? { state } : {}),
+    });
     return { receiver, outputs };
 }
 
@@ -184,7 +165,7 @@ describe("pipeline: accepted deliveries", () => {
 
 describe("pipeline: refused deliveries", () => {
     /** Asserts the answer's status and that the refusal reached output 2 with the same status. */
-    function refused<Event>(res: FakeResponse, outputs: Recorded<Event>, status: number, reason: RegExp): void {
+    function refused<Event>(res: FakeResponse, outputs: RecordingOutlet<Event>, status: number, reason: RegExp): void {
         assert.equal(res.status, status, res.text);
         assert.match(String(res.json.error), reason);
         const last = outputs.rejections.at(-1);
@@ -532,33 +513,18 @@ describe("pipeline: what the delivery log is told, and replays", () => {
         assert.deepEqual(outputs.deliveries.map((record) => record.status), [503]);
     });
 
-    it("replays events as a delivery of its own: a new id, replayOf the original, checked against the schema again", async () => {
-        const { receiver, outputs } = receiverFor(synthesis, { secrets: [] });
+    it("accepts events again for a replay against the schema, naming where one no longer passes, never quoting it", () => {
         const batch = synthesisBatch(2);
-        await exchange(receiver, JSON.stringify(batch));
-        const original = outputs.events[0]!.webhook;
-        const id = receiver.replay(batch, { deliveryId: original.deliveryId, verified: false, test: false, remoteAddress: "203.0.113.7" });
-        const replayed = outputs.events.slice(2);
-        assert.equal(replayed.length, 2);
-        assert.ok(replayed.every((message) => message.webhook.deliveryId === id && message.webhook.replayOf === original.deliveryId));
-        assert.notEqual(id, original.deliveryId);
-        assert.deepEqual(replayed.map((message) => message.parts?.index), [0, 1]);
-        assert.deepEqual(outputs.deliveries.at(-1), { ...outputs.deliveries.at(-1), deliveryId: id, replayOf: original.deliveryId, status: 200, accepted: 2 });
-        assert.throws(() => receiver.replay([{ uuid: "" }], { deliveryId: "d", verified: false, test: false, remoteAddress: undefined }), /not replayable: uuid/);
-        receiver.close();
-        assert.throws(() => receiver.replay(batch, { deliveryId: "d", verified: false, test: false, remoteAddress: undefined }), /restarting/);
+        assert.equal(reacceptedEvents(synthesis, {}, batch).length, 2);
+        assert.throws(() => reacceptedEvents(synthesis, {}, [{ uuid: "", note: "secret text" }]), (error: Error) => /not replayable: uuid/.test(error.message) && !error.message.includes("secret text"));
+        assert.throws(() => reacceptedEvents(synthesis, {}, ["not an object"]), /not replayable: the event is not a JSON object/);
     });
 
-    it("replays only what the node would accept now: the provider's checks and event filter with its current options, without time-bound checks", () => {
-        const { receiver } = receiverFor(mentra, { secrets: [] });
+    it("accepts again only what the node would accept now: the provider's checks and event filter with its current options, without time-bound checks", () => {
         const elsewhere = mentraSession({ websocketUrl: "wss://attacker.example/ws", mentraOSWebsocketUrl: "wss://attacker.example/ws", augmentOSWebsocketUrl: "wss://attacker.example/ws" });
-        const original = { deliveryId: "d", verified: true, test: false, remoteAddress: undefined };
-        assert.throws(() => receiver.replay([elsewhere], original), (error: Error) => /not replayable: the node's checks refuse it now/.test(error.message) && !error.message.includes("attacker"));
-        assert.ok(receiver.replay([mentraSession()], original));
-
-        const { receiver: wmsReceiver, outputs } = receiverFor(wms);
+        assert.throws(() => reacceptedEvents(mentra, mentra.options({}), [elsewhere]), (error: Error) => /not replayable: the node's checks refuse it now/.test(error.message) && !error.message.includes("attacker"));
+        assert.equal(reacceptedEvents(mentra, mentra.options({}), [mentraSession()]).length, 1);
         const old = JSON.parse(wmsBody({ timestamp: Math.floor(Date.now() / 1000) - 7200 })) as unknown;
-        wmsReceiver.replay([old], original);
-        assert.equal(outputs.events.length, 1, "an event's age is not checked again");
+        assert.equal(reacceptedEvents(wms, wms.options({}), [old]).length, 1, "an event's age is not checked again");
     });
 });

@@ -1,20 +1,24 @@
 /**
- * What one receiver node records of its deliveries: the delivery log (what arrived, what the
- * flow did with it) and, with "Keep deliveries until handled", the store (what was
- * acknowledged and not handled yet, emitted again when the node starts, or when another
- * instance that kept it stopped). The node shell
- * (receiver-node.ts) hands it what it emits and what the pipeline reports.
+ * A receiver node's outlet: where the pipeline hands each delivery once its outcome is decided,
+ * as one object (AcceptedDelivery), and everything after happens: kept ("Keep deliveries until
+ * handled": LMDB, or Redis with a shared-state node) → emitted (each event followed through the
+ * flow) → answered → logged → handled → forgotten by the store. Replays and redeliveries are
+ * deliveries of this outlet's own making, through the pipeline's pure functions. What the store
+ * and the log attach travels on the delivery, and on its log entry for a replay.
  */
 import type { Node, NodeAPI } from "node-red";
-import { randomBytes } from "node:crypto";
+import { randomBytes, randomUUID } from "node:crypto";
 import { existsSync } from "node:fs";
 import { join } from "node:path";
-import type { DeliveryInput, DeliveryRecord, EventMessage, Receiver } from "../receive/pipeline.js";
+import type { AcceptedDelivery, DeliveryInfo, DeliveryRecord, Outlet, RejectionMessage, WebhookInfo } from "../receive/messages.js";
+import { deliveryOutcome, eventNameOf, reacceptedEvents, restarting } from "../receive/outcome.js";
+import { receivedNow } from "../receive/body.js";
+import type { Provider } from "../receive/provider.js";
 import { deliveryLogRuntime, type LogRuntime } from "./delivery-log-routes.js";
 import { reportErrorsOf } from "./completion-hooks.js";
-import { eventMovesOn, type LogEntry, type LoggedEvent, type NodeDeliveryLog } from "../log/delivery-log.js";
+import { eventMovesOn, type EmittedEvents, type LogEntry, type LoggedEvent, type NodeDeliveryLog } from "../log/delivery-log.js";
 import { DurableStore, packageFolder } from "../keep/lmdb-store.js";
-import { byDelivery, type KeptEvent, type KeptEvents } from "../keep/kept-events.js";
+import { byDelivery, type KeptDelivery, type KeptEvent, type KeptEvents } from "../keep/kept-events.js";
 import { maxAttempts, type ReceiverOptions } from "./node-options.js";
 import type { SharedStateNode } from "../dedup/state.js";
 
@@ -26,36 +30,11 @@ const MSGID_PREFIX = randomBytes(4).toString("hex");
 let msgCounter = 0;
 const nextMsgid = () => MSGID_PREFIX + (msgCounter = (msgCounter + 1) >>> 0).toString(16).padStart(8, "0");
 
-/** Deliveries between emit() and their answer at once, at most (each waits one turn, or a sync). */
-const MAX_AWAITING_ANSWER = 10_000;
-/** Kept deliveries whose handles are remembered at once (the oldest are let go: redelivered after a restart). */
-const MAX_KEPT_DELIVERIES = 100_000;
 /** A store not readable when the node starts (Redis still connecting) is asked again this often; reported after this many tries. */
 const RECOVER_RETRY_MS = 1000;
 const RECOVER_PATIENCE = 5;
 
-/** A delivery's emitted events, from emit() until the delivery is answered and logged. */
-interface Emitted {
-    readonly events: LoggedEvent[];
-    readonly payloads: string[];
-    readonly msgids: string[];
-    /** A redelivery's: the entry its delivery already has in the log, updated rather than added. */
-    readonly entry: LogEntry | undefined;
-}
-
-/**
- * A kept delivery, by its position in the latest emission: its payloads as kept (JSON, reused
- * for the log) and its handles in the store (none until the store has them; undefined: forgotten).
- */
-interface KeptDelivery {
-    readonly deliveryId: string;
-    /** Per kept event, its place among the events of the delivery's log entry (undefined: in order). */
-    readonly places: readonly number[] | undefined;
-    /** Its payloads as kept, until emitted (the log then has them): not held in memory past that. */
-    payloads: readonly string[] | undefined;
-    handles: unknown[];
-    remaining: number;
-}
+const NO_REJECTIONS: RejectionMessage[] = [];
 
 /** The store of this runtime, in its user directory: opened once, on first use. */
 const stores = new WeakMap<object, DurableStore>();
@@ -98,15 +77,15 @@ export function keptEventsOf(RED: NodeAPI, config: ReceiverOptions, shared: Shar
 }
 
 /** An event's name from its kept JSON; one that cannot be read is named so, and never stops the others. */
-function nameOf(receiver: { eventNameOf(event: unknown): string }, payload: string): string {
+function nameOf(provider: Pick<Provider<unknown, unknown, unknown>, "schema" | "eventName">, payload: string): string {
     try {
-        return receiver.eventNameOf(JSON.parse(payload) as unknown);
+        return eventNameOf(provider, JSON.parse(payload) as unknown);
     } catch {
         return "(unreadable)";
     }
 }
 
-export class NodeDeliveries<Event> {
+export class DeliveryOutlet<Event> implements Outlet<Event> {
     readonly logRuntime: LogRuntime;
     readonly log: NodeDeliveryLog;
     readonly logging: boolean;
@@ -114,26 +93,19 @@ export class NodeDeliveries<Event> {
     readonly store: KeptEvents<unknown> | undefined;
     /** Whether new deliveries are kept (else the store is only drained of what was kept before). */
     readonly keeps: boolean;
-    private readonly awaitingAnswer = new Map<string, Emitted>();
-    /** The deliveries with events in the store, by delivery id (the latest emission of each). */
-    private readonly kept = new Map<string, KeptDelivery>();
     /** Puts of deliveries being kept, not settled yet. */
     private readonly putting = new Set<Promise<void>>();
+    /** Deliveries emitted and not answered yet (each waits one turn): every one is answered or refused. */
+    private readonly awaitingAnswer = new Set<AcceptedDelivery<Event>>();
     private closed = false;
     private recoverTimer: NodeJS.Timeout | undefined;
-    /**
-     * The re-emission under way (its emit is synchronous): for a replay, the original delivery
-     * and its kept events; for a redelivery, its delivery. `indices`: the places of its events
-     * in the original.
-     */
-    private reemission: { deliveryId: string; kind: "replay" | "redelivery"; kept: KeptDelivery | undefined; indices: readonly number[]; entry: LogEntry | undefined } | undefined;
 
     constructor(
         private readonly RED: NodeAPI,
         private readonly node: Node,
-        private readonly providerName: string,
-        /** What tells an event apart from others of its name, for the log's rows (the provider's eventKey). */
-        private readonly eventKey: ((event: Event) => string | undefined) | undefined,
+        /** The node's provider and options: a replay or a redelivery is accepted again as the node accepts now. */
+        private readonly provider: Provider<Event, unknown, unknown>,
+        private readonly options: unknown,
         config: ReceiverOptions,
         limits: Parameters<LogRuntime["logs"]["forNode"]>[1],
         /** Where the node keeps deliveries until handled (keptEventsOf), if it does, or drains what an earlier node kept. */
@@ -153,17 +125,16 @@ export class NodeDeliveries<Event> {
     }
 
     /** Keeps a delivery's events before they are emitted; resolves once they would survive a crash. */
-    persist = (events: readonly EventMessage<unknown>[], delivery: DeliveryInput<unknown>): Promise<void> | undefined => {
-        const store = this.store;
-        if (!store) return undefined;
+    keep(delivery: AcceptedDelivery<Event>): Promise<void> {
+        const store = this.store!;
         const { info } = delivery;
-        const deliveryId = info.deliveryId;
-        const payloads = events.map((message) => JSON.stringify(message.payload));
-        const kept = this.keep(deliveryId, undefined, payloads, []);
+        const payloads = delivery.events.map((message) => JSON.stringify(message.payload));
+        const kept: KeptDelivery = { places: undefined, payloads, handles: [], remaining: 0 };
+        delivery.kept = kept;
         const put = store
             .put(
                 payloads.map((payload, index) => ({
-                    deliveryId,
+                    deliveryId: info.deliveryId,
                     index,
                     receivedAt: info.receivedAt,
                     verified: info.verified,
@@ -181,13 +152,6 @@ export class NodeDeliveries<Event> {
         const settled = () => void this.putting.delete(put);
         put.then(settled, settled);
         return put;
-    };
-
-    private keep(deliveryId: string, places: readonly number[] | undefined, payloads: readonly string[] | undefined, handles: unknown[]): KeptDelivery {
-        if (this.kept.size >= MAX_KEPT_DELIVERIES) this.kept.delete(this.kept.keys().next().value!);
-        const kept: KeptDelivery = { deliveryId, places, payloads, handles, remaining: handles.length };
-        this.kept.set(deliveryId, kept);
-        return kept;
     }
 
     /** Event `position` of a kept delivery was handled: the store forgets it. */
@@ -195,43 +159,66 @@ export class NodeDeliveries<Event> {
         const handle = kept.handles[position];
         if (handle === undefined) return;
         kept.handles[position] = undefined;
+        kept.remaining--;
         this.store?.forget(handle);
-        if (--kept.remaining === 0 && this.kept.get(kept.deliveryId) === kept) this.kept.delete(kept.deliveryId);
+    }
+
+    /**
+     * Hands the delivery's messages to the flow, one send each (within one call Node-RED
+     * deep-clones every message after the first, in case one object is sent twice; each of
+     * ours is a new object), following its events when the log or the store needs to.
+     */
+    emit(delivery: AcceptedDelivery<Event>): () => boolean {
+        const { events, rejections } = delivery;
+        // The node instances the messages go to: a deploy that stops one removes it from the runtime.
+        const wires = (this.node as unknown as { wires?: (string[] | undefined)[] }).wires;
+        const targetIds: string[] = [];
+        if (events.length && wires?.[0]) targetIds.push(...wires[0]);
+        if (rejections.length && wires?.[1]) targetIds.push(...wires[1]);
+        const targets = targetIds.map((id) => this.RED.nodes.getNode(id));
+        const following = this.following && events.length > 0;
+        if (following) this.follow(delivery, wires?.[0] ?? [], targets);
+        this.awaitingAnswer.add(delivery);
+        for (const event of events) this.node.send([event, null] as never);
+        if (following) {
+            const { tracker } = this.logRuntime;
+            for (const msgid of delivery.emitted!.msgids) tracker.emitted(msgid);
+        }
+        for (const rejection of rejections) this.node.send([null, rejection] as never);
+        return () => targets.every((instance, index) => instance !== null && this.RED.nodes.getNode(targetIds[index]!) === instance);
     }
 
     /**
      * Follows each emitted event through the flow (by a _msgid of ours), its payload kept as
      * emitted. `wiredTo`: the nodes on output 1, for a runtime whose routing cannot be followed.
      */
-    emitted(events: EventMessage<Event>[], wiredTo: readonly string[], targets: readonly (Node | null)[]): void {
+    private follow(delivery: AcceptedDelivery<Event>, wiredTo: readonly string[], targets: readonly (Node | null)[]): void {
         const { tracker } = this.logRuntime;
         if (!tracker.routing) {
             for (const target of targets) if (target) reportErrorsOf(target, tracker);
         }
-        const deliveryId = events[0]!.webhook.deliveryId;
-        const replayOf = events[0]!.webhook.replayOf;
-        const reemission = this.reemission?.deliveryId === (replayOf ?? deliveryId) ? this.reemission : undefined;
-        const indices = reemission?.indices;
-        // Kept events: this delivery's (just stored, or emitted again), or the original's for a replay.
-        const kept = !this.store ? undefined : replayOf === undefined ? this.kept.get(deliveryId) : reemission?.kept;
-        // The entry these events already have: a redelivery updates its delivery's entry; a
-        // replay is a delivery of its own, and marks the original's events it handled.
-        const entry = this.logging ? reemission?.entry : undefined;
-        const attempt = events[0]!.webhook.attempt;
+        const { events, replayOf, places } = delivery;
+        const deliveryId = delivery.info.deliveryId;
+        // Kept events: this delivery's (just kept, or emitted again), or the original's for a replay.
+        const entry = this.logging ? delivery.entry : undefined;
+        const kept = !this.store ? undefined : replayOf === undefined ? delivery.kept : delivery.entry?.kept;
+        const attempt = delivery.attempt;
+        // A redelivery updates its delivery's entry; a replay is a delivery of its own, and marks the original's events it handles.
+        const updates = replayOf === undefined && attempt !== undefined ? entry : undefined;
         // The JSON the store has (in the order emitted), unless this is a replay (its payloads are the original's selection).
         const payloads = replayOf === undefined ? kept?.payloads : undefined;
-        const emitted: Emitted = { events: [], payloads: [], msgids: [], entry: reemission?.kind === "redelivery" ? entry : undefined };
+        const emitted: EmittedEvents = { events: [], payloads: [], msgids: [] };
         events.forEach((message, position) => {
             const msgid = nextMsgid();
-            (message as EventMessage<Event> & { _msgid?: string })._msgid = msgid;
-            const at = indices ? indices[position] : position;
+            (message as typeof message & { _msgid?: string })._msgid = msgid;
+            const at = places ? places[position] : position;
             const earlier = entry && at !== undefined ? entry.report.events[at] : undefined;
             let logged: LoggedEvent;
-            if (emitted.entry && earlier) {
+            if (updates && earlier) {
                 logged = earlier;
                 eventMovesOn(logged, { state: "pending", attempt });
             } else {
-                logged = { name: message.topic, key: this.eventKey?.(message.payload as Event), state: "pending" };
+                logged = { name: message.topic, key: this.provider.eventKey?.(message.payload), state: "pending" };
             }
             emitted.events.push(logged);
             // Taken now: the next nodes may change the payload they are handed.
@@ -253,79 +240,117 @@ export class NodeDeliveries<Event> {
             tracker.follow(msgid, logged, deliveryId, onHandled, wiredTo);
         });
         if (kept && replayOf === undefined) kept.payloads = undefined;
-        if (this.awaitingAnswer.size >= MAX_AWAITING_ANSWER) this.awaitingAnswer.delete(this.awaitingAnswer.keys().next().value!);
-        this.awaitingAnswer.set(deliveryId, emitted);
+        delivery.emitted = emitted;
     }
 
-    /** The events were sent (Node-RED routed them to the next nodes): the receiver no longer holds them. */
-    sent(events: readonly EventMessage<Event>[]): void {
-        const { tracker } = this.logRuntime;
-        for (const message of events) tracker.emitted((message as EventMessage<Event> & { _msgid: string })._msgid);
-    }
-
-    /** Every delivery once answered: the log records it; a refused one is forgotten by the store. */
-    delivered = (record: DeliveryRecord): void => {
-        const emitted = this.awaitingAnswer.get(record.deliveryId);
-        this.awaitingAnswer.delete(record.deliveryId);
-        const refused = record.status >= 300;
-        if (refused) {
-            // Refused after emit(): the flow engine drops those messages (their next nodes stopped).
-            if (emitted) this.logRuntime.tracker.forget(emitted.msgids);
-            // Answered 503 after it was kept (before or after its emit): the sender retries, so
-            // it must not come back after a restart too.
-            const kept = this.store && this.kept.get(record.deliveryId);
-            if (kept) {
-                kept.handles.forEach((_handle, position) => this.handled(kept, position));
-                this.kept.delete(record.deliveryId); // also when the store never had them (a failed put)
-            }
-        }
+    /** The delivery was answered 2xx: the log records it (a redelivery updates its entry). */
+    answered(delivery: AcceptedDelivery<Event>): void {
+        this.awaitingAnswer.delete(delivery);
         if (!this.logging) return;
-        if (emitted?.entry && !refused) {
+        const { info, entry } = delivery;
+        if (entry && delivery.replayOf === undefined && delivery.attempt !== undefined) {
             // One entry per delivery: a redelivery's events are that entry's, now pending again.
-            emitted.entry.report.attempt = record.attempt;
-            this.logRuntime.changed(record.deliveryId);
+            entry.report.attempt = delivery.attempt;
+            if (delivery.kept) entry.kept = delivery.kept;
+            this.logRuntime.changed(info.deliveryId);
             return;
         }
-        // Spelled out rather than spread: a spread of the record costs microseconds a delivery.
-        this.log.add({
-            deliveryId: record.deliveryId,
-            receivedAt: record.receivedAt,
-            verified: record.verified,
-            test: record.test,
-            remoteAddress: record.remoteAddress,
-            status: record.status,
-            reason: record.reason,
-            accepted: record.accepted,
-            duplicates: record.duplicates,
-            rejected: record.rejected,
-            replayOf: record.replayOf,
-            attempt: record.attempt,
-            firstNewKey: record.firstNewKey,
-            firstRepeatedKey: record.firstRepeatedKey,
+        const emitted = delivery.emitted;
+        // Spelled out rather than spread: a spread costs microseconds a delivery.
+        const added = this.log.add({
+            deliveryId: info.deliveryId,
+            receivedAt: info.receivedAt,
+            verified: info.verified,
+            test: info.test,
+            remoteAddress: delivery.remoteAddress,
+            status: delivery.answer.status,
+            reason: undefined,
+            accepted: delivery.events.length,
+            duplicates: delivery.duplicates,
+            rejected: delivery.invalid,
+            replayOf: delivery.replayOf,
+            attempt: delivery.attempt,
+            firstNewKey: delivery.firstNewKey,
+            firstRepeatedKey: delivery.firstRepeatedKey,
             nodeId: this.node.id,
             nodeName: this.node.name || "",
-            provider: this.providerName,
-            events: refused ? [] : (emitted?.events ?? []),
-            payloads: refused ? [] : (emitted?.payloads ?? []),
+            provider: this.provider.name,
+            events: emitted?.events ?? [],
+            payloads: emitted?.payloads ?? [],
         });
-        this.logRuntime.changed(record.deliveryId);
-    };
+        // A replay of it may end its kept events (a failed one, replayed once the flow is fixed).
+        if (added && delivery.kept && delivery.replayOf === undefined) added.kept = delivery.kept;
+        this.logRuntime.changed(info.deliveryId);
+    }
 
     /**
-     * Replays by hand (from the delivery log). A kept event of the original (failed, or
-     * parked) is forgotten once its replay is handled.
+     * A delivery refused: its output-2 message goes out, and the log records it. One that was
+     * accepted first (a deploy came, its keep failed) lets go of what it emitted (the flow
+     * engine drops those messages) and of what it kept (the sender retries: it must not come
+     * back after a restart too).
      */
-    replay(receiver: Receiver<Event, unknown, unknown>, events: readonly { index: number; payload: unknown }[], original: Parameters<Receiver<Event, unknown, unknown>["replay"]>[1]): string {
-        const kept = this.store ? this.kept.get(original.deliveryId) : undefined;
-        this.reemission = { deliveryId: original.deliveryId, kind: "replay", kept, indices: events.map((event) => event.index), entry: this.log.find(original.deliveryId) };
-        try {
-            return receiver.replay(
-                events.map((event) => event.payload),
-                original,
-            );
-        } finally {
-            this.reemission = undefined;
+    refused(record: DeliveryRecord, message: RejectionMessage, accepted: AcceptedDelivery<Event> | undefined): void {
+        this.node.send([null, message] as never);
+        if (accepted) {
+            this.awaitingAnswer.delete(accepted);
+            if (accepted.emitted) this.logRuntime.tracker.forget(accepted.emitted.msgids);
+            const kept = accepted.kept;
+            if (kept) kept.handles.forEach((_handle, position) => this.handled(kept, position));
         }
+        if (!this.logging) return;
+        this.log.add({ ...record, nodeId: this.node.id, nodeName: this.node.name || "", provider: this.provider.name, events: [], payloads: [] });
+        this.logRuntime.changed(record.deliveryId);
+    }
+
+    /**
+     * A delivery made of events this node emitted before, accepted again as the node accepts
+     * now and emitted: a replay (`replayOf`) or a redelivery (`attempt`, `redelivered`).
+     */
+    private reemit(
+        payloads: readonly unknown[],
+        info: DeliveryInfo,
+        remoteAddress: string | undefined,
+        how: { replayOf?: string; attempt?: number; places: readonly number[]; entry: LogEntry | undefined; kept?: KeptDelivery },
+    ): void {
+        if (this.closed) throw restarting();
+        const events = reacceptedEvents(this.provider, this.options, payloads);
+        const outcome = deliveryOutcome(this.provider, this.options, { wanted: events, identities: events.map(() => undefined), reservation: undefined, invalid: [], info, remoteAddress });
+        const marks: Partial<WebhookInfo> = how.replayOf !== undefined ? { replayOf: how.replayOf } : { redelivered: true, attempt: how.attempt! };
+        for (const message of outcome.events) Object.assign(message.webhook, marks);
+        const delivery: AcceptedDelivery<Event> = {
+            info,
+            remoteAddress,
+            events: outcome.events,
+            rejections: NO_REJECTIONS,
+            duplicates: 0,
+            invalid: 0,
+            answer: { status: 200, body: undefined },
+            firstNewKey: undefined,
+            firstRepeatedKey: undefined,
+            places: how.places,
+            ...(how.replayOf !== undefined ? { replayOf: how.replayOf } : { attempt: how.attempt! }),
+            ...(how.entry ? { entry: how.entry } : {}),
+            ...(how.kept ? { kept: how.kept } : {}),
+        };
+        this.emit(delivery);
+        this.answered(delivery);
+    }
+
+    /**
+     * Replays by hand (from the delivery log) events of `entry`, by their places in it: a
+     * delivery of its own. A kept event of the original (failed, or parked) is forgotten once
+     * its replay is handled. Returns the replay's delivery id.
+     */
+    replay(entry: LogEntry, events: readonly { index: number; payload: unknown }[]): string {
+        const { report } = entry;
+        const info: DeliveryInfo = { receivedAt: receivedNow(), deliveryId: randomUUID(), verified: report.verified, test: report.test };
+        this.reemit(
+            events.map((event) => event.payload),
+            info,
+            report.remoteAddress,
+            { replayOf: report.deliveryId, places: events.map((event) => event.index), entry },
+        );
+        return info.deliveryId;
     }
 
     /**
@@ -334,7 +359,7 @@ export class NodeDeliveries<Event> {
      * did not handle, with msg.webhook.redelivered and their attempt; past the max. attempts,
      * parks them as failed in the delivery log (replayable).
      */
-    async redeliver(receiver: Receiver<Event, unknown, unknown>, events: readonly KeptEvent<unknown>[]): Promise<void> {
+    async redeliver(events: readonly KeptEvent<unknown>[]): Promise<void> {
         const store = this.store;
         if (!store) return;
         for (const delivery of byDelivery(events)) {
@@ -343,34 +368,25 @@ export class NodeDeliveries<Event> {
             const deliveryId = first.deliveryId;
             const original = { deliveryId, receivedAt: first.receivedAt, verified: first.verified, test: first.test, remoteAddress: first.remoteAddress };
             const attempt = Math.max(...delivery.map((event) => event.attempts)) + 1;
+            const { places, entry } = this.placesOf(deliveryId, delivery);
             if (first.parked || attempt > this.maxAttempts) {
                 const handles = first.parked ? delivery.map((event) => event.handle) : await store.park(delivery);
                 // Not emitted: its payloads are not held (the log entry has them, for a replay).
-                this.keep(deliveryId, this.placesOf(deliveryId, delivery).places, undefined, handles);
-                this.parked(receiver, delivery, original);
+                this.parked(delivery, original, { places, payloads: undefined, handles, remaining: handles.length });
                 continue;
             }
             // The attempt is counted before the event goes out again: a crash loop ends.
             await store.attempted(delivery, attempt);
-            const { places, entry } = this.placesOf(deliveryId, delivery);
-            this.keep(
-                deliveryId,
-                places,
-                delivery.map((event) => event.payload),
-                delivery.map((event) => event.handle),
-            );
-            this.reemission = { deliveryId, kind: "redelivery", kept: undefined, indices: places, entry };
+            const kept: KeptDelivery = { places, payloads: delivery.map((event) => event.payload), handles: delivery.map((event) => event.handle), remaining: delivery.length };
             try {
-                receiver.redeliver(
+                this.reemit(
                     delivery.map((event) => JSON.parse(event.payload) as unknown),
-                    original,
-                    attempt,
+                    { deliveryId, receivedAt: first.receivedAt, verified: first.verified, test: first.test },
+                    first.remoteAddress,
+                    { attempt, places, entry, kept },
                 );
             } catch (error) {
-                this.kept.delete(deliveryId);
                 this.node.warn(this.RED._("webhook.errors.redelivery", { deliveryId, reason: error instanceof Error ? error.message : String(error) }));
-            } finally {
-                this.reemission = undefined;
             }
         }
     }
@@ -382,15 +398,15 @@ export class NodeDeliveries<Event> {
      * be read yet (Redis still connecting) is asked again every second; `failed` is told once
      * it has failed for RECOVER_PATIENCE tries.
      */
-    startRedelivery(receiver: Receiver<Event, unknown, unknown>, failed: (error: unknown) => void): void {
+    startRedelivery(failed: (error: unknown) => void): void {
         const store = this.store;
         if (!store) return;
-        const redeliver = (events: KeptEvent<unknown>[]) => this.redeliver(receiver, events).catch(failed);
+        const redeliver = (events: KeptEvent<unknown>[]) => this.redeliver(events).catch(failed);
         let tries = 0;
         const pages = async (first: { events: KeptEvent<unknown>[]; cursor: unknown }) => {
             let page = first;
             for (;;) {
-                await this.redeliver(receiver, page.events);
+                await this.redeliver(page.events);
                 if (page.cursor === undefined || this.closed) return;
                 await new Promise((resolve) => setImmediate(resolve));
                 page = await store.recover(page.cursor);
@@ -439,11 +455,11 @@ export class NodeDeliveries<Event> {
         return { places: events.map((event, position) => (entry ? event.index : position)), entry };
     }
 
-    /** Kept events given up on: listed in the delivery log as failed, for a replay by hand. */
+    /** Kept events given up on: listed in the delivery log as failed (with what the store keeps of them), for a replay by hand. */
     private parked(
-        receiver: Receiver<Event, unknown, unknown>,
         kept: readonly KeptEvent<unknown>[],
         original: { deliveryId: string; receivedAt: string; verified: boolean; test: boolean; remoteAddress: string | undefined },
+        inStore: KeptDelivery,
     ): void {
         if (!this.logging) return;
         const error = this.RED._("webhook.log.parked", { attempts: String(this.maxAttempts) });
@@ -453,10 +469,11 @@ export class NodeDeliveries<Event> {
             // Logged once: parking (again, at every start) updates the delivery's entry.
             for (const event of kept) eventMovesOn(entry.report.events[event.index]!, { state: "failed", error, attempt });
             entry.report.attempt = attempt;
+            entry.kept = inStore;
             this.logRuntime.changed(original.deliveryId);
             return;
         }
-        this.log.add({
+        const added = this.log.add({
             ...original,
             status: 200,
             accepted: kept.length,
@@ -465,10 +482,11 @@ export class NodeDeliveries<Event> {
             attempt,
             nodeId: this.node.id,
             nodeName: this.node.name || "",
-            provider: this.providerName,
-            events: kept.map((event) => ({ name: nameOf(receiver, event.payload), state: "failed", error })),
+            provider: this.provider.name,
+            events: kept.map((event) => ({ name: nameOf(this.provider as Provider<unknown, unknown, unknown>, event.payload), state: "failed", error })),
             payloads: kept.map((event) => event.payload),
         });
+        if (added) added.kept = { ...inStore, places: undefined };
         this.logRuntime.changed(original.deliveryId);
     }
 }
