@@ -20,8 +20,10 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 import corsMiddleware from "cors";
 import { planFor, planIsCurrent, stackOf, type ExpressApp, type Middleware, type Plan } from "./express-plan.js";
 import type { RoutedRequest } from "../receive/pipeline.js";
+import { middlewareList, pathOf, runChain, type Next } from "./chain.js";
+import { decodeSegments, normalisePath } from "./paths.js";
 
-type Next = (error?: unknown) => void;
+export { isSafePath, normalisePath } from "./paths.js";
 
 export interface RouteOwner {
     /** The most segments that may follow the owner's path. */
@@ -78,34 +80,6 @@ export const LINGER_MS = 10_000;
  */
 const MAX_PLANS_PER_CLAIM = 16;
 
-/**
- * Characters and segments a node path may not hold: a backslash (read as "/" by URL parsers),
- * white space and control characters (dropped by some, kept by others), "?" and "#", and
- * "." or ".." segments. Any of them could make a URL built from the path mean another place.
- */
-const UNSAFE_PATH = /[\\?#\s\u0000-\u001f\u007f-\u009f\u00a0\u1680\u2000-\u200f\u2028\u2029\u202f\u205f\u3000\ufeff]|(^|\/)\.{1,2}(\/|$)/;
-
-/** Whether `path`, as typed, is one a node may listen on. */
-export function isSafePath(path: string): boolean {
-    return !UNSAFE_PATH.test(path);
-}
-
-/** "wms/" → "/wms"; "", or an unsafe path, → undefined. */
-export function normalisePath(path: unknown): string | undefined {
-    if (typeof path !== "string" || !isSafePath(path)) return undefined;
-    const segments = path.split("/").filter(Boolean);
-    if (segments.length === 0) return undefined;
-    return `/${segments.join("/")}`;
-}
-
-function decodeSegments(pathname: string): string[] | undefined {
-    try {
-        return pathname.split("/").filter(Boolean).map(decodeURIComponent);
-    } catch {
-        return undefined; // malformed percent-encoding: not one of ours
-    }
-}
-
 function rootOf(app: ExpressApp): ExpressApp {
     return app.parent ? rootOf(app.parent) : app;
 }
@@ -125,25 +99,6 @@ function moveToTop(app: ExpressApp, handler: Middleware, afterExpressInit: boole
     stack.splice(init + 1, 0, layer!);
 }
 
-function runChain(chain: readonly Middleware[], req: IncomingMessage, res: ServerResponse, done: Next): void {
-    let position = 0;
-    const next: Next = (error) => {
-        if (error !== undefined || position === chain.length) return done(error);
-        const middleware = chain[position++]!;
-        try {
-            middleware(req, res, next);
-        } catch (thrown) {
-            done(thrown);
-        }
-    };
-    next();
-}
-
-function pathOf(url: string): string {
-    const query = url.indexOf("?");
-    return query === -1 ? url : url.slice(0, query);
-}
-
 export interface RuntimeEvents {
     on(event: "flows:started", listener: () => void): unknown;
 }
@@ -152,11 +107,6 @@ export interface HttpSettings {
     httpNodeAuth?: unknown;
     httpNodeMiddleware?: unknown;
     httpNodeCors?: unknown;
-}
-
-function middlewareList(value: unknown): Middleware[] {
-    if (typeof value === "function") return [value as Middleware];
-    return Array.isArray(value) ? (value as Middleware[]) : [];
 }
 
 export class RouteTable {

@@ -7,74 +7,25 @@
  * and the log attach travels on the delivery, and on its log entry for a replay.
  */
 import type { Node, NodeAPI } from "node-red";
-import { randomBytes, randomUUID } from "node:crypto";
-import { existsSync } from "node:fs";
-import { join } from "node:path";
+import { randomUUID } from "node:crypto";
 import type { AcceptedDelivery, DeliveryInfo, DeliveryRecord, Outlet, RejectionMessage, WebhookInfo } from "../receive/messages.js";
 import { deliveryOutcome, eventNameOf, reacceptedEvents, restarting } from "../receive/outcome.js";
 import { receivedNow } from "../receive/body.js";
 import type { Provider } from "../receive/provider.js";
 import { deliveryLogRuntime, type LogRuntime } from "./delivery-log-routes.js";
-import { reportErrorsOf } from "./completion-hooks.js";
-import { eventMovesOn, type EmittedEvents, type LogEntry, type LoggedEvent, type NodeDeliveryLog } from "../log/delivery-log.js";
-import { DurableStore, packageFolder } from "../keep/lmdb-store.js";
+import { eventMovesOn, type LogEntry, type NodeDeliveryLog } from "../log/delivery-log.js";
 import { byDelivery, type KeptDelivery, type KeptEvent, type KeptEvents } from "../keep/kept-events.js";
 import { maxAttempts, type ReceiverOptions } from "./node-options.js";
-import type { SharedStateNode } from "../dedup/state.js";
+import { followEvents } from "./follow.js";
+import type { KeptStore } from "./stores.js";
 
-/**
- * _msgid of the events a receiver emits: this process's random prefix and a counter, 16 hex
- * digits as Node-RED's own; ~50 ns where RED.util.generateId() takes ~600.
- */
-const MSGID_PREFIX = randomBytes(4).toString("hex");
-let msgCounter = 0;
-const nextMsgid = () => MSGID_PREFIX + (msgCounter = (msgCounter + 1) >>> 0).toString(16).padStart(8, "0");
+export { keptEventsOf, type KeptStore } from "./stores.js";
 
 /** A store not readable when the node starts (Redis still connecting) is asked again this often; reported after this many tries. */
 const RECOVER_RETRY_MS = 1000;
 const RECOVER_PATIENCE = 5;
 
 const NO_REJECTIONS: RejectionMessage[] = [];
-
-/** The store of this runtime, in its user directory: opened once, on first use. */
-const stores = new WeakMap<object, DurableStore>();
-function storeOf(RED: NodeAPI): DurableStore {
-    let store = stores.get(RED.httpAdmin);
-    if (!store) {
-        const userDir = (RED.settings as unknown as { userDir?: string }).userDir ?? process.cwd();
-        store = DurableStore.open(join(packageFolder(userDir), "deliveries"));
-        stores.set(RED.httpAdmin, store);
-    }
-    return store;
-}
-
-/** Where a receiver's deliveries are kept, and whether it keeps new ones (or only drains what is there). */
-export interface KeptStore {
-    readonly store: KeptEvents<unknown>;
-    /** False: "Keep deliveries until handled" is off, but events an earlier node of the endpoint kept are still emitted once. */
-    readonly keeps: boolean;
-}
-
-/**
- * Where the receiver of endpoint `scope` keeps its deliveries until handled: with a
- * shared-state node, the endpoint's Redis Stream (several instances); otherwise LMDB in the
- * user directory, keyed by the endpoint (provider and path), so that a node replaced on the
- * same path (copied, imported, deleted and added again) finds what the one before kept, and
- * one that stopped keeping still emits it.
- */
-export function keptEventsOf(RED: NodeAPI, config: ReceiverOptions, shared: SharedStateNode | undefined, scope: string, keepsByDefault = false): KeptStore | undefined {
-    const userDir = (RED.settings as unknown as { userDir?: string }).userDir;
-    // A flow without the option (made before it existed, or through the admin API) gets the
-    // provider's default, as the palette's nodes do; where a user directory holds the store
-    // (a runtime without one, a test harness, keeps nothing unless asked).
-    const unset = config.persist === undefined || config.persist === "";
-    const keeps = unset ? keepsByDefault && (shared !== undefined || typeof userDir === "string") : config.persist === true || config.persist === "true";
-    if (shared) return keeps ? { store: shared.keptEventsFor(scope), keeps } : undefined;
-    if (keeps) return { store: storeOf(RED).forEndpoint(scope), keeps };
-    // Never kept anything here: no store to open.
-    if (!stores.has(RED.httpAdmin) && (typeof userDir !== "string" || !existsSync(join(userDir, "verified-webhooks", "deliveries")))) return undefined;
-    return { store: storeOf(RED).forEndpoint(scope), keeps };
-}
 
 /** An event's name from its kept JSON; one that cannot be read is named so, and never stops the others. */
 function nameOf(provider: Pick<Provider<unknown, unknown, unknown>, "schema" | "eventName">, payload: string): string {
@@ -177,7 +128,16 @@ export class DeliveryOutlet<Event> implements Outlet<Event> {
         if (rejections.length && wires?.[1]) targetIds.push(...wires[1]);
         const targets = targetIds.map((id) => this.RED.nodes.getNode(id));
         const following = this.following && events.length > 0;
-        if (following) this.follow(delivery, wires?.[0] ?? [], targets);
+        if (following) {
+            followEvents(delivery, wires?.[0] ?? [], targets, {
+                tracker: this.logRuntime.tracker,
+                logging: this.logging,
+                keeps: this.store !== undefined,
+                eventKey: this.provider.eventKey?.bind(this.provider),
+                forget: (kept, position) => this.handled(kept, position),
+                changed: this.logRuntime.changed,
+            });
+        }
         this.awaitingAnswer.add(delivery);
         for (const event of events) this.node.send([event, null] as never);
         if (following) {
@@ -186,61 +146,6 @@ export class DeliveryOutlet<Event> implements Outlet<Event> {
         }
         for (const rejection of rejections) this.node.send([null, rejection] as never);
         return () => targets.every((instance, index) => instance !== null && this.RED.nodes.getNode(targetIds[index]!) === instance);
-    }
-
-    /**
-     * Follows each emitted event through the flow (by a _msgid of ours), its payload kept as
-     * emitted. `wiredTo`: the nodes on output 1, for a runtime whose routing cannot be followed.
-     */
-    private follow(delivery: AcceptedDelivery<Event>, wiredTo: readonly string[], targets: readonly (Node | null)[]): void {
-        const { tracker } = this.logRuntime;
-        if (!tracker.routing) {
-            for (const target of targets) if (target) reportErrorsOf(target, tracker);
-        }
-        const { events, replayOf, places } = delivery;
-        const deliveryId = delivery.info.deliveryId;
-        // Kept events: this delivery's (just kept, or emitted again), or the original's for a replay.
-        const entry = this.logging ? delivery.entry : undefined;
-        const kept = !this.store ? undefined : replayOf === undefined ? delivery.kept : delivery.entry?.kept;
-        const attempt = delivery.attempt;
-        // A redelivery updates its delivery's entry; a replay is a delivery of its own, and marks the original's events it handles.
-        const updates = replayOf === undefined && attempt !== undefined ? entry : undefined;
-        // The JSON the store has (in the order emitted), unless this is a replay (its payloads are the original's selection).
-        const payloads = replayOf === undefined ? kept?.payloads : undefined;
-        const emitted: EmittedEvents = { events: [], payloads: [], msgids: [] };
-        events.forEach((message, position) => {
-            const msgid = nextMsgid();
-            (message as typeof message & { _msgid?: string })._msgid = msgid;
-            const at = places ? places[position] : position;
-            const earlier = entry && at !== undefined ? entry.report.events[at] : undefined;
-            let logged: LoggedEvent;
-            if (updates && earlier) {
-                logged = earlier;
-                eventMovesOn(logged, { state: "pending", attempt });
-            } else {
-                logged = { name: message.topic, key: this.provider.eventKey?.(message.payload), state: "pending" };
-            }
-            emitted.events.push(logged);
-            // Taken now: the next nodes may change the payload they are handed.
-            emitted.payloads.push(payloads?.[position] ?? JSON.stringify(message.payload));
-            emitted.msgids.push(msgid);
-            // A delivery's own kept events are in the order emitted; a replay's are found by their place.
-            const keptAt = !kept || at === undefined ? -1 : replayOf === undefined ? position : kept.places ? kept.places.indexOf(at) : at;
-            const forget = kept && keptAt >= 0 && kept.handles[keptAt] !== undefined ? this.handled.bind(this, kept, keptAt) : undefined;
-            // A replay that is handled ends its original's event too (it stays failed otherwise, with the replay listed).
-            const original = replayOf !== undefined ? earlier : undefined;
-            const onHandled = original
-                ? () => {
-                      forget?.();
-                      eventMovesOn(original, { state: "handled" });
-                      original.handledBy = deliveryId;
-                      this.logRuntime.changed(replayOf!);
-                  }
-                : forget;
-            tracker.follow(msgid, logged, deliveryId, onHandled, wiredTo);
-        });
-        if (kept && replayOf === undefined) kept.payloads = undefined;
-        delivery.emitted = emitted;
     }
 
     /** The delivery was answered 2xx: the log records it (a redelivery updates its entry). */

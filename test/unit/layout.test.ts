@@ -40,4 +40,11 @@ describe("layout", () => {
     it("the Node-RED shell does import Node-RED: the check looks where it should", () => {
         assert.ok(sourcesUnder(SHELL).some((file) => importsOf(fs.readFileSync(file, "utf8")).includes("node-red")));
     });
+
+    it("keeps each source file under 400 lines: a maintainer reads one decision at a time", () => {
+        const long = sourcesUnder(NODES)
+            .map((file) => ({ file: path.relative(PACKAGE_ROOT, file), lines: fs.readFileSync(file, "utf8").split("\n").length }))
+            .filter(({ lines }) => lines > 400);
+        assert.deepEqual(long, []);
+    });
 });
