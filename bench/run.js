@@ -227,6 +227,7 @@ async function main() {
         ...(BASELINE
             ? [
                   [`(c) at ${BASELINE_NAME}`, () => startReceiver("wms-webhook", undefined, {}, BASELINE), wms],
+                  [`(d) at ${BASELINE_NAME}`, () => startReceiver("meshagent-webhook", undefined, {}, BASELINE), mesh],
                   [`(g) at ${BASELINE_NAME}`, () => startReceiver("wms-webhook", undefined, { persist: true }, BASELINE), wms],
               ]
             : []),
