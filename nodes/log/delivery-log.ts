@@ -9,6 +9,7 @@
  * reason; an accepted one keeps its validated events (what was emitted), not its bytes.
  */
 import { nonNegativeNumber, positiveNumber } from "../receive/options.js";
+import type { KeptDelivery } from "../keep/kept-events.js";
 import { flowStateOf, outcomeOf, type DeliveryReport, type LogEntry, type LoggedEvent, type StatusFilter } from "./log-entry.js";
 
 export * from "./log-entry.js";
@@ -139,7 +140,7 @@ export class NodeDeliveryLog {
     }
 
     /** Records a delivery; its events and payloads are kept as given (the tracker updates the events). Returns its entry. */
-    add(report: DeliveryReport): LogEntry | undefined {
+    add(report: DeliveryReport, kept?: KeptDelivery): LogEntry | undefined {
         if (this.limits.maxDeliveries <= 0) return undefined;
         let payloads: readonly string[] | undefined = report.payloads;
         let bytes = costOf(report, payloads);
@@ -149,7 +150,7 @@ export class NodeDeliveryLog {
             bytes = costOf(report, undefined);
         }
         const repeated = report.firstRepeatedKey === undefined ? undefined : this.byFirstKey.get(report.firstRepeatedKey);
-        const entry: LogEntry = { report, time: this.now(), order: ++this.added, outcome: outcomeOf(report), payloads, bytes, duplicateOf: repeated?.report.deliveryId };
+        const entry: LogEntry = { report, time: this.now(), order: ++this.added, outcome: outcomeOf(report), payloads, bytes, duplicateOf: repeated?.report.deliveryId, kept };
         (entry.outcome === "accepted" ? this.accepted : this.others).push(entry);
         this.byId.set(report.deliveryId, entry);
         if (report.firstNewKey !== undefined && entry.outcome === "accepted") this.byFirstKey.set(report.firstNewKey, entry);

@@ -162,7 +162,7 @@ export class DeliveryOutlet<Event> implements Outlet<Event> {
         }
         const emitted = delivery.emitted;
         // Spelled out rather than spread: a spread costs microseconds a delivery.
-        const added = this.log.add({
+        this.log.add({
             deliveryId: info.deliveryId,
             receivedAt: info.receivedAt,
             verified: info.verified,
@@ -182,9 +182,8 @@ export class DeliveryOutlet<Event> implements Outlet<Event> {
             provider: this.provider.name,
             events: emitted?.events ?? [],
             payloads: emitted?.payloads ?? [],
-        });
-        // A replay of it may end its kept events (a failed one, replayed once the flow is fixed).
-        if (added && delivery.kept && delivery.replayOf === undefined) added.kept = delivery.kept;
+            // A replay of it may end its kept events (a failed one, replayed once the flow is fixed).
+        }, delivery.replayOf === undefined ? delivery.kept : undefined);
         this.logRuntime.changed(info.deliveryId);
     }
 
@@ -378,7 +377,7 @@ export class DeliveryOutlet<Event> implements Outlet<Event> {
             this.logRuntime.changed(original.deliveryId);
             return;
         }
-        const added = this.log.add({
+        this.log.add({
             ...original,
             status: 200,
             accepted: kept.length,
@@ -390,8 +389,7 @@ export class DeliveryOutlet<Event> implements Outlet<Event> {
             provider: this.provider.name,
             events: kept.map((event) => ({ name: nameOf(this.provider as Provider<unknown, unknown, unknown>, event.payload), state: "failed", error })),
             payloads: kept.map((event) => event.payload),
-        });
-        if (added) added.kept = { ...inStore, places: undefined };
+        }, { ...inStore, places: undefined });
         this.logRuntime.changed(original.deliveryId);
     }
 }

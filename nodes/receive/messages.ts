@@ -143,9 +143,9 @@ export interface AcceptedDelivery<Event = unknown> {
     readonly places?: readonly number[];
     readonly entry?: LogEntry;
     /** Attached by the store: its events while kept. */
-    kept?: KeptDelivery;
+    kept?: KeptDelivery | undefined;
     /** Attached when emitted: its events as the log follows them. */
-    emitted?: EmittedEvents;
+    emitted?: EmittedEvents | undefined;
 }
 
 /**

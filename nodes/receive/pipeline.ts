@@ -236,6 +236,9 @@ export class Receiver<Event, Options, Keys> {
             answer: outcome.answer,
             firstNewKey: outcome.firstNewKey,
             firstRepeatedKey: outcome.firstRepeatedKey,
+            // Present from the start: one object shape for every delivery, whatever the outlet attaches.
+            kept: undefined,
+            emitted: undefined,
         };
         decided(delivery);
         const acknowledge = () => {
