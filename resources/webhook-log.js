@@ -367,7 +367,7 @@
         var content = $('<div class="verified-webhooks-log">').css({ position: "absolute", top: 0, bottom: 0, left: 0, right: 0, display: "flex", "flex-direction": "column" });
         var toolbar = $('<div class="red-ui-sidebar-header verified-webhooks-log-toolbar">').appendTo(content);
         var searchRow = $('<div class="verified-webhooks-log-toolbar-row">').appendTo(toolbar);
-        ui.search = $('<input type="text" class="verified-webhooks-log-search">').attr("placeholder", t("eventFilter")).appendTo(searchRow);
+        ui.search = $('<input type="text" class="verified-webhooks-log-search">').attr("placeholder", t("eventFilter")).attr("title", t("eventFilterTitle")).appendTo(searchRow);
         // Filters as one types (a moment after the last key), like the debug sidebar's filter.
         ui.search.searchBox({
             delay: 200,
