@@ -8,7 +8,7 @@
 const fs = require("node:fs");
 const os = require("node:os");
 const path = require("node:path");
-const { DurableStore } = require(path.join(__dirname, "..", "dist", "nodes", "keep", "lmdb-store.js"));
+const { LmdbStore } = require(path.join(__dirname, "..", "dist", "nodes", "keep", "lmdb-store.js"));
 
 const WRITERS = 16;
 const SECONDS = Number(process.env.BENCH_STORE_SECONDS || 5);
@@ -62,7 +62,7 @@ function journal(file) {
 async function main() {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), "vw-stores-"));
     try {
-        const store = DurableStore.open(path.join(dir, "lmdb"));
+        const store = LmdbStore.open(path.join(dir, "lmdb"));
         const lmdb = await drive(async (writer, n) => {
             const event = { nodeId: "bench", deliveryId: `d${n}`, index: 0, receivedAt: "2026-11-24T10:00:00.000Z", verified: true, test: false, remoteAddress: "127.0.0.1", payload, attempts: 1, parked: false };
             await store.put([event]);

@@ -119,7 +119,7 @@ function isStoredEvent(value: unknown): value is StoredEvent {
 /** Handled events are forgotten in batches, this often: their writes then share commits and syncs with the next puts. */
 const REMOVE_INTERVAL_MS = 100;
 
-export class DurableStore {
+export class LmdbStore {
     private removals: Key[] = [];
     private removalTimer: NodeJS.Timeout | undefined;
     private removing: Promise<unknown> = Promise.resolve();
@@ -127,11 +127,11 @@ export class DurableStore {
     private constructor(private readonly db: RootDatabase<StoredEvent, Key>) {}
 
     /** Opens (creating it if need be) the store in directory `path`. */
-    static open(path: string): DurableStore {
+    static open(path: string): LmdbStore {
         // Synced commits (no noSync, no noMetaSync), the sync overlapping the next commit (lmdb's
         // overlappingSync, its default on Linux): a write is on disk once `flushed` resolves.
         privateDirectory(path);
-        return new DurableStore(open<StoredEvent, Key>({ path, encoding: "msgpack", compression: false }));
+        return new LmdbStore(open<StoredEvent, Key>({ path, encoding: "msgpack", compression: false }));
     }
 
     /** Writes `events`; resolves with their keys once they are synced to disk (in one commit with whatever else this turn wrote). */

@@ -7,16 +7,16 @@ import { existsSync } from "node:fs";
 import { join } from "node:path";
 import type { SharedStateNode } from "../dedup/state.js";
 import type { KeptEvents } from "../keep/kept-events.js";
-import { DurableStore, packageFolder } from "../keep/lmdb-store.js";
+import { LmdbStore, packageFolder } from "../keep/lmdb-store.js";
 import type { ReceiverOptions } from "./node-options.js";
 
 /** The store of this runtime, in its user directory: opened once, on first use. */
-const stores = new WeakMap<object, DurableStore>();
-function storeOf(RED: NodeAPI): DurableStore {
+const stores = new WeakMap<object, LmdbStore>();
+function storeOf(RED: NodeAPI): LmdbStore {
     let store = stores.get(RED.httpAdmin);
     if (!store) {
         const userDir = (RED.settings as unknown as { userDir?: string }).userDir ?? process.cwd();
-        store = DurableStore.open(join(packageFolder(userDir), "deliveries"));
+        store = LmdbStore.open(join(packageFolder(userDir), "deliveries"));
         stores.set(RED.httpAdmin, store);
     }
     return store;

@@ -5,7 +5,7 @@ import { recoverAll, type KeptEvent } from "../../../nodes/keep/kept-events.js";
 import fs = require("node:fs");
 import os = require("node:os");
 import path = require("node:path");
-import { DurableStore, packageFolder, KeptFull, RECOVER_PAGE_EVENTS, keyOf, type StoredEvent } from "../../../nodes/keep/lmdb-store.js";
+import { LmdbStore, packageFolder, KeptFull, RECOVER_PAGE_EVENTS, keyOf, type StoredEvent } from "../../../nodes/keep/lmdb-store.js";
 
 function event(endpoint: string, deliveryId: string, index: number, receivedAt: string): StoredEvent {
     return { endpoint, deliveryId, index, receivedAt, verified: true, test: false, remoteAddress: "203.0.113.7", payload: JSON.stringify({ uuid: `${deliveryId}-${index}` }), attempts: 1, parked: false };
@@ -19,12 +19,12 @@ describe("durable store", () => {
     afterEach(() => fs.rmSync(dir, { recursive: true, force: true }));
 
     it("keeps what it resolved a put for across a close and an open, per node, in the order received", async () => {
-        const store = DurableStore.open(dir);
+        const store = LmdbStore.open(dir);
         await store.put([event("b", "d2", 0, "2026-11-24T10:00:02.000Z"), event("b", "d2", 1, "2026-11-24T10:00:02.000Z")]);
         await store.put([event("b", "d1", 0, "2026-11-24T10:00:01.000Z"), event("a", "d0", 0, "2026-11-24T10:00:00.000Z")]);
         await store.close();
 
-        const reopened = DurableStore.open(dir);
+        const reopened = LmdbStore.open(dir);
         assert.equal(reopened.count, 4);
         assert.deepEqual(
             reopened.eventsOf("b").map((kept) => [kept.deliveryId, kept.index]),
@@ -37,14 +37,14 @@ describe("durable store", () => {
         await reopened.put([{ ...event("a", "d0", 0, "2026-11-24T10:00:00.000Z"), attempts: 2 }]); // and a sync after the removals
         await reopened.close();
 
-        const again = DurableStore.open(dir);
+        const again = LmdbStore.open(dir);
         assert.deepEqual(again.eventsOf("b").map((kept) => [kept.deliveryId, kept.index]), [["d2", 1]]);
         assert.equal(again.eventsOf("a")[0]?.attempts, 2, "a put over a key replaces it");
         await again.close();
     });
 
     it("gives a node what it kept before it started, not what it receives since, and counts attempts and parks on disk", async () => {
-        const store = DurableStore.open(dir);
+        const store = LmdbStore.open(dir);
         await store.put([event("n", "before", 0, "2026-01-01T00:00:00.000Z"), event("n", "before", 1, "2026-01-01T00:00:00.000Z"), event("other", "x", 0, "2026-01-01T00:00:00.000Z")]);
         const view = store.forEndpoint("n");
         const [since] = await view.put([{ deliveryId: "since", index: 0, receivedAt: new Date().toISOString(), verified: true, test: false, remoteAddress: undefined, payload: "{}" }]);
@@ -62,7 +62,7 @@ describe("durable store", () => {
     });
 
     it("shares a sync between the puts of one turn (group commit)", async () => {
-        const store = DurableStore.open(dir);
+        const store = LmdbStore.open(dir);
         const many = Array.from({ length: 200 }, (_, n) => store.put([event("n", `d${n}`, 0, new Date(1_800_000_000_000 + n).toISOString())]));
         await Promise.all(many);
         assert.equal(store.count, 200);
@@ -70,7 +70,7 @@ describe("durable store", () => {
     });
 
     it("every node recovering after a deploy sees what any node handled before it, however the recoveries interleave", async () => {
-        const store = DurableStore.open(dir);
+        const store = LmdbStore.open(dir);
         const receivedAt = "2026-11-24T10:00:00.000Z";
         const [key] = await store.put([event("delay", "d1", 0, receivedAt), event("delay", "d1", 1, receivedAt)]);
         store.remove(key!); // the flow handled event 0 just before the deploy
@@ -82,7 +82,7 @@ describe("durable store", () => {
     });
 
     it("lives in a directory only its user can read (it holds payloads)", async () => {
-        const store = DurableStore.open(path.join(packageFolder(dir), "deliveries"));
+        const store = LmdbStore.open(path.join(packageFolder(dir), "deliveries"));
         for (const created of [path.join(dir, "verified-webhooks"), path.join(dir, "verified-webhooks", "deliveries")]) {
             assert.equal(fs.statSync(created).mode & 0o777, 0o700, created);
         }
@@ -90,7 +90,7 @@ describe("durable store", () => {
     });
 
     it("refuses past a node's bounds (events, payload bytes), counted from its keys, and frees what is forgotten", async () => {
-        const store = DurableStore.open(dir);
+        const store = LmdbStore.open(dir);
         const receivedAt = "2026-01-01T00:00:00.000Z";
         await store.put([event("n", "old", 0, receivedAt)]); // kept before this view: counted from the keys
         const view = store.forEndpoint("n", { maxEvents: 3, maxBytes: 10_000 });
@@ -107,7 +107,7 @@ describe("durable store", () => {
     });
 
     it("recovers in pages, in the order received, never splitting a delivery", async () => {
-        const store = DurableStore.open(dir);
+        const store = LmdbStore.open(dir);
         const events = [];
         for (let delivery = 0; delivery < 30; delivery++) {
             const receivedAt = new Date(Date.UTC(2026, 0, 1, 0, 0, delivery)).toISOString();
