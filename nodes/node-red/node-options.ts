@@ -4,7 +4,7 @@
  * editor files from editorDefaults, so the two never differ). An option a flow leaves out (a
  * flow from an older version, or deployed through the admin API) takes its default.
  */
-import { DEFAULT_LOG_LIMITS, logLimitsOf, type LogLimits } from "../log/delivery-log.js";
+import { DEFAULT_LOG_LIMITS } from "../log/delivery-log.js";
 import { DEFAULT_SETTINGS, type ReceiverSettings } from "../receive/pipeline.js";
 import { dedupWindowSeconds, positiveNumber } from "../receive/options.js";
 import type { SomeProvider } from "../receive/provider.js";
@@ -54,10 +54,8 @@ export function receiverSettings(config: ReceiverOptions): ReceiverSettings {
     };
 }
 
-/** The bounds of a node's delivery log. */
-export function logLimits(config: ReceiverOptions): LogLimits {
-    return logLimitsOf(config);
-}
+/** The bounds of a node's delivery log (its Delivery log option), read where the log's defaults are. */
+export { logLimitsOf as logLimits } from "../log/delivery-log.js";
 
 /** Max. attempts of a node that keeps deliveries. */
 export function maxAttempts(config: ReceiverOptions): number {

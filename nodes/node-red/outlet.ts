@@ -202,7 +202,9 @@ export class DeliveryOutlet<Event> implements Outlet<Event> {
             if (kept) kept.handles.forEach((_handle, position) => this.handled(kept, position));
         }
         if (!this.logging) return;
-        this.log.add({ ...record, nodeId: this.node.id, nodeName: this.node.name || "", provider: this.provider.name, events: [], payloads: [] });
+        // Spelled out rather than spread: refusals are what a flood of unauthenticated requests costs.
+        const { deliveryId, receivedAt, verified, test, remoteAddress, status, reason, accepted: taken, duplicates, rejected } = record;
+        this.log.add({ deliveryId, receivedAt, verified, test, remoteAddress, status, reason, accepted: taken, duplicates, rejected, nodeId: this.node.id, nodeName: this.node.name || "", provider: this.provider.name, events: [], payloads: [] });
         this.logRuntime.changed(record.deliveryId);
     }
 

@@ -128,6 +128,11 @@ export function rejectionMessageOf(
     return { payload, webhook: { provider, receivedAt: info.receivedAt, deliveryId: info.deliveryId, remoteAddress } };
 }
 
+/** An event is a JSON object: not an array, not null. */
+export function isPlainObject(value: unknown): value is Record<string, unknown> {
+    return typeof value === "object" && value !== null && !Array.isArray(value);
+}
+
 /**
  * Events emitted before, accepted again for a replay or a redelivery: each goes through the
  * provider's whole acceptance once more (schema, checks, event filter) with the node's options
@@ -141,7 +146,7 @@ export function reacceptedEvents<Event, Options>(
     payloads: readonly unknown[],
 ): Event[] {
     return payloads.map((payload) => {
-        if (payload === null || typeof payload !== "object" || Array.isArray(payload)) throw new Rejection(409, "not replayable: the event is not a JSON object");
+        if (!isPlainObject(payload)) throw new Rejection(409, "not replayable: the event is not a JSON object");
         const result = provider.schema.safeParse(payload);
         if (!result.success) throw new Rejection(409, `not replayable: ${schemaMismatchOf(result.error)}`);
         let event: Event;

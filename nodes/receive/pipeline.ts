@@ -9,7 +9,7 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 import { Rejection, type Delivery, type DeliveryHead, type Provider } from "./provider.js";
 import { MemoryState, type DedupState, type Identity, type Reservation } from "../dedup/state.js";
 import { BodyBudget, checkContentType, checkDeclaredLength, parseJson, readBody, receivedNow } from "./body.js";
-import { describeSchemaError, deliveryOutcome, rejectionMessageOf, restarting, type DeliveryInput } from "./outcome.js";
+import { describeSchemaError, deliveryOutcome, isPlainObject, rejectionMessageOf, restarting, type DeliveryInput } from "./outcome.js";
 import { TEST_DELIVERY_HEADER, TEST_EVENT_HEADER, TEST_OUTCOME_HEADER, type DeliveryInfo, type DeliveryRecord, type InvalidElement, type ReceiverCounts, type RoutedRequest, type AcceptedDelivery, type Outlet } from "./messages.js";
 import { maxBufferedBytes, type ReceiverSettings } from "./settings.js";
 
@@ -50,10 +50,6 @@ function whenReady<T>(value: T | Promise<T>, next: (ready: T) => void | Promise<
 
 /** Resolves at the next turn of the event loop's check phase. */
 const nextTurn = () => new Promise<void>((resolve) => setImmediate(resolve));
-
-function isPlainObject(value: unknown): value is Record<string, unknown> {
-    return typeof value === "object" && value !== null && !Array.isArray(value);
-}
 
 const NONE_INVALID: InvalidElement[] = [];
 const NOT_AN_OBJECT = new Rejection(400, "event must be a JSON object");
