@@ -226,13 +226,13 @@
         '  <input type="text" id="node-input-logHours" style="width:60px"> <span data-i18n="webhook.label.logHours"></span>',
         "</div>",
         '<div class="form-row">',
-        '  <label for="node-input-persist" style="width:auto"><input type="checkbox" id="node-input-persist" style="display:inline-block; width:auto; vertical-align:top;"> <span data-i18n="webhook.label.persist"></span></label>',
+        '  <label for="node-input-keep" style="width:auto"><input type="checkbox" id="node-input-keep" style="display:inline-block; width:auto; vertical-align:top;"> <span data-i18n="webhook.label.keep"></span></label>',
         "</div>",
         '<div class="form-row verified-webhooks-max-attempts">',
         '  <label for="node-input-maxAttempts"><i class="fa fa-repeat"></i> <span data-i18n="webhook.label.maxAttempts"></span></label>',
         '  <input type="text" id="node-input-maxAttempts" style="width:80px">',
         "</div>",
-        '<div class="form-row form-tips" data-i18n="webhook.tip.persist"></div>',
+        '<div class="form-row form-tips" data-i18n="webhook.tip.keep"></div>',
         "<hr>",
         '<div class="form-row">',
         '  <label for="node-input-test-event"><i class="fa fa-paper-plane"></i> <span data-i18n="webhook.label.test"></span></label>',
@@ -375,11 +375,15 @@
                     if (input.is(":checkbox")) input.prop("checked", Boolean(fallback));
                     else if (input.length && fallback !== "" && input.val() === "") input.val(fallback);
                 });
-                var persist = $("#node-input-persist");
+                // Flows saved by 0.2 and before name "Keep deliveries until handled" persist: shown, and saved, as keep.
+                if ((node.keep === undefined || node.keep === "") && node.persist !== undefined && node.persist !== "") {
+                    $("#node-input-keep").prop("checked", node.persist === true || node.persist === "true");
+                }
+                var keep = $("#node-input-keep");
                 var showAttempts = function () {
-                    $(".verified-webhooks-max-attempts").toggle(persist.is(":checked"));
+                    $(".verified-webhooks-max-attempts").toggle(keep.is(":checked"));
                 };
-                persist.on("change", showAttempts);
+                keep.on("change", showAttempts);
                 showAttempts();
 
                 var pathInput = $("#node-input-path");
@@ -419,6 +423,7 @@
                 window.VerifiedWebhooksLog.typeRemoved(type);
             },
             oneditsave: function () {
+                this.persist = ""; // saved as keep from now on
                 $("#node-input-secret").removeData("verified-webhooks-node");
                 check(this);
             },

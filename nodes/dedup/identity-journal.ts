@@ -48,6 +48,8 @@ export class IdentityJournals {
     private sequence = 0;
     private readonly endpoints = new Map<string, Endpoint>();
     private flushTimer: NodeJS.Timeout | undefined;
+    /** Closed with the runtime's flows: a state still holding a journal writes nothing more. */
+    private closed = false;
     private readonly pruneTimer: NodeJS.Timeout;
 
     private constructor(private readonly db: RootDatabase<unknown[], Key>) {
@@ -67,6 +69,7 @@ export class IdentityJournals {
         let endpoint = this.endpoints.get(scope);
         if (!endpoint) this.endpoints.set(scope, (endpoint = { count: 0, maxEntries: maxEntries * 2, pending: [], newest: 0 })); // identities and stream positions
         const add = (entry: Entry) => {
+            if (this.closed) return;
             endpoint.pending.push(entry);
             if (entry[0] > endpoint.newest) endpoint.newest = entry[0];
             if (!this.flushTimer) {
@@ -118,6 +121,7 @@ export class IdentityJournals {
 
     /** Drops `scope`'s records whose entries have all expired, and its oldest past its bound. */
     private prune(scope: string): void {
+        if (this.closed) return;
         const endpoint = this.endpoints.get(scope);
         const now = Date.now();
         let excess = endpoint ? endpoint.count - endpoint.maxEntries : 0;
@@ -134,6 +138,7 @@ export class IdentityJournals {
     async close(): Promise<void> {
         clearInterval(this.pruneTimer);
         await this.flush();
+        this.closed = true;
         await this.db.close();
     }
 }

@@ -384,16 +384,3 @@ export class RouteTable {
         this.route(match, req, res, next);
     };
 }
-
-const tables = new WeakMap<object, RouteTable>();
-
-/** The route table of the Node-RED runtime whose httpNode app is `httpNode`. */
-export function routeTableFor(httpNode: unknown, settings: HttpSettings, events?: RuntimeEvents): RouteTable {
-    const app = httpNode as ExpressApp;
-    let table = tables.get(app);
-    if (!table) {
-        table = new RouteTable(app, settings, events);
-        tables.set(app, table);
-    }
-    return table;
-}

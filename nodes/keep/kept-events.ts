@@ -38,10 +38,10 @@ export interface KeptEvents<Handle> {
      * restart), a page at a time: from the start, then from the cursor each page returns, until
      * it returns none. A delivery is never split across pages.
      */
-    recover(cursor?: unknown): Promise<{ events: KeptEvent<Handle>[]; cursor: unknown }>;
+    pending(cursor?: unknown): Promise<{ events: KeptEvent<Handle>[]; cursor: unknown }>;
     /** Counts emission number `attempt` of `events` durably before they go out again (a crash loop then ends). */
     attempted(events: readonly KeptEvent<Handle>[], attempt: number): Promise<void>;
-    /** Gives up on `events`: kept for a replay by hand, never emitted again by recover() or a takeover. */
+    /** Gives up on `events`: kept for a replay by hand, never redelivered, nor taken over. */
     park(events: readonly KeptEvent<Handle>[]): Promise<Handle[]>;
     /**
      * Where several instances share the store: `taken` is told of events another instance
@@ -63,11 +63,11 @@ export function byDelivery<Handle>(events: readonly KeptEvent<Handle>[]): KeptEv
     return [...groups.values()];
 }
 
-/** Every page of what `store` recovers (tests and tools: a node goes page by page). */
-export async function recoverAll<Handle>(store: KeptEvents<Handle>): Promise<KeptEvent<Handle>[]> {
+/** Every page of what `store` holds pending (tests and tools: a node goes page by page). */
+export async function allPending<Handle>(store: KeptEvents<Handle>): Promise<KeptEvent<Handle>[]> {
     const all: KeptEvent<Handle>[] = [];
     for (let cursor: unknown = undefined; ; ) {
-        const page = await store.recover(cursor);
+        const page = await store.pending(cursor);
         all.push(...page.events);
         if (page.cursor === undefined) return all;
         cursor = page.cursor;

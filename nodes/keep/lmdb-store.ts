@@ -58,8 +58,8 @@ export const DEFAULT_KEPT_LIMITS: KeptLimits = { maxEvents: 50_000, maxBytes: 64
 /** Parked events are dropped this long after they were received (LMDB) or parked (Redis). */
 export const PARKED_MAX_AGE_MS = 7 * 24 * 3600 * 1000;
 
-/** Events recovered per page (a delivery is never split across pages). */
-export const RECOVER_PAGE_EVENTS = 500;
+/** Events read per page of pending() (a delivery is never split across pages). */
+export const PENDING_PAGE_EVENTS = 500;
 
 /** Thrown by a put past the node's bounds. */
 export class KeptFull extends Error {}
@@ -237,9 +237,9 @@ export class LmdbStore {
                 }
                 this.remove(key);
             },
-            recover: async (cursor?: unknown) => {
+            pending: async (cursor?: unknown) => {
                 await this.flushRemovals(); // what a node before this one (a redeploy) handled
-                const page = this.page(endpoint, cursor as Key | undefined, startedAt, RECOVER_PAGE_EVENTS);
+                const page = this.page(endpoint, cursor as Key | undefined, startedAt, PENDING_PAGE_EVENTS);
                 // Parked events age out: the bound is for what may still be handled.
                 const agedOut = new Date(Date.now() - PARKED_MAX_AGE_MS).toISOString();
                 const events: KeptEvent<Key>[] = [];

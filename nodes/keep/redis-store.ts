@@ -62,8 +62,8 @@ const PARKED_PAGE = script("parked-page");
 const PARKED = "parked:";
 
 type Fields = Record<string, string>;
-/** Where recover() goes on: this consumer's pending entries after an id, then the parked ones after one. */
-type RecoverCursor = { readonly parked: boolean; readonly after: string };
+/** Where pending() goes on: this consumer's pending entries after an id, then the parked ones after one. */
+type PendingCursor = { readonly parked: boolean; readonly after: string };
 type EntryWithCount = [string, string[], number];
 
 function fieldsOf(flat: readonly string[]): Fields {
@@ -208,9 +208,9 @@ export class RedisKeptEvents implements KeptEvents<string> {
      * This consumer's pending entries (from before a restart or a redeploy), then the parked
      * ones, a page (PAGE entries) at a time.
      */
-    async recover(cursor?: unknown): Promise<{ events: KeptEvent<string>[]; cursor: RecoverCursor | undefined }> {
+    async pending(cursor?: unknown): Promise<{ events: KeptEvent<string>[]; cursor: PendingCursor | undefined }> {
         await this.flushForgets();
-        const at = (cursor as RecoverCursor | undefined) ?? { parked: false, after: "0" };
+        const at = (cursor as PendingCursor | undefined) ?? { parked: false, after: "0" };
         if (!at.parked) {
             const entries = (await this.call(OWN_PENDING, [this.options.stream], [this.options.group, this.options.consumer, at.after])) as EntryWithCount[];
             if (entries.length === 0) return { events: [], cursor: { parked: true, after: "-" } };

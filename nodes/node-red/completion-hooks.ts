@@ -22,6 +22,11 @@ interface ReceiveEvent {
     msg: Msg;
     destination?: NodeRef;
 }
+interface CompleteEvent {
+    msg?: Msg;
+    node?: NodeRef;
+    error?: unknown;
+}
 
 /** The slice of Node-RED's Node this module reads: how its input handlers were registered. */
 interface InputHandlers {
@@ -79,83 +84,97 @@ export function reportErrorsOf(target: Node, tracker: CompletionTracker, arrived
     instance[ERROR_REPORTING] = true;
 }
 
-/**
- * Installs the hooks that follow messages of ours through the flows. Returns false where the
- * runtime has no hooks (a test harness): the tracker then knows only the receivers' wires.
- */
-export function followMessages(RED: NodeAPI, tracker: CompletionTracker): boolean {
-    const hooks = RED.hooks as NodeAPI["hooks"] | undefined;
-    if (!hooks?.add) return false;
+/** Follows messages of ours through the flows from Node-RED's message hooks, into one tracker. */
+export class MessageFollower {
     /** Messages routed to a node (preDeliver): their onReceive is the same hold, not another. */
-    const routed = new WeakSet<object>();
+    private readonly routed = new WeakSet<object>();
     /** The _msgid each held message arrived with: split deletes it before it completes the message. */
-    const arrivedAs = new WeakMap<object, string>();
+    private readonly arrivedAs = new WeakMap<object, string>();
     /** The followed messages whose input handlers are running, innermost last: what a node sends meanwhile derives from them. */
-    const handling: { readonly node: string; readonly msgid: string }[] = [];
+    private readonly handling: { readonly node: string; readonly msgid: string }[] = [];
     /** Per node instance, whether it completes its messages (its handlers do not change while it runs). */
-    const completes = new WeakMap<object, boolean>();
-    const hold = (msg: { _msgid?: unknown }, node: Node) => {
-        let itCompletes = completes.get(node);
-        if (itCompletes === undefined) completes.set(node, (itCompletes = canComplete(node)));
-        reportErrorsOf(node, tracker, arrivedAs);
-        arrivedAs.set(msg, msg._msgid as string);
-        tracker.held(msg._msgid as string, node.id, itCompletes);
-    };
-    const add = (hook: string, listener: (event: never) => void) => {
-        hooks.remove(`${hook}.${HOOK_LABEL}`);
-        hooks.add(`${hook}.${HOOK_LABEL}` as "onComplete", listener as never);
-    };
-    // preDeliver sees each message as it is routed to a node: sent on by a node that cannot call
-    // done(), made from one of ours (split's parts), held by its destination. (No onSend hook:
-    // every hook costs each message of the runtime a turn through Node-RED's hook machinery.)
-    add("preDeliver", (event: SendEvent) => {
+    private readonly completes = new WeakMap<object, boolean>();
+    /** Between a deploy's flows:stopping and its flows:started: the nodes it stops complete what they hold without having handled it. */
+    private stopping: ((nodeId: string) => boolean) | undefined;
+
+    constructor(private readonly tracker: CompletionTracker) {}
+
+    /**
+     * Installs the hooks. Returns false where the runtime has no hooks (a test harness): the
+     * tracker then knows only the receivers' wires.
+     */
+    install(RED: NodeAPI): boolean {
+        const hooks = RED.hooks as NodeAPI["hooks"] | undefined;
+        if (!hooks?.add) return false;
+        const add = (hook: string, listener: (event: never) => void) => {
+            hooks.remove(`${hook}.${HOOK_LABEL}`);
+            hooks.add(`${hook}.${HOOK_LABEL}` as "onComplete", listener as never);
+        };
+        // preDeliver sees each message as it is routed to a node: sent on by a node that cannot call
+        // done(), made from one of ours (split's parts), held by its destination. (No onSend hook:
+        // every hook costs each message of the runtime a turn through Node-RED's hook machinery.)
+        add("preDeliver", (event: SendEvent) => this.routedTo(event));
+        add("onReceive", (event: ReceiveEvent) => this.received(event));
+        add("postReceive", (event: ReceiveEvent) => this.returned(event));
+        add("onComplete", (event: CompleteEvent) => this.completed(event));
+        const events = RED.events as unknown as { on(name: string, listener: (event: StopEvent) => void): void };
+        events.on("flows:stopping", (event) => {
+            this.stopping = stoppedBy(event);
+        });
+        events.on("flows:started", () => {
+            this.stopping = undefined;
+        });
+        this.tracker.routing = true;
+        return true;
+    }
+
+    private hold(msg: { _msgid?: unknown }, node: Node): void {
+        let itCompletes = this.completes.get(node);
+        if (itCompletes === undefined) this.completes.set(node, (itCompletes = canComplete(node)));
+        reportErrorsOf(node, this.tracker, this.arrivedAs);
+        this.arrivedAs.set(msg, msg._msgid as string);
+        this.tracker.held(msg._msgid as string, node.id, itCompletes);
+    }
+
+    private routedTo(event: SendEvent): void {
         const { msg } = event;
         const node = event.destination?.node;
         if (!msg || !node || typeof msg._msgid !== "string") return;
         const source = event.source?.id;
-        const current = handling[handling.length - 1];
-        if (current !== undefined && current.node === source && msg._msgid !== current.msgid) tracker.derive(msg._msgid, current.msgid);
-        if (!tracker.follows(msg._msgid)) return;
-        if (source !== undefined) tracker.sentBy(msg._msgid, source);
-        routed.add(msg);
-        hold(msg, node);
-    });
-    add("onReceive", (event: ReceiveEvent) => {
+        const current = this.handling[this.handling.length - 1];
+        if (current !== undefined && current.node === source && msg._msgid !== current.msgid) this.tracker.derive(msg._msgid, current.msgid);
+        if (!this.tracker.follows(msg._msgid)) return;
+        if (source !== undefined) this.tracker.sentBy(msg._msgid, source);
+        this.routed.add(msg);
+        this.hold(msg, node);
+    }
+
+    private received(event: ReceiveEvent): void {
         const { msg } = event;
         const node = event.destination?.node;
-        if (!msg || !node || !tracker.follows(msg._msgid)) return;
-        if (routed.has(msg)) routed.delete(msg);
-        else hold(msg, node); // handed over directly: link in, link call's target
+        if (!msg || !node || !this.tracker.follows(msg._msgid)) return;
+        if (this.routed.has(msg)) this.routed.delete(msg);
+        else this.hold(msg, node); // handed over directly: link in, link call's target
         // Popped by postReceive; bounded in case a hook of another package halts a delivery in between.
-        if (handling.length >= MAX_NESTED_HANDLERS) handling.shift();
-        handling.push({ node: node.id, msgid: msg._msgid as string });
-    });
-    add("postReceive", (event: ReceiveEvent) => {
+        if (this.handling.length >= MAX_NESTED_HANDLERS) this.handling.shift();
+        this.handling.push({ node: node.id, msgid: msg._msgid as string });
+    }
+
+    private returned(event: ReceiveEvent): void {
         const node = event.destination?.node;
         const msg = event.msg;
         if (!node || !msg) return;
-        const msgid = arrivedAs.get(msg);
+        const msgid = this.arrivedAs.get(msg);
         if (msgid === undefined) return;
-        const top = handling[handling.length - 1];
-        if (top?.node === node.id && top.msgid === msgid) handling.pop();
-        if (completes.get(node) === false) tracker.returned(node.id);
-    });
-    add("onComplete", (event: { msg?: Msg; node?: NodeRef; error?: unknown }) => {
+        const top = this.handling[this.handling.length - 1];
+        if (top?.node === node.id && top.msgid === msgid) this.handling.pop();
+        if (this.completes.get(node) === false) this.tracker.returned(node.id);
+    }
+
+    private completed(event: CompleteEvent): void {
         const msg = event.msg;
         if (!msg) return;
         const nodeId = event.node?.id ?? "";
-        tracker.completed(arrivedAs.get(msg) ?? msg._msgid, nodeId, event.error, stopping?.(nodeId) ?? false);
-    });
-    // Between a deploy's flows:stopping and its flows:started, the nodes it stops complete what
-    // they hold without having handled it.
-    let stopping: ((nodeId: string) => boolean) | undefined;
-    const events = RED.events as unknown as { on(name: string, listener: (event: StopEvent) => void): void };
-    events.on("flows:stopping", (event) => {
-        stopping = stoppedBy(event);
-    });
-    events.on("flows:started", () => {
-        stopping = undefined;
-    });
-    tracker.routing = true;
-    return true;
+        this.tracker.completed(this.arrivedAs.get(msg) ?? msg._msgid, nodeId, event.error, this.stopping?.(nodeId) ?? false);
+    }
 }

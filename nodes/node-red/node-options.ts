@@ -26,6 +26,8 @@ export interface ReceiverOptions {
     /** Hours the delivery log keeps a delivery. */
     readonly logHours?: unknown;
     /** Keep deliveries until handled. */
+    readonly keep?: unknown;
+    /** Keep deliveries until handled, as flows saved by 0.2 and before name it (read when `keep` is unset). */
     readonly persist?: unknown;
     /** Emissions of a kept event before it is parked as failed. */
     readonly maxAttempts?: unknown;
@@ -40,6 +42,17 @@ export const DEFAULT_CLAIM_SECONDS = 10;
 /** Whether a node of `provider` keeps deliveries until handled unless told otherwise: a provider that never retries loses what a crash loses. */
 export function keepsByDefault(provider: Pick<SomeProvider, "retries">): boolean {
     return provider.retries === false;
+}
+
+/**
+ * Whether a node keeps deliveries until handled, as its flow says (`keep`, or the `persist` of
+ * flows saved by 0.2 and before), or undefined when the flow leaves it out (the provider's
+ * default applies).
+ */
+export function keepOption(config: ReceiverOptions): boolean | undefined {
+    const value = config.keep === undefined || config.keep === "" ? config.persist : config.keep;
+    if (value === undefined || value === "") return undefined;
+    return value === true || value === "true";
 }
 
 /** The receiving limits of a node. */
@@ -72,7 +85,7 @@ export function editorDefaults(provider: Pick<SomeProvider, "retries" | "batches
         ...(provider.batches ? { maxBatchEvents: DEFAULT_SETTINGS.maxBatchEvents } : {}),
         logDeliveries: DEFAULT_LOG_LIMITS.maxDeliveries,
         logHours: DEFAULT_LOG_LIMITS.maxAgeMs / 3_600_000,
-        persist: keepsByDefault(provider),
+        keep: keepsByDefault(provider),
         maxAttempts: DEFAULT_MAX_ATTEMPTS,
     };
 }

@@ -8,22 +8,21 @@
  */
 import type { Node, NodeAPI } from "node-red";
 import { randomUUID } from "node:crypto";
-import type { AcceptedDelivery, DeliveryInfo, DeliveryRecord, Outlet, RejectionMessage, WebhookInfo } from "../receive/messages.js";
+import type { AcceptedDelivery, DeliveryInfo, AnswerRecord, Outlet, RejectionMessage, WebhookInfo } from "../receive/messages.js";
 import { deliveryOutcome, eventNameOf, reacceptedEvents, restarting } from "../receive/outcome.js";
 import { receivedNow } from "../receive/body.js";
 import type { Provider } from "../receive/provider.js";
-import { deliveryLogRuntime, type LogRuntime } from "./delivery-log-routes.js";
-import { eventMovesOn, type LogEntry, type NodeDeliveryLog } from "../log/delivery-log.js";
+import { WebhooksRuntime } from "./runtime.js";
+import { eventMovesOn, type LogEntry, type LogLimits, type NodeDeliveryLog } from "../log/delivery-log.js";
 import { byDelivery, type KeptDelivery, type KeptEvent, type KeptEvents } from "../keep/kept-events.js";
 import { maxAttempts, type ReceiverOptions } from "./node-options.js";
 import { followEvents } from "./follow.js";
 import type { KeptStore } from "./stores.js";
 
-export { keptEventsOf, type KeptStore } from "./stores.js";
 
 /** A store not readable when the node starts (Redis still connecting) is asked again this often; reported after this many tries. */
-const RECOVER_RETRY_MS = 1000;
-const RECOVER_PATIENCE = 5;
+const REDELIVERY_RETRY_MS = 1000;
+const REDELIVERY_PATIENCE = 5;
 
 const NO_REJECTIONS: RejectionMessage[] = [];
 
@@ -37,7 +36,7 @@ function nameOf(provider: Pick<Provider<unknown, unknown, unknown>, "schema" | "
 }
 
 export class DeliveryOutlet<Event> implements Outlet<Event> {
-    readonly logRuntime: LogRuntime;
+    readonly runtime: WebhooksRuntime;
     readonly log: NodeDeliveryLog;
     readonly logging: boolean;
     readonly maxAttempts: number;
@@ -49,7 +48,7 @@ export class DeliveryOutlet<Event> implements Outlet<Event> {
     /** Deliveries emitted and not answered yet (each waits one turn): every one is answered or refused. */
     private readonly awaitingAnswer = new Set<AcceptedDelivery<Event>>();
     private closed = false;
-    private recoverTimer: NodeJS.Timeout | undefined;
+    private redeliveryTimer: NodeJS.Timeout | undefined;
 
     constructor(
         private readonly RED: NodeAPI,
@@ -58,14 +57,14 @@ export class DeliveryOutlet<Event> implements Outlet<Event> {
         private readonly provider: Provider<Event, unknown, unknown>,
         private readonly options: unknown,
         config: ReceiverOptions,
-        limits: Parameters<LogRuntime["logs"]["forNode"]>[1],
+        limits: LogLimits,
         /** Where the node keeps deliveries until handled (keptEventsOf), if it does, or drains what an earlier node kept. */
         kept?: KeptStore,
     ) {
         this.store = kept?.store;
         this.keeps = kept?.keeps ?? false;
-        this.logRuntime = deliveryLogRuntime(RED);
-        this.log = this.logRuntime.logs.forNode(node.id, limits);
+        this.runtime = WebhooksRuntime.of(RED);
+        this.log = this.runtime.logs.forNode(node.id, limits);
         this.logging = this.log.limits.maxDeliveries > 0;
         this.maxAttempts = maxAttempts(config);
     }
@@ -130,18 +129,18 @@ export class DeliveryOutlet<Event> implements Outlet<Event> {
         const following = this.following && events.length > 0;
         if (following) {
             followEvents(delivery, wires?.[0] ?? [], targets, {
-                tracker: this.logRuntime.tracker,
+                tracker: this.runtime.tracker,
                 logging: this.logging,
                 keeps: this.store !== undefined,
                 eventKey: this.provider.eventKey?.bind(this.provider),
                 forget: (kept, position) => this.handled(kept, position),
-                changed: this.logRuntime.changed,
+                changed: this.runtime.changed,
             });
         }
         this.awaitingAnswer.add(delivery);
         for (const event of events) this.node.send([event, null] as never);
         if (following) {
-            const { tracker } = this.logRuntime;
+            const { tracker } = this.runtime;
             for (const msgid of delivery.emitted!.msgids) tracker.emitted(msgid);
         }
         for (const rejection of rejections) this.node.send([null, rejection] as never);
@@ -157,7 +156,7 @@ export class DeliveryOutlet<Event> implements Outlet<Event> {
             // One entry per delivery: a redelivery's events are that entry's, now pending again.
             entry.report.attempt = delivery.attempt;
             if (delivery.kept) entry.kept = delivery.kept;
-            this.logRuntime.changed(info.deliveryId);
+            this.runtime.changed(info.deliveryId);
             return;
         }
         const emitted = delivery.emitted;
@@ -184,7 +183,7 @@ export class DeliveryOutlet<Event> implements Outlet<Event> {
             payloads: emitted?.payloads ?? [],
             // A replay of it may end its kept events (a failed one, replayed once the flow is fixed).
         }, delivery.replayOf === undefined ? delivery.kept : undefined);
-        this.logRuntime.changed(info.deliveryId);
+        this.runtime.changed(info.deliveryId);
     }
 
     /**
@@ -193,11 +192,11 @@ export class DeliveryOutlet<Event> implements Outlet<Event> {
      * engine drops those messages) and of what it kept (the sender retries: it must not come
      * back after a restart too).
      */
-    refused(record: DeliveryRecord, message: RejectionMessage, accepted: AcceptedDelivery<Event> | undefined): void {
+    refused(record: AnswerRecord, message: RejectionMessage, accepted: AcceptedDelivery<Event> | undefined): void {
         this.node.send([null, message] as never);
         if (accepted) {
             this.awaitingAnswer.delete(accepted);
-            if (accepted.emitted) this.logRuntime.tracker.forget(accepted.emitted.msgids);
+            if (accepted.emitted) this.runtime.tracker.forget(accepted.emitted.msgids);
             const kept = accepted.kept;
             if (kept) kept.handles.forEach((_handle, position) => this.handled(kept, position));
         }
@@ -205,14 +204,14 @@ export class DeliveryOutlet<Event> implements Outlet<Event> {
         // Spelled out rather than spread: refusals are what a flood of unauthenticated requests costs.
         const { deliveryId, receivedAt, verified, test, remoteAddress, status, reason, accepted: taken, duplicates, rejected } = record;
         this.log.add({ deliveryId, receivedAt, verified, test, remoteAddress, status, reason, accepted: taken, duplicates, rejected, nodeId: this.node.id, nodeName: this.node.name || "", provider: this.provider.name, events: [], payloads: [] });
-        this.logRuntime.changed(record.deliveryId);
+        this.runtime.changed(record.deliveryId);
     }
 
     /**
      * A delivery made of events this node emitted before, accepted again as the node accepts
      * now and emitted: a replay (`replayOf`) or a redelivery (`attempt`, `redelivered`).
      */
-    private reemit(
+    private reaccept(
         payloads: readonly unknown[],
         info: DeliveryInfo,
         remoteAddress: string | undefined,
@@ -250,7 +249,7 @@ export class DeliveryOutlet<Event> implements Outlet<Event> {
     replay(entry: LogEntry, events: readonly { index: number; payload: unknown }[]): string {
         const { report } = entry;
         const info: DeliveryInfo = { receivedAt: receivedNow(), deliveryId: randomUUID(), verified: report.verified, test: report.test };
-        this.reemit(
+        this.reaccept(
             events.map((event) => event.payload),
             info,
             report.remoteAddress,
@@ -285,7 +284,7 @@ export class DeliveryOutlet<Event> implements Outlet<Event> {
             await store.attempted(delivery, attempt);
             const kept: KeptDelivery = { places, payloads: delivery.map((event) => event.payload), handles: delivery.map((event) => event.handle), remaining: delivery.length };
             try {
-                this.reemit(
+                this.reaccept(
                     delivery.map((event) => JSON.parse(event.payload) as unknown),
                     { deliveryId, receivedAt: first.receivedAt, verified: first.verified, test: first.test },
                     first.remoteAddress,
@@ -302,7 +301,7 @@ export class DeliveryOutlet<Event> implements Outlet<Event> {
      * delivery's attempt counted before it goes out, a turn of the event loop between
      * deliveries and pages), then (several instances) what it takes over. A store that cannot
      * be read yet (Redis still connecting) is asked again every second; `failed` is told once
-     * it has failed for RECOVER_PATIENCE tries.
+     * it has failed for REDELIVERY_PATIENCE tries.
      */
     startRedelivery(failed: (error: unknown) => void): void {
         const store = this.store;
@@ -315,29 +314,29 @@ export class DeliveryOutlet<Event> implements Outlet<Event> {
                 await this.redeliver(page.events);
                 if (page.cursor === undefined || this.closed) return;
                 await new Promise((resolve) => setImmediate(resolve));
-                page = await store.recover(page.cursor);
+                page = await store.pending(page.cursor);
             }
         };
-        const recover = () => {
+        const firstPage = () => {
             if (this.closed) return;
-            store.recover().then(
+            store.pending().then(
                 (page) => {
                     store.watch?.(redeliver);
                     return pages(page).catch(failed);
                 },
                 (error: unknown) => {
-                    if (++tries === RECOVER_PATIENCE) failed(error);
-                    this.recoverTimer = setTimeout(recover, RECOVER_RETRY_MS);
+                    if (++tries === REDELIVERY_PATIENCE) failed(error);
+                    this.redeliveryTimer = setTimeout(firstPage, REDELIVERY_RETRY_MS);
                 },
             );
         };
-        recover();
+        firstPage();
     }
 
     /** The node stops: the store writes what it was told to forget. */
     async close(): Promise<void> {
         this.closed = true;
-        clearTimeout(this.recoverTimer);
+        clearTimeout(this.redeliveryTimer);
         // Deliveries being kept when the deploy came are answered 503 (the sender retries) and
         // their kept events forgotten before the next node reads the store back: otherwise it
         // would emit them too. Each put is bounded (a sync; Redis's timeout); then one turn, in
@@ -376,7 +375,7 @@ export class DeliveryOutlet<Event> implements Outlet<Event> {
             for (const event of kept) eventMovesOn(entry.report.events[event.index]!, { state: "failed", error, attempt });
             entry.report.attempt = attempt;
             entry.kept = inStore;
-            this.logRuntime.changed(original.deliveryId);
+            this.runtime.changed(original.deliveryId);
             return;
         }
         this.log.add({
@@ -392,6 +391,6 @@ export class DeliveryOutlet<Event> implements Outlet<Event> {
             events: kept.map((event) => ({ name: nameOf(this.provider as Provider<unknown, unknown, unknown>, event.payload), state: "failed", error })),
             payloads: kept.map((event) => event.payload),
         }, { ...inStore, places: undefined });
-        this.logRuntime.changed(original.deliveryId);
+        this.runtime.changed(original.deliveryId);
     }
 }

@@ -1,26 +1,12 @@
 /**
- * Where a receiver keeps its deliveries until handled: LMDB in the user directory (opened once
- * per runtime, on first use), or the endpoint's Redis Stream through a shared-state node.
+ * Where a receiver keeps its deliveries until handled: LMDB in the user directory (the
+ * runtime's, opened on first use), or the endpoint's Redis Stream through a shared-state node.
  */
 import type { NodeAPI } from "node-red";
-import { existsSync } from "node:fs";
-import { join } from "node:path";
 import type { SharedStateNode } from "../dedup/state.js";
 import type { KeptEvents } from "../keep/kept-events.js";
-import { LmdbStore, packageFolder } from "../keep/lmdb-store.js";
-import type { ReceiverOptions } from "./node-options.js";
-
-/** The store of this runtime, in its user directory: opened once, on first use. */
-const stores = new WeakMap<object, LmdbStore>();
-function storeOf(RED: NodeAPI): LmdbStore {
-    let store = stores.get(RED.httpAdmin);
-    if (!store) {
-        const userDir = (RED.settings as unknown as { userDir?: string }).userDir ?? process.cwd();
-        store = LmdbStore.open(join(packageFolder(userDir), "deliveries"));
-        stores.set(RED.httpAdmin, store);
-    }
-    return store;
-}
+import { keepOption, type ReceiverOptions } from "./node-options.js";
+import { WebhooksRuntime } from "./runtime.js";
 
 /** Where a receiver's deliveries are kept, and whether it keeps new ones (or only drains what is there). */
 export interface KeptStore {
@@ -37,15 +23,14 @@ export interface KeptStore {
  * one that stopped keeping still emits it.
  */
 export function keptEventsOf(RED: NodeAPI, config: ReceiverOptions, shared: SharedStateNode | undefined, scope: string, keepsByDefault = false): KeptStore | undefined {
+    const runtime = WebhooksRuntime.of(RED);
     const userDir = (RED.settings as unknown as { userDir?: string }).userDir;
     // A flow without the option (made before it existed, or through the admin API) gets the
     // provider's default, as the palette's nodes do; where a user directory holds the store
     // (a runtime without one, a test harness, keeps nothing unless asked).
-    const unset = config.persist === undefined || config.persist === "";
-    const keeps = unset ? keepsByDefault && (shared !== undefined || typeof userDir === "string") : config.persist === true || config.persist === "true";
+    const keeps = keepOption(config) ?? (keepsByDefault && (shared !== undefined || typeof userDir === "string"));
     if (shared) return keeps ? { store: shared.keptEventsFor(scope), keeps } : undefined;
-    if (keeps) return { store: storeOf(RED).forEndpoint(scope), keeps };
     // Never kept anything here: no store to open.
-    if (!stores.has(RED.httpAdmin) && (typeof userDir !== "string" || !existsSync(join(userDir, "verified-webhooks", "deliveries")))) return undefined;
-    return { store: storeOf(RED).forEndpoint(scope), keeps };
+    if (!keeps && !runtime.mayHoldKept()) return undefined;
+    return { store: runtime.lmdbStore().forEndpoint(scope), keeps };
 }

@@ -33,19 +33,6 @@ export type TestEventSender = (eventName: string | undefined, repeat?: boolean) 
 /** Marks this process's own test events (TEST_EVENT_HEADER): unknown to anyone outside it. */
 export const TEST_EVENT_NONCE = randomBytes(18).toString("base64url");
 
-const SENDERS = Symbol("verified-webhooks.test-event-sender");
-const STATS = Symbol("verified-webhooks.stats");
-type WithSender = { [SENDERS]?: TestEventSender; [STATS]?: () => object };
-
-export function attachTestEventSender(node: object, sender: TestEventSender): void {
-    (node as WithSender)[SENDERS] = sender;
-}
-
-/** What GET /verified-webhooks/nodes/<id>/stats shows of a deployed receiver: counts and load. */
-export function attachStats(node: object, stats: () => object): void {
-    (node as WithSender)[STATS] = stats;
-}
-
 /** Where this Node-RED listens, as seen from itself. */
 function loopbackOrigin(RED: NodeAPI): string {
     const server = RED.server as unknown as { address(): AddressInfo | string | null };
@@ -117,45 +104,4 @@ export function testEventSender(
             repeat,
         };
     };
-}
-
-/** The providers whose nodes this runtime registered: their samples are listed. */
-const providersOf = new WeakMap<object, Map<string, SomeProvider>>();
-
-/** The admin routes behind the editor's "send test event" button; once per runtime. */
-export function registerTestEventRoutes(RED: NodeAPI, provider: SomeProvider): void {
-    const known = providersOf.get(RED.httpAdmin);
-    if (known) {
-        known.set(provider.name, provider);
-        return; // the routes are there already
-    }
-    const providers = new Map([[provider.name, provider]]);
-    providersOf.set(RED.httpAdmin, providers);
-
-    RED.httpAdmin.get("/verified-webhooks/samples", RED.auth.needsPermission("verified-webhooks.read"), (_req, res) => {
-        res.json(Object.fromEntries([...providers.values()].map((each) => [each.name, sampleNames(each)])));
-    });
-
-    RED.httpAdmin.get("/verified-webhooks/nodes/:id/stats", RED.auth.needsPermission("verified-webhooks.read"), (req, res) => {
-        const stats = (RED.nodes.getNode(req.params.id ?? "") as (object & WithSender) | null)?.[STATS];
-        if (!stats) {
-            res.status(404).json({ error: "no deployed webhook node with this id" });
-            return;
-        }
-        res.json(stats());
-    });
-
-    RED.httpAdmin.post("/verified-webhooks/:id/test", RED.auth.needsPermission("verified-webhooks.write"), (req, res) => {
-        const node = RED.nodes.getNode(req.params.id ?? "") as (object & WithSender) | null;
-        const sender = node?.[SENDERS];
-        if (!sender) {
-            res.status(404).json({ error: "no deployed webhook node with this id" });
-            return;
-        }
-        const event = typeof req.body?.event === "string" && req.body.event ? req.body.event : undefined;
-        sender(event, req.body?.repeat === true).then(
-            (result) => res.json(result),
-            (error: Error) => res.status(400).json({ error: error.message }),
-        );
-    });
 }

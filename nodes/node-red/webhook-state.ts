@@ -87,8 +87,56 @@ function entryKeyOf(configured: string | undefined, userDir: string, onLocalKey:
 const REDIS_TIMEOUT_MS = 1000;
 const BUSY_WAIT_MS = 750;
 
+/** A Redis client that fails fast while Redis is away, and says so once per outage (and once when it is back). */
+function connectRedis(RED: NodeAPI, node: Node<{ password?: string }>, url: string) {
+    const client = createClient({
+        url,
+        password: node.credentials?.password || undefined,
+        // Fail fast while Redis is away: the delivery is answered 503 and the provider retries.
+        disableOfflineQueue: true,
+        socket: { connectTimeout: 2000, reconnectStrategy: (retries: number) => Math.min(100 * 2 ** retries, 2000) },
+    });
+    // One warning per outage, whether Redis refuses connections, drops them, or accepts and never answers.
+    let unavailable = false;
+    const onFailure = (reason: string) => {
+        if (unavailable) return;
+        unavailable = true;
+        node.warn(RED._("webhook-state.errors.unavailable", { message: reason }));
+    };
+    const onAnswer = () => {
+        if (!unavailable) return;
+        unavailable = false;
+        node.log(RED._("webhook-state.status.back"));
+    };
+    client.on("error", (error: Error) => onFailure(error.message));
+    client.on("ready", onAnswer);
+    client.connect().catch(() => {}); // reconnects on its own; errors are reported above
+    return { client, health: { onFailure, onAnswer } };
+}
+
+type StateNode = Node<{ password?: string; entryKey?: string }> & SharedStateNode;
+
+/** Where the node's receivers keep deliveries until handled: a Redis Stream per endpoint, entries sealed with the entry key. */
+function keptEventsIn(RED: NodeAPI, node: StateNode, config: StateNodeDef, client: unknown, keyPrefix: string, health: { onFailure(reason: string): void; onAnswer(): void }): SharedStateNode["keptEventsFor"] {
+    const userDir = (RED.settings as unknown as { userDir?: string }).userDir ?? process.cwd();
+    const claimAfterMs = Math.floor(positiveNumber(config.claimSeconds, DEFAULT_CLAIM_SECONDS) * 1000);
+    let consumer: string | undefined;
+    let entryKey: Buffer | undefined;
+    return (scope) =>
+        new RedisKeptEvents(client as never, {
+            entryKey: (entryKey ??= entryKeyOf(node.credentials?.entryKey, userDir, () => node.warn(RED._("webhook-state.errors.local-entry-key")))),
+            onForged: (stream) => node.warn(RED._("webhook-state.errors.forged", { stream })),
+            stream: `${keyPrefix}kept:${createHash("sha256").update(scope).digest("base64url")}`,
+            group: "verified-webhooks",
+            consumer: (consumer ??= instanceName(userDir)),
+            claimAfterMs,
+            timeoutMs: REDIS_TIMEOUT_MS,
+            ...health,
+        });
+}
+
 export = (RED: NodeAPI): void => {
-    function WebhookStateNode(this: Node<{ password?: string; entryKey?: string }> & SharedStateNode, config: StateNodeDef) {
+    function WebhookStateNode(this: StateNode, config: StateNodeDef) {
         RED.nodes.createNode(this, config);
         const node = this;
         const url = config.url || "redis://127.0.0.1:6379";
@@ -97,57 +145,11 @@ export = (RED: NodeAPI): void => {
             node.error(RED._("webhook-state.errors.credentials-in-url"));
             return;
         }
-        const client = createClient({
-            url,
-            password: node.credentials?.password || undefined,
-            // Fail fast while Redis is away: the delivery is answered 503 and the provider retries.
-            disableOfflineQueue: true,
-            socket: { connectTimeout: 2000, reconnectStrategy: (retries: number) => Math.min(100 * 2 ** retries, 2000) },
-        });
-        // One warning per outage, whether Redis refuses connections, drops them, or accepts and never answers.
-        let unavailable = false;
-        const reportUnavailable = (reason: string) => {
-            if (unavailable) return;
-            unavailable = true;
-            node.warn(RED._("webhook-state.errors.unavailable", { message: reason }));
-        };
-        const reportAvailable = () => {
-            if (!unavailable) return;
-            unavailable = false;
-            node.log(RED._("webhook-state.status.back"));
-        };
-        client.on("error", (error: Error) => reportUnavailable(error.message));
-        client.on("ready", reportAvailable);
-        client.connect().catch(() => {}); // reconnects on its own; errors are reported above
-
+        const { client, health } = connectRedis(RED, node, url);
         const keyPrefix = config.keyPrefix || "verified-webhooks:";
         node.stateFor = ({ windowMs, maxEntries }) =>
-            new RedisState(client as never, {
-                keyPrefix,
-                windowMs,
-                maxEntries,
-                pendingMs: 5000,
-                timeoutMs: REDIS_TIMEOUT_MS,
-                busyWaitMs: BUSY_WAIT_MS,
-                onFailure: reportUnavailable,
-                onAnswer: reportAvailable,
-            });
-        const userDir = (RED.settings as unknown as { userDir?: string }).userDir ?? process.cwd();
-        let consumer: string | undefined;
-        const claimAfterMs = Math.floor(positiveNumber(config.claimSeconds, DEFAULT_CLAIM_SECONDS) * 1000);
-        let entryKey: Buffer | undefined;
-        node.keptEventsFor = (scope) =>
-            new RedisKeptEvents(client as never, {
-                entryKey: (entryKey ??= entryKeyOf(node.credentials?.entryKey, userDir, () => node.warn(RED._("webhook-state.errors.local-entry-key")))),
-                onForged: (stream) => node.warn(RED._("webhook-state.errors.forged", { stream })),
-                stream: `${keyPrefix}kept:${createHash("sha256").update(scope).digest("base64url")}`,
-                group: "verified-webhooks",
-                consumer: (consumer ??= instanceName(userDir)),
-                claimAfterMs,
-                timeoutMs: REDIS_TIMEOUT_MS,
-                onFailure: reportUnavailable,
-                onAnswer: reportAvailable,
-            });
+            new RedisState(client as never, { keyPrefix, windowMs, maxEntries, pendingMs: 5000, timeoutMs: REDIS_TIMEOUT_MS, busyWaitMs: BUSY_WAIT_MS, ...health });
+        node.keptEventsFor = keptEventsIn(RED, node, config, client, keyPrefix, health);
         node.on("close", (done: () => void) => {
             client.close().catch(() => client.destroy()).finally(done);
         });

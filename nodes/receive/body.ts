@@ -70,6 +70,28 @@ export class BodyBudget {
  * parser already enforces Content-Length and chunked framing; what is left is the limit,
  * the deadline, a silent or trickling sender, the node's budget and a sender that goes away.)
  */
+/**
+ * Makes room in the budget for `bytes` more: the bodies that have been arriving longest make way
+ * (a slow sender is the likeliest attacker). False when there is no room even so.
+ */
+function madeRoom(budget: BodyBudget, bytes: number, self: (rejection: Rejection) => void): boolean {
+    for (const oldest of budget.readers) {
+        if (budget.buffered + bytes <= budget.maxBytes) break;
+        if (oldest !== self) oldest(new Rejection(503, "too many bodies arriving at once: retry"));
+    }
+    return budget.buffered + bytes <= budget.maxBytes;
+}
+
+/** Why a body still arriving is cut off now, if it is: too long in all, idle too long, or too slow after its grace. */
+function slowBody(elapsed: number, idle: number, received: number, timeoutMs: number): Rejection | undefined {
+    if (elapsed >= timeoutMs) return new Rejection(408, `body not received within ${timeoutMs / 1000} seconds`);
+    if (idle >= BODY_IDLE_MS) return new Rejection(408, `no body data for ${BODY_IDLE_MS / 1000} seconds`);
+    if (elapsed >= BODY_GRACE_MS && received < (BODY_MIN_BYTES_PER_SECOND * elapsed) / 1000) {
+        return new Rejection(408, `body arriving slower than ${BODY_MIN_BYTES_PER_SECOND / 1024} KiB/s`);
+    }
+    return undefined;
+}
+
 export function readBody(req: IncomingMessage, limit: number, timeoutMs: number, budget: BodyBudget): Promise<Buffer> {
     if (req.readableEnded) {
         // Something before this node consumed the stream: the raw bytes are gone, nothing can be verified.
@@ -100,12 +122,7 @@ export function readBody(req: IncomingMessage, limit: number, timeoutMs: number,
         const cutOff = (rejection: Rejection) => finish(rejection);
         const onData = (chunk: Buffer) => {
             if (received + chunk.length > limit) return finish(new Rejection(413, `body exceeds the limit of ${limit} bytes`));
-            // Room for it: the bodies that have been arriving longest make way (a slow sender is the likeliest attacker).
-            for (const oldest of budget.readers) {
-                if (budget.buffered + chunk.length <= budget.maxBytes) break;
-                if (oldest !== cutOff) oldest(new Rejection(503, "too many bodies arriving at once: retry"));
-            }
-            if (budget.buffered + chunk.length > budget.maxBytes) return finish(new Rejection(503, "too many bodies arriving at once: retry"));
+            if (!madeRoom(budget, chunk.length, cutOff)) return finish(new Rejection(503, "too many bodies arriving at once: retry"));
             budget.buffered += chunk.length;
             received += chunk.length;
             lastData = Date.now();
@@ -114,13 +131,9 @@ export function readBody(req: IncomingMessage, limit: number, timeoutMs: number,
         // One timer per body, re-armed only while the body is still arriving.
         const check = () => {
             const now = Date.now();
-            const elapsed = now - started;
-            if (elapsed >= timeoutMs) return finish(new Rejection(408, `body not received within ${timeoutMs / 1000} seconds`));
-            if (now - lastData >= BODY_IDLE_MS) return finish(new Rejection(408, `no body data for ${BODY_IDLE_MS / 1000} seconds`));
-            if (elapsed >= BODY_GRACE_MS && received < (BODY_MIN_BYTES_PER_SECOND * elapsed) / 1000) {
-                return finish(new Rejection(408, `body arriving slower than ${BODY_MIN_BYTES_PER_SECOND / 1024} KiB/s`));
-            }
-            timer = setTimeout(check, Math.min(500, timeoutMs - elapsed));
+            const tooSlow = slowBody(now - started, now - lastData, received, timeoutMs);
+            if (tooSlow) return finish(tooSlow);
+            timer = setTimeout(check, Math.min(500, timeoutMs - (now - started)));
         };
         let timer = setTimeout(check, Math.min(BODY_GRACE_MS, BODY_IDLE_MS, timeoutMs));
         const onEnd = () => finish(undefined);

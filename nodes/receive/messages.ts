@@ -97,8 +97,8 @@ export interface DeliveryInfo {
     readonly test: boolean;
 }
 
-/** How a delivery was answered; its emitted messages went through emit() before, under the same deliveryId. */
-export interface DeliveryRecord extends DeliveryInfo {
+/** How a delivery was answered, as the log records it (the outlet is handed one for each refusal); its emitted messages went through emit() before, under the same deliveryId. */
+export interface AnswerRecord extends DeliveryInfo {
     readonly remoteAddress: string | undefined;
     readonly status: number;
     /** Why it was refused (a refusal only). */
@@ -162,5 +162,5 @@ export interface Outlet<Event = unknown> {
     /** It was answered 2xx. */
     answered(delivery: AcceptedDelivery<Event>): void;
     /** A delivery refused (its output-2 message); `accepted`: it was accepted first, and what it kept or emitted is let go. */
-    refused(record: DeliveryRecord, message: RejectionMessage, accepted: AcceptedDelivery<Event> | undefined): void;
+    refused(record: AnswerRecord, message: RejectionMessage, accepted: AcceptedDelivery<Event> | undefined): void;
 }

@@ -10,7 +10,7 @@ import { Rejection, type Delivery, type DeliveryHead, type Provider } from "./pr
 import { MemoryState, type DedupState, type Identity, type Reservation } from "../dedup/state.js";
 import { BodyBudget, checkContentType, checkDeclaredLength, parseJson, readBody, receivedNow } from "./body.js";
 import { describeSchemaError, deliveryOutcome, isPlainObject, rejectionMessageOf, restarting, type DeliveryInput } from "./outcome.js";
-import { TEST_DELIVERY_HEADER, TEST_EVENT_HEADER, TEST_OUTCOME_HEADER, type DeliveryInfo, type DeliveryRecord, type InvalidElement, type ReceiverCounts, type RoutedRequest, type AcceptedDelivery, type Outlet } from "./messages.js";
+import { TEST_DELIVERY_HEADER, TEST_EVENT_HEADER, TEST_OUTCOME_HEADER, type DeliveryInfo, type AnswerRecord, type InvalidElement, type ReceiverCounts, type RoutedRequest, type AcceptedDelivery, type Outlet } from "./messages.js";
 import { maxBufferedBytes, type ReceiverSettings } from "./settings.js";
 
 // The pipeline's parts, for those who import them from here.
@@ -320,7 +320,7 @@ export class Receiver<Event, Options, Keys> {
         this.counts.rejected++;
         this.context.onCount?.();
         const remoteAddress = request.req.socket?.remoteAddress;
-        const record: DeliveryRecord = { receivedAt, deliveryId, verified: false, test: false, remoteAddress, status: rejection.status, reason: rejection.reason, accepted: 0, duplicates: 0, rejected: 0 };
+        const record: AnswerRecord = { receivedAt, deliveryId, verified: false, test: false, remoteAddress, status: rejection.status, reason: rejection.reason, accepted: 0, duplicates: 0, rejected: 0 };
         this.outlet.refused(record, rejectionMessageOf(this.provider.name, rejection, { receivedAt, deliveryId }, remoteAddress), accepted);
     }
 

@@ -2,6 +2,19 @@
 import { createHash, timingSafeEqual } from "node:crypto";
 import { Rejection, type DeliveryHead, type Provider, type Verification } from "./provider.js";
 
+/** A secret line naming an environment variable: `${NAME}`. */
+const ENV_REFERENCE = /^\$\{([A-Za-z_][A-Za-z0-9_]*)\}$/;
+
+/**
+ * The token a node whose provider signs nothing takes in its URL: its first secret line, or,
+ * when that line names an environment variable, the variable's name (never read out).
+ */
+export function urlTokenOf(text: unknown): { token: string | null; env: string | null } {
+    const first = typeof text === "string" ? text.split(/\r?\n/).map((line) => line.trim()).find(Boolean) : undefined;
+    const env = first ? ENV_REFERENCE.exec(first)?.[1] : undefined;
+    return { token: env ? null : (first ?? null), env: env ?? null };
+}
+
 /**
  * One secret per line; several lines allow rotation. A line that is exactly `${NAME}`
  * is looked up with `lookup` (Node-RED's environment variables).
@@ -12,7 +25,7 @@ export function parseSecrets(text: unknown, lookup: (name: string) => string | u
     for (const line of text.split(/\r?\n/)) {
         const trimmed = line.trim();
         if (!trimmed) continue;
-        const reference = /^\$\{([A-Za-z_][A-Za-z0-9_]*)\}$/.exec(trimmed);
+        const reference = ENV_REFERENCE.exec(trimmed);
         const value = reference ? lookup(reference[1]!) : trimmed;
         // An environment variable may itself hold several secrets, one per line.
         if (value) secrets.push(...(reference ? parseSecrets(value) : [value]));

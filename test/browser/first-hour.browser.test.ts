@@ -20,7 +20,7 @@ const FLOW: FlowNode[] = [
     { id: STORAGE, type: "tab", label: "Storage" },
     { id: "measurements", type: "wms-webhook", z: MAIN, name: "measurements", path: "/measurements", x: 140, y: 80, wires: [["measurements-debug"], []], credentials: { secret: "first-hour-wms-secret" } },
     { id: "measurements-debug", type: "debug", z: MAIN, name: "every measurement", active: true, complete: "payload", x: 400, y: 80, wires: [] },
-    { id: "sessions", type: "synthesis-webhook", z: MAIN, name: "sessions", path: "/sessions", persist: true, x: 140, y: 160, wires: [["to-storage"], []], credentials: { secret: TOKEN } },
+    { id: "sessions", type: "synthesis-webhook", z: MAIN, name: "sessions", path: "/sessions", keep: true, x: 140, y: 160, wires: [["to-storage"], []], credentials: { secret: TOKEN } },
     { id: "to-storage", type: "link out", z: MAIN, name: "", mode: "link", links: ["from-sessions"], x: 320, y: 160, wires: [] },
     { id: "from-sessions", type: "link in", z: STORAGE, name: "", links: ["to-storage"], x: 100, y: 80, wires: [["store-session"]] },
     {
@@ -347,9 +347,9 @@ describe("a newcomer's first hour in the editor", function () {
         await openDialog("from-0-1");
         assert.equal(await page.inputValue("#node-input-logDeliveries"), "1000");
         assert.equal(await page.inputValue("#node-input-logHours"), "24");
-        assert.equal(await page.locator("#node-input-persist").isChecked(), false);
+        assert.equal(await page.locator("#node-input-keep").isChecked(), false);
         assert.equal(await page.locator("#node-input-maxAttempts").isVisible(), false, "Max. attempts only when keeping");
-        await page.check("#node-input-persist");
+        await page.check("#node-input-keep");
         assert.equal(await page.locator("#node-input-maxAttempts").isVisible(), true);
         assert.equal(await page.inputValue("#node-input-maxAttempts"), "5");
         const tips = await page.locator(".form-tips:not(.verified-webhooks-problem):visible").count();
@@ -360,9 +360,24 @@ describe("a newcomer's first hour in the editor", function () {
 
         // A SynthesisVR node keeps by default.
         await openDialog("sessions");
-        assert.equal(await page.locator("#node-input-persist").isChecked(), true);
+        assert.equal(await page.locator("#node-input-keep").isChecked(), true);
         assert.equal(await page.locator("#node-input-maxAttempts").isVisible(), true);
         await closeDialog();
+
+        // A flow saved by 0.2 says persist: the dialog shows what it says, and saves it as keep.
+        await page.evaluate(() => {
+            RED.nodes.import([{ id: "from-0-2", type: "synthesis-webhook", z: "tab-first-hour", name: "from 0.2.0", path: "/old-sessions", persist: false, x: 140, y: 440, wires: [[], []] }]);
+            RED.view.redraw(true);
+        });
+        await openDialog("from-0-2");
+        assert.equal(await page.locator("#node-input-keep").isChecked(), false, "persist: false, not SynthesisVR's default");
+        await closeDialog(true);
+        const saved = await page.evaluate(() => {
+            const node = RED.nodes.node("from-0-2") as unknown as { keep?: unknown; persist?: unknown };
+            return { keep: node.keep, persist: node.persist };
+        });
+        assert.deepEqual(saved, { keep: false, persist: "" });
+        await page.evaluate(() => RED.nodes.remove("from-0-2"));
     });
 
     it("shows the URL to paste with its token, masked until revealed, and copies it whole", async () => {

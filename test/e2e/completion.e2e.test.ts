@@ -90,14 +90,14 @@ const CHAINS: Record<string, Chain> = {
 };
 
 /** The whole tab: one receiver per chain at /c/<chain>, each chain with its own store node. */
-function completionFlows(collector: Collector, persist = false): FlowNode[] {
+function completionFlows(collector: Collector, keep = false): FlowNode[] {
     const flows: FlowNode[] = [{ id: TAB, type: "tab", label: "completion" }];
     for (const [name, chain] of Object.entries(CHAINS)) {
         const store = `store-${name}`;
         const built = chain(store, collector) as ReturnType<Chain> & { extra?: string };
         const outputs = [built.first, ...(built.extra ? [built.extra] : [])];
         flows.push(
-            { id: `r-${name}`, type: "synthesis-webhook", z: TAB, name, path: `/c/${name}`, persist, wires: [outputs, []] },
+            { id: `r-${name}`, type: "synthesis-webhook", z: TAB, name, path: `/c/${name}`, keep, wires: [outputs, []] },
             ...built.nodes,
             ...(built.subflows ?? []),
             fn(store, name === "split" ? STORE_ARRAY : STORE),

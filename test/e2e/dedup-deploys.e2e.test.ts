@@ -15,7 +15,7 @@ const SECRET = "dedup-wms-secret";
 function flows(collector: Collector, wmsName = "measurements", withWms = true): FlowNode[] {
     const receivers: FlowNode[] = [
         ...(withWms ? [{ id: "wms-in", type: "wms-webhook", name: wmsName, path: "/wms", credentials: { secret: SECRET } }] : []),
-        { id: "orders-in", type: "synthesis-webhook", name: "orders", path: "/orders", persist: false },
+        { id: "orders-in", type: "synthesis-webhook", name: "orders", path: "/orders", keep: false },
     ];
     return collector.tappedTab(TAB, receivers);
 }

@@ -211,7 +211,7 @@ describe("end to end: the delivery log's admin API under adminAuth", function ()
             body: JSON.stringify({
                 flows: [
                     { id: "tab-live", type: "tab", label: "live" },
-                    { id: "live-in", type: "synthesis-webhook", z: "tab-live", path: "/live", persist: false, x: 100, y: 100, wires: [[], []] },
+                    { id: "live-in", type: "synthesis-webhook", z: "tab-live", path: "/live", keep: false, x: 100, y: 100, wires: [[], []] },
                 ],
             }),
         });

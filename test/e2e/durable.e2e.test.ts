@@ -69,7 +69,7 @@ function durableFlow(collectorUrl: string, redisPort?: number, claimSeconds = 2,
     return [
         ...shared,
         { id: "tab-durable", type: "tab", label: "durable" },
-        { id: "sessions-in", type: "synthesis-webhook", z: "tab-durable", path: "/sessions", persist: true, maxAttempts: 5, ...(redisPort ? { state: "state" } : {}), wires: [["db"], []] },
+        { id: "sessions-in", type: "synthesis-webhook", z: "tab-durable", path: "/sessions", keep: true, maxAttempts: 5, ...(redisPort ? { state: "state" } : {}), wires: [["db"], []] },
         {
             id: "db",
             type: "http request",
@@ -284,7 +284,7 @@ describe("end to end: kept deliveries are bounded, whatever unauthenticated send
         const flow: FlowNode[] = [
             { id: "tab-bounded", type: "tab", label: "bounded" },
             // SynthesisVR keeps deliveries by default and needs no token: anyone can send.
-            { id: "big-in", type: "synthesis-webhook", z: "tab-bounded", path: "/big", persist: true, logDeliveries: 0, x: 100, y: 100, wires: [["failing"], []] },
+            { id: "big-in", type: "synthesis-webhook", z: "tab-bounded", path: "/big", keep: true, logDeliveries: 0, x: 100, y: 100, wires: [["failing"], []] },
             { id: "failing", type: "function", z: "tab-bounded", func: 'throw new Error("the database is down");', outputs: 1, x: 300, y: 100, wires: [[]] },
         ];
         const first = await new NodeRedProcess().start();
@@ -324,11 +324,11 @@ describe("end to end: kept events belong to the endpoint, not to the node object
     const suite = startedForSuite();
 
     /** A keeping receiver at /replaced with node id `id`, its events going to a function that fails (`failing`) or to the collector. */
-    function replacedFlow(id: string, persist: boolean | undefined, failing: boolean): FlowNode[] {
+    function replacedFlow(id: string, option: { keep?: boolean; persist?: boolean }, failing: boolean): FlowNode[] {
         const [taps, wires] = suite.collector.tap("replaced", "tab-replaced", 500, 100);
         return [
             { id: "tab-replaced", type: "tab", label: "replaced" },
-            { id, type: "synthesis-webhook", z: "tab-replaced", path: "/replaced", ...(persist === undefined ? {} : { persist }), x: 100, y: 100, wires: [[failing ? "down" : wires[0]![0]!], []] },
+            { id, type: "synthesis-webhook", z: "tab-replaced", path: "/replaced", ...option, x: 100, y: 100, wires: [[failing ? "down" : wires[0]![0]!], []] },
             { id: "down", type: "function", z: "tab-replaced", func: 'throw new Error("down");', outputs: 1, x: 300, y: 100, wires: [[]] },
             ...taps,
         ];
@@ -336,39 +336,58 @@ describe("end to end: kept events belong to the endpoint, not to the node object
 
     it("a node replaced on the same path (a new id), and one with keeping turned off, emits what the one before kept, once", async () => {
         const { nodeRed, collector } = suite;
-        await nodeRed.deploy(replacedFlow("first-id", true, true));
+        await nodeRed.deploy(replacedFlow("first-id", { keep: true }, true));
         const uuid = `replaced-${Date.now()}`;
         assert.equal((await nodeRed.post("/replaced", JSON.stringify([{ ...synthesisBatch(1)[0], uuid }]))).status, 200);
         await sleep(300); // failed in the flow: still kept
         // Deleted and added again (copy and paste, an import): a new id on the same path.
-        await nodeRed.deploy(replacedFlow("second-id", true, false));
+        await nodeRed.deploy(replacedFlow("second-id", { keep: true }, false));
         const [redelivered] = await collector.waitFor("replaced:1", 1);
         assert.equal(redelivered!.payload.uuid, uuid);
         assert.equal(redelivered!.webhook.redelivered, true);
 
         const again = `replaced-off-${Date.now()}`;
-        await nodeRed.deploy(replacedFlow("second-id", true, true));
+        await nodeRed.deploy(replacedFlow("second-id", { keep: true }, true));
         assert.equal((await nodeRed.post("/replaced", JSON.stringify([{ ...synthesisBatch(1)[0], uuid: again }]))).status, 200);
         await sleep(300);
         collector.clear();
         // Keeping turned off: what was kept is still emitted, once.
-        await nodeRed.deploy(replacedFlow("second-id", false, false));
+        await nodeRed.deploy(replacedFlow("second-id", { keep: false }, false));
         const [drained] = await collector.waitFor("replaced:1", 1);
         assert.equal(drained!.payload.uuid, again);
         await sleep(500);
-        await nodeRed.deploy(replacedFlow("second-id", false, false));
+        await nodeRed.deploy(replacedFlow("second-id", { keep: false }, false));
         assert.equal((await collector.settle("replaced:1", 500)).length, 1, "handled: not emitted again");
     });
 
-    it("a SynthesisVR node whose flow JSON has no persist option (an older flow, the admin API) keeps deliveries, as the palette's node does", async () => {
+    it("a SynthesisVR node whose flow JSON has no keep option (an older flow, the admin API) keeps deliveries, as the palette's node does", async () => {
         const { nodeRed, collector } = suite;
-        await nodeRed.deploy(replacedFlow("no-option", undefined, true));
+        await nodeRed.deploy(replacedFlow("no-option", {}, true));
         const uuid = `no-option-${Date.now()}`;
         assert.equal((await nodeRed.post("/replaced", JSON.stringify([{ ...synthesisBatch(1)[0], uuid }]))).status, 200);
         await sleep(300);
         collector.clear();
-        await nodeRed.deploy(replacedFlow("no-option", undefined, false));
+        await nodeRed.deploy(replacedFlow("no-option", {}, false));
         const [redelivered] = await collector.waitFor("replaced:1", 1);
         assert.equal(redelivered!.payload.uuid, uuid);
+    });
+
+    it("a flow saved by 0.2 says it with persist: its node keeps (or not) as that flow says", async () => {
+        const { nodeRed, collector } = suite;
+        await nodeRed.deploy(replacedFlow("legacy-off", { persist: false }, true));
+        const lost = `legacy-off-${Date.now()}`;
+        assert.equal((await nodeRed.post("/replaced", JSON.stringify([{ ...synthesisBatch(1)[0], uuid: lost }]))).status, 200);
+        await sleep(300);
+        collector.clear();
+        await nodeRed.deploy(replacedFlow("legacy-off", { persist: false }, false));
+        assert.deepEqual(await collector.settle("replaced:1", 1000), [], "persist: false, as the 0.2 flow said: nothing was kept");
+
+        await nodeRed.deploy(replacedFlow("legacy-on", { persist: true }, true));
+        const kept = `legacy-on-${Date.now()}`;
+        assert.equal((await nodeRed.post("/replaced", JSON.stringify([{ ...synthesisBatch(1)[0], uuid: kept }]))).status, 200);
+        await sleep(300);
+        await nodeRed.deploy(replacedFlow("legacy-on", { persist: true }, false));
+        const [redelivered] = await collector.waitFor("replaced:1", 1);
+        assert.equal(redelivered!.payload.uuid, kept);
     });
 });

@@ -15,10 +15,10 @@ const FAILS_ON_DELETE = 'if (msg.payload.action === "delete") throw new Error("d
 const FIXED = "return msg;";
 const ALWAYS_FAILS = 'throw new Error("still down");';
 
-function flows(store: string, persist: boolean, maxAttempts?: number): FlowNode[] {
+function flows(store: string, keep: boolean, maxAttempts?: number): FlowNode[] {
     return [
         { id: TAB, type: "tab", label: "entries" },
-        { id: "orders-in", type: "synthesis-webhook", z: TAB, name: "orders", path: "/orders", persist, ...(maxAttempts ? { maxAttempts } : {}), x: 100, y: 100, wires: [["store"], []] },
+        { id: "orders-in", type: "synthesis-webhook", z: TAB, name: "orders", path: "/orders", keep, ...(maxAttempts ? { maxAttempts } : {}), x: 100, y: 100, wires: [["store"], []] },
         { id: "store", type: "function", z: TAB, name: "the store", func: store, outputs: 1, x: 300, y: 100, wires: [[]] },
     ];
 }

@@ -9,7 +9,7 @@ import fs = require("node:fs");
 import path = require("node:path");
 import { RedisState } from "../../nodes/dedup/redis-state.js";
 import { RedisKeptEvents, type RedisKeptOptions } from "../../nodes/keep/redis-store.js";
-import { recoverAll, type KeptEvent, type NewKeptEvent } from "../../nodes/keep/kept-events.js";
+import { allPending, type KeptEvent, type NewKeptEvent } from "../../nodes/keep/kept-events.js";
 import { PACKAGE_ROOT, sleep } from "../support/node-red-process.js";
 import { RedisServer } from "../support/redis-server.js";
 
@@ -67,14 +67,14 @@ describe("end to end: the Redis Stream store of kept deliveries", function () {
         await first.close(); // writes the forget; d1-0 and d2-0 are still owed
 
         const restarted = instance("a");
-        const recovered = await recoverAll(restarted);
+        const recovered = await allPending(restarted);
         assert.deepEqual(uuidsOf(recovered), ["d1-0", "d2-0"]);
         assert.deepEqual(recovered.map((kept) => [kept.deliveryId, kept.index, kept.attempts, kept.parked]), [["d1", 0, 1, false], ["d2", 0, 1, false]]);
         assert.equal(recovered[0]!.remoteAddress, "203.0.113.7");
-        assert.deepEqual(await recoverAll(instance("b")), [], "another instance owes none of them");
+        assert.deepEqual(await allPending(instance("b")), [], "another instance owes none of them");
 
         const fresh = await restarted.put([event("d3", 0)]);
-        assert.deepEqual(uuidsOf(await recoverAll(restarted)), [], "what it put or read since it started is on its way already");
+        assert.deepEqual(uuidsOf(await allPending(restarted)), [], "what it put or read since it started is on its way already");
         for (const handle of [...recovered.map((kept) => kept.handle), ...fresh]) restarted.forget(handle);
         await restarted.close();
         assert.equal(await client.xLen(stream), 0, "handled entries leave the stream");
@@ -104,22 +104,22 @@ describe("end to end: the Redis Stream store of kept deliveries", function () {
         assert.equal(await client.xLen(stream), 0);
     });
 
-    it("parks entries aside: listed by recover, never taken over, forgotten by their parked handle", async () => {
+    it("parks entries aside: listed by pending, never taken over, forgotten by their parked handle", async () => {
         const store = instance("a");
         await store.put([event("p", 0)]);
         await store.close();
         const again = instance("a");
-        const [owed] = await recoverAll(again);
+        const [owed] = await allPending(again);
         const [parked] = await again.park([{ ...owed!, attempts: 5 }]);
         assert.match(parked!, /^parked:/);
         const taken = takeovers(instance("b"));
         await sleep(2 * CLAIM_AFTER_MS);
         assert.deepEqual(taken, []);
-        const listed = await recoverAll(instance("c"));
+        const listed = await allPending(instance("c"));
         assert.deepEqual(listed.map((kept) => [kept.handle, kept.attempts, kept.parked]), [[parked, 5, true]]);
         again.forget(parked!);
         await again.close();
-        assert.deepEqual(await recoverAll(instance("d")), []);
+        assert.deepEqual(await allPending(instance("d")), []);
     });
 
     it("fails a put at once while Redis is away, and within the timeout while it hangs", async () => {
@@ -135,7 +135,7 @@ describe("end to end: the Redis Stream store of kept deliveries", function () {
         // The put answered 503 runs once Redis resumes: it is undone, so neither a restart nor another instance emits it.
         for (const deadline = Date.now() + 3000; (await client.xLen(stream)) > 0 && Date.now() < deadline; ) await sleep(50);
         assert.equal(await client.xLen(stream), 0, "the late write was undone");
-        assert.deepEqual(await recoverAll(instance("a")), []);
+        assert.deepEqual(await allPending(instance("a")), []);
         const other = instance("b", { claimAfterMs: 50 });
         const taken = takeovers(other);
         await sleep(300);
@@ -170,7 +170,7 @@ describe("end to end: the Redis Stream store of kept deliveries", function () {
         await sleep(CLAIM_AFTER_MS * 3);
         const restarted = instance("a", { onForged: (where) => forged.push(where) });
         await a.close();
-        const recovered = await recoverAll(restarted);
+        const recovered = await allPending(restarted);
         assert.deepEqual(uuidsOf(strays), []);
         assert.ok(!uuidsOf(recovered).some((uuid) => uuid.startsWith("forged") || uuid.startsWith("other")), JSON.stringify(uuidsOf(recovered)));
         assert.ok(uuidsOf(recovered).includes("genuine-1-0") && uuidsOf(recovered).includes("genuine-2-0"), "the genuine ones still come back");
@@ -179,7 +179,7 @@ describe("end to end: the Redis Stream store of kept deliveries", function () {
         // Parked genuine entries stay listed beside the forged one; a changed attempt count fails.
         const parked = await restarted.park(recovered.filter((kept) => kept.deliveryId === "genuine-1"));
         assert.equal(parked.length, 1);
-        const listed = (await recoverAll(instance("b"))).filter((kept) => kept.parked);
+        const listed = (await allPending(instance("b"))).filter((kept) => kept.parked);
         assert.deepEqual(uuidsOf(listed), ["genuine-1-0"]);
     });
 
@@ -196,7 +196,7 @@ describe("end to end: the Redis Stream store of kept deliveries", function () {
             const [handle] = await store.put([event("acl", 0)]);
             const again = new RedisKeptEvents(limited as never, { stream: "verified-webhooks:kept:acl", group: "verified-webhooks", consumer: "acl", claimAfterMs: CLAIM_AFTER_MS, timeoutMs: 1000, entryKey: ENTRY_KEY });
             await store.close();
-            const [owed] = await recoverAll(again);
+            const [owed] = await allPending(again);
             assert.equal(owed?.handle, handle);
             const [parked] = await again.park([owed!]);
             again.forget(parked!);

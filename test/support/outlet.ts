@@ -1,5 +1,5 @@
 // An outlet that records what a receiver hands it, for tests of the pipeline without Node-RED.
-import type { AcceptedDelivery, DeliveryRecord, EventMessage, Outlet, RejectionMessage } from "../../nodes/receive/messages.js";
+import type { AcceptedDelivery, AnswerRecord, EventMessage, Outlet, RejectionMessage } from "../../nodes/receive/messages.js";
 
 export interface RecordingOutlet<Event> extends Outlet<Event> {
     /** What went to output 1 and output 2. */
@@ -8,7 +8,7 @@ export interface RecordingOutlet<Event> extends Outlet<Event> {
     /** How many times emit() was called. */
     calls: number;
     /** Every delivery once answered or refused, as the delivery log would record it. */
-    readonly deliveries: DeliveryRecord[];
+    readonly deliveries: AnswerRecord[];
     /** The delivery objects it was handed, answered or refused. */
     readonly accepted: AcceptedDelivery<Event>[];
 }

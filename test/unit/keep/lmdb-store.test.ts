@@ -1,11 +1,11 @@
 // The durable store alone: what is put is there after it is closed and opened again (as after
 // a restart), per node and in the order received; removed events are gone.
 import assert = require("node:assert/strict");
-import { recoverAll, type KeptEvent } from "../../../nodes/keep/kept-events.js";
+import { allPending, type KeptEvent } from "../../../nodes/keep/kept-events.js";
 import fs = require("node:fs");
 import os = require("node:os");
 import path = require("node:path");
-import { LmdbStore, packageFolder, KeptFull, RECOVER_PAGE_EVENTS, keyOf, type StoredEvent } from "../../../nodes/keep/lmdb-store.js";
+import { LmdbStore, packageFolder, KeptFull, PENDING_PAGE_EVENTS, keyOf, type StoredEvent } from "../../../nodes/keep/lmdb-store.js";
 
 function event(endpoint: string, deliveryId: string, index: number, receivedAt: string): StoredEvent {
     return { endpoint, deliveryId, index, receivedAt, verified: true, test: false, remoteAddress: "203.0.113.7", payload: JSON.stringify({ uuid: `${deliveryId}-${index}` }), attempts: 1, parked: false };
@@ -49,13 +49,13 @@ describe("durable store", () => {
         const view = store.forEndpoint("n");
         const [since] = await view.put([{ deliveryId: "since", index: 0, receivedAt: new Date().toISOString(), verified: true, test: false, remoteAddress: undefined, payload: "{}" }]);
         assert.deepEqual([since![0], since![2], since![3], since![4]], ["n", "since", 0, 2], "node, delivery, index, payload length");
-        const recovered = await recoverAll(view);
+        const recovered = await allPending(view);
         assert.deepEqual(recovered.map((kept) => [kept.deliveryId, kept.index, kept.attempts, kept.parked]), [["before", 0, 1, false], ["before", 1, 1, false]]);
 
         await view.attempted([recovered[0]!], 2);
         const [parked] = await view.park([recovered[1]!]);
         view.forget(since!);
-        const later = await recoverAll(store.forEndpoint("n")); // a node started later: the one just forgotten is gone
+        const later = await allPending(store.forEndpoint("n")); // a node started later: the one just forgotten is gone
         assert.deepEqual(later.map((kept) => [kept.deliveryId, kept.index, kept.attempts, kept.parked]), [["before", 0, 2, false], ["before", 1, 1, true]]);
         assert.deepEqual(later[1]!.handle, parked, "a parked event keeps its handle");
         await store.close();
@@ -76,7 +76,7 @@ describe("durable store", () => {
         store.remove(key!); // the flow handled event 0 just before the deploy
         // After the deploy, every node recovers at once: the first call writes the removal.
         const views = ["switch", "change", "delay"].map((endpoint) => store.forEndpoint(endpoint));
-        const recovered = await Promise.all(views.map((view) => recoverAll(view)));
+        const recovered = await Promise.all(views.map((view) => allPending(view)));
         assert.deepEqual(recovered[2]!.map((kept) => kept.index), [1]);
         await store.close();
     });
@@ -117,12 +117,12 @@ describe("durable store", () => {
         const view = store.forEndpoint("n");
         const pages: KeptEvent<unknown>[][] = [];
         for (let cursor: unknown = undefined; ; ) {
-            const page = await view.recover(cursor);
+            const page = await view.pending(cursor);
             if (page.events.length) pages.push(page.events);
             if (page.cursor === undefined) break;
             cursor = page.cursor;
         }
-        assert.ok(pages.length >= 2 && pages.every((page) => page.length <= RECOVER_PAGE_EVENTS + 40), pages.map((page) => page.length).join(","));
+        assert.ok(pages.length >= 2 && pages.every((page) => page.length <= PENDING_PAGE_EVENTS + 40), pages.map((page) => page.length).join(","));
         assert.equal(pages.flat().length, 1200);
         assert.deepEqual([...new Set(pages.flat().map((kept) => kept.deliveryId))], Array.from({ length: 30 }, (_, n) => `d${String(n).padStart(2, "0")}`));
         for (const page of pages) assert.equal(page.at(-1)!.index, 39, "a page ends with a whole delivery");

@@ -15,7 +15,7 @@ import {
     type LoggedEvent,
 } from "../../../nodes/log/delivery-log.js";
 import { CompletionTracker, oneLine } from "../../../nodes/log/completion.js";
-import { logQueryOf, MAX_REPLAYED_EVENTS, replayFailed, type LogRuntime } from "../../../nodes/node-red/delivery-log-routes.js";
+import { logQueryOf, MAX_REPLAYED_EVENTS, replayFailed, type ReplayTarget } from "../../../nodes/log/replay.js";
 import { canComplete } from "../../../nodes/node-red/completion-hooks.js";
 
 let sequence = 0;
@@ -307,10 +307,9 @@ describe("Replay failed", () => {
         });
         const emitted: string[] = [];
         let turns = 0;
-        const runtime: LogRuntime = {
+        const runtime: ReplayTarget = {
             logs,
-            tracker: new CompletionTracker(() => {}),
-            replayers: new Map([["n1", (entry, _events) => (emitted.push(entry.report.deliveryId), `replay-${emitted.length}`)]]),
+            replayerOf: (nodeId) => (nodeId === "n1" ? (entry) => (emitted.push(entry.report.deliveryId), `replay-${emitted.length}`) : undefined),
             changed: () => {},
         };
         const ticking = setInterval(() => turns++, 0);

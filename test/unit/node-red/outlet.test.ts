@@ -1,15 +1,16 @@
 // One node's outlet without Node-RED: what is kept on disk, what is forgotten when a kept
 // delivery is refused after all or handled, and a replay as a delivery of its own.
 import assert = require("node:assert/strict");
-import { recoverAll } from "../../../nodes/keep/kept-events.js";
+import { allPending } from "../../../nodes/keep/kept-events.js";
 import fs = require("node:fs");
 import os = require("node:os");
 import path = require("node:path");
 import express = require("express");
 import type { Node, NodeAPI } from "node-red";
-import { DeliveryOutlet, keptEventsOf } from "../../../nodes/node-red/outlet.js";
+import { DeliveryOutlet } from "../../../nodes/node-red/outlet.js";
+import { keptEventsOf } from "../../../nodes/node-red/stores.js";
 import { logLimitsOf } from "../../../nodes/log/delivery-log.js";
-import type { AcceptedDelivery, DeliveryRecord, EventMessage, RejectionMessage } from "../../../nodes/receive/pipeline.js";
+import type { AcceptedDelivery, AnswerRecord, EventMessage, RejectionMessage } from "../../../nodes/receive/pipeline.js";
 import { synthesis, type SynthesisEvent } from "../../../nodes/providers/synthesis.js";
 
 /** The parts of Node-RED's node API the delivery log and the store use. */
@@ -21,7 +22,7 @@ function fakeRED(userDir: string): NodeAPI {
         auth: { needsPermission: () => (_req: unknown, _res: unknown, next: () => void) => next() },
         settings: { userDir },
         nodes: { getNode: () => null },
-        events: { once() {}, on() {} },
+        events: { once() {}, on() {}, off() {} },
         _: (key: string) => key,
     } as unknown as NodeAPI;
 }
@@ -47,7 +48,7 @@ describe("one node's deliveries", () => {
         firstNewKey: undefined,
         firstRepeatedKey: undefined,
     });
-    const refusal = (status: number): [DeliveryRecord, RejectionMessage] => [
+    const refusal = (status: number): [AnswerRecord, RejectionMessage] => [
         { ...info, remoteAddress: "203.0.113.7", status, reason: "receiver is restarting: retry", accepted: 0, duplicates: 0, rejected: 0 },
         { payload: { provider: "synthesis", status, reason: "receiver is restarting: retry" }, webhook: { provider: "synthesis", receivedAt: info.receivedAt, deliveryId: info.deliveryId, remoteAddress: "203.0.113.7" } },
     ];
@@ -55,10 +56,10 @@ describe("one node's deliveries", () => {
     const node = { id: "sessions-in", name: "", warn() {}, send: (messages: unknown[]) => void sent.push(messages) } as unknown as Node;
 
     function nodeDeliveries(RED: NodeAPI) {
-        return new DeliveryOutlet<SynthesisEvent>(RED, node, synthesis, {}, { persist: true }, logLimitsOf({}), keptEventsOf(RED, { persist: true }, undefined, "synthesis:/sessions"));
+        return new DeliveryOutlet<SynthesisEvent>(RED, node, synthesis, {}, { keep: true }, logLimitsOf({}), keptEventsOf(RED, { keep: true }, undefined, "synthesis:/sessions"));
     }
     /** What a node starting now would redeliver. */
-    const keptNow = (RED: NodeAPI) => recoverAll(keptEventsOf(RED, { persist: true }, undefined, "synthesis:/sessions")!.store);
+    const keptNow = (RED: NodeAPI) => allPending(keptEventsOf(RED, { keep: true }, undefined, "synthesis:/sessions")!.store);
 
     it("forgets a kept delivery refused between its sync and its emit, so the sender's retry is the only copy", async () => {
         const RED = fakeRED(userDir);
@@ -79,12 +80,12 @@ describe("one node's deliveries", () => {
         await outlet.keep(accepted);
         (node as unknown as { wires: string[][] }).wires = [["next"], []];
         // What Node-RED's preDeliver hook reports as each event is sent on.
-        node.send = ((messages: { _msgid: string }[]) => void outlet.logRuntime.tracker.held(messages[0]!._msgid, "next", true)) as never;
+        node.send = ((messages: { _msgid: string }[]) => void outlet.runtime.tracker.held(messages[0]!._msgid, "next", true)) as never;
         outlet.emit(accepted);
         const msgids = accepted.emitted!.msgids;
         outlet.answered(accepted);
-        outlet.logRuntime.tracker.completed(msgids[0]!, "next");
-        outlet.logRuntime.tracker.failed(msgids[1]!, "next", new Error("database down"));
+        outlet.runtime.tracker.completed(msgids[0]!, "next");
+        outlet.runtime.tracker.failed(msgids[1]!, "next", new Error("database down"));
         assert.deepEqual((await keptNow(RED)).map((kept) => JSON.parse(kept.payload).uuid), ["b"]);
 
         // The flow is fixed: a replay of the failed event is a delivery of its own; once it is handled, the store forgets the original's kept event.
@@ -93,13 +94,13 @@ describe("one node's deliveries", () => {
         let replayed: { _msgid: string; webhook: { deliveryId: string; replayOf?: string } } | undefined;
         node.send = ((messages: { _msgid: string; webhook: { deliveryId: string } }[]) => {
             replayed = messages[0];
-            outlet.logRuntime.tracker.held(messages[0]!._msgid, "next", true);
+            outlet.runtime.tracker.held(messages[0]!._msgid, "next", true);
         }) as never;
         const replayId = outlet.replay(entry, [{ index: 1, payload: { uuid: "b", action: "create" } }]);
         assert.equal(replayed?.webhook.replayOf, info.deliveryId);
         assert.equal(replayed?.webhook.deliveryId, replayId);
         assert.notEqual(replayId, info.deliveryId);
-        outlet.logRuntime.tracker.completed(replayed!._msgid, "next");
+        outlet.runtime.tracker.completed(replayed!._msgid, "next");
         assert.deepEqual(await keptNow(RED), []);
         assert.equal(entry.report.events[1]!.state, "handled");
         assert.equal(entry.report.events[1]!.handledBy, replayId);

@@ -334,11 +334,11 @@ describe("MeshAgent provider", () => {
 
 describe("providers that never retry", () => {
     it("keep deliveries until handled by default in their editor files: SynthesisVR and MeshAgent (PROVIDERS.md: no retry)", () => {
-        const persistDefault = (type: string) => /persist: \{ value: (true|false) \}/.exec(fs.readFileSync(path.join(DIST, "nodes", `${type}.html`), "utf8"))?.[1];
-        assert.equal(persistDefault("synthesis-webhook"), "true");
-        assert.equal(persistDefault("meshagent-webhook"), "true");
-        assert.equal(persistDefault("wms-webhook"), "false");
-        assert.equal(persistDefault("mentra-webhook"), "false", "Mentra's cloud retries a session_request");
+        const keepDefault = (type: string) => /keep: \{ value: (true|false) \}/.exec(fs.readFileSync(path.join(DIST, "nodes", `${type}.html`), "utf8"))?.[1];
+        assert.equal(keepDefault("synthesis-webhook"), "true");
+        assert.equal(keepDefault("meshagent-webhook"), "true");
+        assert.equal(keepDefault("wms-webhook"), "false");
+        assert.equal(keepDefault("mentra-webhook"), "false", "Mentra's cloud retries a session_request");
     });
 });
 

@@ -1,6 +1,6 @@
 // Secrets and tokens, and the lists and paths typed into a node's dialog.
 import assert = require("node:assert/strict");
-import { parseSecrets, matchesAnyDigest, tokenDigests, withoutSuffix } from "../../../nodes/receive/secrets.js";
+import { parseSecrets, urlTokenOf, matchesAnyDigest, tokenDigests, withoutSuffix } from "../../../nodes/receive/secrets.js";
 import { parseList } from "../../../nodes/receive/options-lists.js";
 import { normalisePath } from "../../../nodes/http/paths.js";
 
@@ -20,6 +20,13 @@ describe("secrets", () => {
         assert.deepEqual(parseSecrets("  a  \r\n\nb\n${MAC}\n${MISSING}\n${TWO}", (name) => env[name]), ["a", "b", "from-env", "x", "y"]);
         assert.deepEqual(parseSecrets(undefined), []);
         assert.deepEqual(parseSecrets("literal ${NOT} reference"), ["literal ${NOT} reference"]);
+    });
+
+    it("names the token a URL takes: the first secret line, or the variable a ${ENV} line names, never its value", () => {
+        assert.deepEqual(urlTokenOf("\n  tok-1 \ntok-2"), { token: "tok-1", env: null });
+        assert.deepEqual(urlTokenOf("${SESSION_TOKEN}\nother"), { token: null, env: "SESSION_TOKEN" });
+        assert.deepEqual(urlTokenOf(undefined), { token: null, env: null });
+        assert.deepEqual(urlTokenOf("  \n "), { token: null, env: null });
     });
 
     it("compares tokens against every digest", () => {
