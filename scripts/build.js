@@ -17,10 +17,10 @@ fs.chmodSync(path.join(dist, "bin", "verified-webhooks.js"), 0o755);
 
 const { PROVIDERS } = require(path.join(nodesOut, "providers", "index.js"));
 // The one module of node options and their defaults: the editor files show what the runtime takes.
-const { editorDefaults, DEFAULT_CLAIM_SECONDS } = require(path.join(nodesOut, "node-red", "node-options.js"));
+const { editorDefaults, DEFAULT_CLAIM_SECONDS, DEFAULT_MAX_SESSIONS } = require(path.join(nodesOut, "node-red", "node-options.js"));
 
 /** Node types that are not receivers, each with its own source files in nodes/node-red/. */
-const OTHER_NODE_TYPES = ["webhook-state"];
+const OTHER_NODE_TYPES = ["webhook-state", "mentra-app", "mentra-in", "mentra-out"];
 
 // Node-RED finds node files through package.json, so its node-red.nodes follows the list of
 // providers: the build writes it when a provider was added or removed (commit the change).
@@ -113,7 +113,7 @@ for (const type of nodeTypes) {
     const html = provider
         ? editorFile(provider)
         : fs.readFileSync(path.join(root, "nodes", "node-red", `${type}.html`), "utf8").replace(/\{\{(\w+)\}\}/g, (_, key) => {
-              const values = { claimSeconds: DEFAULT_CLAIM_SECONDS };
+              const values = { claimSeconds: DEFAULT_CLAIM_SECONDS, maxSessions: DEFAULT_MAX_SESSIONS };
               if (!(key in values)) throw new Error(`${type}.html: no value for {{${key}}}`);
               return String(values[key]);
           });

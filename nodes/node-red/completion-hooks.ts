@@ -113,10 +113,10 @@ export class MessageFollower {
         // preDeliver sees each message as it is routed to a node: sent on by a node that cannot call
         // done(), made from one of ours (split's parts), held by its destination. (No onSend hook:
         // every hook costs each message of the runtime a turn through Node-RED's hook machinery.)
-        add("preDeliver", (event: SendEvent) => this.routedTo(event));
-        add("onReceive", (event: ReceiveEvent) => this.received(event));
-        add("postReceive", (event: ReceiveEvent) => this.returned(event));
-        add("onComplete", (event: CompleteEvent) => this.completed(event));
+        add("preDeliver", this.routedTo);
+        add("onReceive", this.received);
+        add("postReceive", this.returned);
+        add("onComplete", this.completed);
         const events = RED.events as unknown as { on(name: string, listener: (event: StopEvent) => void): void };
         events.on("flows:stopping", (event) => {
             this.stopping = stoppedBy(event);
@@ -136,7 +136,8 @@ export class MessageFollower {
         this.tracker.held(msg._msgid as string, node.id, itCompletes);
     }
 
-    private routedTo(event: SendEvent): void {
+    // Hooks as bound fields: every message of the runtime passes each, so no wrapper call per hook.
+    private readonly routedTo = (event: SendEvent): void => {
         const { msg } = event;
         const node = event.destination?.node;
         if (!msg || !node || typeof msg._msgid !== "string") return;
@@ -147,9 +148,9 @@ export class MessageFollower {
         if (source !== undefined) this.tracker.sentBy(msg._msgid, source);
         this.routed.add(msg);
         this.hold(msg, node);
-    }
+    };
 
-    private received(event: ReceiveEvent): void {
+    private readonly received = (event: ReceiveEvent): void => {
         const { msg } = event;
         const node = event.destination?.node;
         if (!msg || !node || !this.tracker.follows(msg._msgid)) return;
@@ -158,9 +159,9 @@ export class MessageFollower {
         // Popped by postReceive; bounded in case a hook of another package halts a delivery in between.
         if (this.handling.length >= MAX_NESTED_HANDLERS) this.handling.shift();
         this.handling.push({ node: node.id, msgid: msg._msgid as string });
-    }
+    };
 
-    private returned(event: ReceiveEvent): void {
+    private readonly returned = (event: ReceiveEvent): void => {
         const node = event.destination?.node;
         const msg = event.msg;
         if (!node || !msg) return;
@@ -169,12 +170,12 @@ export class MessageFollower {
         const top = this.handling[this.handling.length - 1];
         if (top?.node === node.id && top.msgid === msgid) this.handling.pop();
         if (this.completes.get(node) === false) this.tracker.returned(node.id);
-    }
+    };
 
-    private completed(event: CompleteEvent): void {
+    private readonly completed = (event: CompleteEvent): void => {
         const msg = event.msg;
         if (!msg) return;
         const nodeId = event.node?.id ?? "";
         this.tracker.completed(this.arrivedAs.get(msg) ?? msg._msgid, nodeId, event.error, this.stopping?.(nodeId) ?? false);
-    }
+    };
 }

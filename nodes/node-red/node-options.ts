@@ -39,6 +39,9 @@ export const DEFAULT_MAX_ATTEMPTS = 5;
 /** A shared-state node: seconds before another instance takes over a silent one's kept events (Take over after). */
 export const DEFAULT_CLAIM_SECONDS = 10;
 
+/** A mentra-app node: sessions it holds at once at most (Max. sessions). */
+export { DEFAULT_MAX_SESSIONS } from "../mentra/app.js";
+
 /** Whether a node of `provider` keeps deliveries until handled unless told otherwise: a provider that never retries loses what a crash loses. */
 export function keepsByDefault(provider: Pick<SomeProvider, "retries">): boolean {
     return provider.retries === false;

@@ -8,7 +8,7 @@
  */
 import type { Node, NodeAPI } from "node-red";
 import { randomUUID } from "node:crypto";
-import type { AcceptedDelivery, DeliveryInfo, AnswerRecord, Outlet, RejectionMessage, WebhookInfo } from "../receive/messages.js";
+import type { AcceptedDelivery, DeliveryInfo, AnswerRecord, EventMessage, Outlet, RejectionMessage, WebhookInfo } from "../receive/messages.js";
 import { deliveryOutcome, eventNameOf, reacceptedEvents, restarting } from "../receive/outcome.js";
 import { receivedNow } from "../receive/body.js";
 import type { Provider } from "../receive/provider.js";
@@ -48,6 +48,8 @@ export class DeliveryOutlet<Event> implements Outlet<Event> {
     /** Deliveries emitted and not answered yet (each waits one turn): every one is answered or refused. */
     private readonly awaitingAnswer = new Set<AcceptedDelivery<Event>>();
     private closed = false;
+    /** Told of each new delivery's events as they go out (not replays or redeliveries): a mentra-webhook node with an app joins its sessions. */
+    onAccepted: ((messages: readonly EventMessage<Event>[]) => void) | undefined;
     private redeliveryTimer: NodeJS.Timeout | undefined;
 
     constructor(
@@ -138,6 +140,7 @@ export class DeliveryOutlet<Event> implements Outlet<Event> {
             });
         }
         this.awaitingAnswer.add(delivery);
+        if (this.onAccepted && delivery.replayOf === undefined && delivery.attempt === undefined && events.length > 0) this.onAccepted(events);
         for (const event of events) this.node.send([event, null] as never);
         if (following) {
             const { tracker } = this.runtime;

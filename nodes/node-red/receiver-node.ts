@@ -17,11 +17,16 @@ import { extraPathRule, parseSecrets } from "../receive/secrets.js";
 import type { DedupState, SharedStateNode } from "../dedup/state.js";
 import { TEST_EVENT_NONCE, testEventSender } from "./test-events.js";
 import { WebhooksRuntime } from "./runtime.js";
+import { sessionJoiner } from "./mentra-shared.js";
+import type { MentraAppNode } from "./mentra-shared.js";
+import type { MentraOptions } from "../providers/mentra.js";
 
 export interface ReceiverNodeDef extends NodeDef, ReceiverOptions {
     path?: string;
     /** The id of a webhook-state config node: de-duplication state shared through Redis. */
     state?: string;
+    /** mentra-webhook: the id of a mentra-app config node whose sessions the node joins. */
+    app?: string;
     [option: string]: unknown;
 }
 
@@ -111,6 +116,25 @@ class ReceiverStatus {
     }
 }
 
+/**
+ * A mentra-webhook node with an app selected joins the sessions it accepts; a node set to the
+ * newer protocol cannot yet (the session protocol 2.x only is built).
+ */
+function sessionsJoinedBy(RED: NodeAPI, node: Node, provider: { name: string }, options: unknown, config: ReceiverNodeDef): ((messages: readonly { payload: unknown }[]) => void) | undefined {
+    if (provider.name !== "mentra" || typeof config.app !== "string" || !config.app) return undefined;
+    if ((options as MentraOptions).protocol !== "app-ws") throw new NodeProblem("mentra-protocol");
+    const appNode = RED.nodes.getNode(config.app) as MentraAppNode | null;
+    if (!appNode) throw new NodeProblem("mentra-no-app");
+    // An app not configured yet (no API key) shows on its nodes; a session it cannot join is said when one comes.
+    const join = appNode.app ? sessionJoiner(appNode.app) : undefined;
+    return (
+        join ??
+        ((messages) => {
+            if (messages.some((message) => (message.payload as { type?: unknown }).type === "session_request")) node.warn(RED._("webhook.errors.mentra-not-joined", { reason: appNode.problem ?? "" }));
+        })
+    );
+}
+
 /** Registers the node type of `provider`; generic so that its options and keys meet their own provider's. */
 export function registerReceiverNode<Event, Options, Keys>(RED: NodeAPI, provider: Provider<Event, Options, Keys>): void {
     const runtime = WebhooksRuntime.of(RED); // its admin routes answer before any node is deployed
@@ -134,12 +158,13 @@ function startReceiver<Event>(RED: NodeAPI, runtime: WebhooksRuntime, provider: 
     const limits = receiverSettings(config);
     const scope = `${provider.name}:${path}`;
     const shared = sharedStateOf(RED, config);
+    const options = provider.options(config);
+    const joinSessions = sessionsJoinedBy(RED, node, provider, options, config);
     const storeError = (error: unknown) => node.error(RED._("webhook.errors.store", { reason: reasonOf(error) }));
     const endpointStates = shared ? undefined : runtime.endpointStates((error) => node.warn(RED._("webhook.errors.store", { reason: reasonOf(error) })));
     const state: DedupState = shared?.stateFor(limits) ?? endpointStates!.acquire(scope, limits);
 
     // Where each delivery goes once decided: the store ("Keep deliveries until handled": LMDB, or Redis with a shared-state node), the flow, the log.
-    const options = provider.options(config);
     let outlet: DeliveryOutlet<Event>;
     try {
         outlet = new DeliveryOutlet<Event>(RED, node, provider, options, config, logLimits(config), keptEventsOf(RED, config, shared, scope, keepsByDefault(provider)));
@@ -147,6 +172,7 @@ function startReceiver<Event>(RED: NodeAPI, runtime: WebhooksRuntime, provider: 
         void endpointStates?.release(scope, limits.windowMs);
         throw new NodeProblem("store", { reason: reasonOf(error) });
     }
+    outlet.onAccepted = joinSessions;
     let claim: RouteClaim | undefined;
     const status: ReceiverStatus = new ReceiverStatus(RED, node, path, () => claim?.active === true, (): ReceiverCounts => receiver.counts);
     const receiver = new Receiver(provider, options, secrets, limits, outlet, {

@@ -19,6 +19,7 @@ import { DeliveryLogs } from "../log/delivery-log.js";
 import type { Replayer, ReplayTarget } from "../log/replay.js";
 import { DEFAULT_SETTINGS } from "../receive/settings.js";
 import type { SomeProvider } from "../receive/provider.js";
+import type { MentraApp } from "../mentra/app.js";
 import { MessageFollower } from "./completion-hooks.js";
 import { registerAdminRoutes } from "./admin-routes.js";
 import type { TestEventSender } from "./test-events.js";
@@ -49,12 +50,15 @@ export class WebhooksRuntime implements ReplayTarget {
     /** Receiver nodes deployed, by node id. */
     readonly receivers = new Map<string, DeployedReceiver>();
     readonly logs = new DeliveryLogs();
+    /** The Mentra apps of the mentra-app nodes, by node id: they outlive a deploy, so a user's session goes on through it. */
+    readonly mentraApps = new Map<string, { app: MentraApp; detached?: NodeJS.Timeout }>();
     readonly tracker: CompletionTracker;
     private routeTable: RouteTable | undefined;
     private lmdb: LmdbStore | undefined;
     private journals: IdentityJournals | undefined;
     private states: EndpointStates | undefined;
     private changes = 0;
+    private watchingStop = false;
     private publishTimer: NodeJS.Timeout | undefined;
 
     /** This Node-RED's runtime object: made, with its admin routes and message hooks, on first use. */
@@ -78,11 +82,13 @@ export class WebhooksRuntime implements ReplayTarget {
         if (event?.id === "runtime-state" && event.payload?.state === "stop" && !event.payload.deploy) void this.close();
     };
 
-    /** Listens for the runtime's stop while a store on disk is open, and only then. */
-    private watchStop(listen: boolean): void {
+    /** Listens for the runtime's stop while something is open that must close with it (a store on disk, a Mentra app), and only then. */
+    watchStop(listen: boolean): void {
+        if (listen === this.watchingStop) return;
+        this.watchingStop = listen;
         const events = this.RED.events as unknown as { on?(name: string, listener: (event: RuntimeStateEvent) => void): void; off?(name: string, listener: (event: RuntimeStateEvent) => void): void };
-        if (listen && !this.lmdb && !this.journals) events.on?.("runtime-event", this.onRuntimeEvent);
-        if (!listen) events.off?.("runtime-event", this.onRuntimeEvent);
+        if (listen) events.on?.("runtime-event", this.onRuntimeEvent);
+        else events.off?.("runtime-event", this.onRuntimeEvent);
     }
 
     /** A delivery was added to the log or changed: the editor hears of it within PUBLISH_INTERVAL_MS. */
@@ -153,8 +159,17 @@ export class WebhooksRuntime implements ReplayTarget {
         return this.lmdb !== undefined || (userDir !== undefined && existsSync(join(userDir, "verified-webhooks", "deliveries")));
     }
 
-    /** Closes the stores on disk (what the journal holds is written first); the next use opens them again. */
+    /**
+     * Closes the stores on disk (what the journal holds is written first; the next use opens
+     * them again) and ends the Mentra apps' sessions without releasing them (the cloud starts
+     * the app again when Node-RED is back).
+     */
     async close(): Promise<void> {
+        for (const [id, { app, detached }] of this.mentraApps) {
+            clearTimeout(detached);
+            app.close("Node-RED stopped");
+            this.mentraApps.delete(id);
+        }
         const { lmdb, journals } = this;
         this.watchStop(false);
         this.lmdb = undefined;

@@ -214,7 +214,7 @@ describe("the editor in a real browser", function () {
 
     it("imports each example from Import > Examples and deploys it", async () => {
         const examples = fs.readdirSync(path.join(PACKAGE_ROOT, "examples")).map((file) => file.replace(/\.json$/, "")).sort();
-        assert.equal(examples.length, 6);
+        assert.equal(examples.length, 7);
         const nodeCount = () => page.evaluate(() => {
             let count = 0;
             RED.nodes.eachNode(() => { count++; });

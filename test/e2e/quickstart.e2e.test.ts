@@ -100,7 +100,10 @@ describe("quick start (npm start)", function () {
             const answer = execFileSync("bash", ["-c", `${curl.trim()} --silent --output /dev/null --write-out '%{http_code}'`], { encoding: "utf8" });
             assert.equal(answer, "200", curl);
         }
-        assert.doesNotMatch(started.output, /\[error\]|\[warn\] \[/);
+        assert.doesNotMatch(started.output, /\[error\]/);
+        // The one warning meant: the live-captions example's app has no API key yet, so a session it accepts is not joined, and it says so.
+        const warnings = started.output.split("\n").filter((line) => /\[warn\] \[/.test(line));
+        assert.deepEqual(warnings.filter((line) => !/\[mentra-webhook:captions app\] A session was not joined: Mentra app: the API key is missing/.test(line)), []);
     });
 
     it("the examples handle every event the quick start sent: none stays pending, none fails, nothing is re-emitted by a deploy", async () => {

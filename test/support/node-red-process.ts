@@ -348,7 +348,10 @@ class NodeRedProcess {
 
     /** Deploys `flows` (nodes may carry `credentials`) and waits until they have started. */
     async deploy(flows: readonly FlowNode[], type = "full"): Promise<JsonObject> {
-        for (const node of flows) if (node.credentials?.secret) watchSecret(node.credentials.secret);
+        for (const node of flows) {
+            if (node.credentials?.secret) watchSecret(node.credentials.secret);
+            if (node.credentials?.apiKey) watchSecret(node.credentials.apiKey); // a Mentra app's key: never in a log either
+        }
         const before = (this.log.match(/Started (modified )?(flows|nodes)/g) ?? []).length;
         const response = await request(this.adminUrl("/flows"), {
             method: "POST",

@@ -13,3 +13,9 @@ declare module "@node-red/nodes/core/sequence/17-split.js" {
     const register: (RED: NodeAPI) => void;
     export = register;
 }
+
+declare module "@node-red/nodes/core/function/15-change.js" {
+    import type { NodeAPI } from "node-red";
+    const register: (RED: NodeAPI) => void;
+    export = register;
+}

@@ -9,7 +9,8 @@ import { DIST, PACKAGE_ROOT } from "../../support/paths.js";
 
 const LANGUAGES = ["en-US", "de", "ja"];
 const RECEIVER_TYPES = PROVIDERS.map((provider) => provider.nodeType);
-const NODE_TYPES = [...RECEIVER_TYPES, "webhook-state"];
+/** Every node type the package registers, as package.json lists them for Node-RED. */
+const NODE_TYPES = Object.keys((JSON.parse(fs.readFileSync(path.join(PACKAGE_ROOT, "package.json"), "utf8")) as { "node-red": { nodes: Record<string, string> } })["node-red"].nodes);
 
 type Catalogue = { [key: string]: string | Catalogue };
 
@@ -55,11 +56,13 @@ describe("message catalogues", () => {
     it("holds every key the runtime asks for by name", () => {
         // The runtime's strings are asked for in the Node-RED shell, the one folder that imports Node-RED.
         const runtimeFiles = fs.readdirSync(path.join(DIST, "nodes", "node-red")).filter((file) => file.endsWith(".js")).map((file) => path.join("nodes", "node-red", file));
-        const stateKeys = new Set(keysOf(catalogue("en-US", "webhook-state")));
-        const receiverKeys = new Set(keysOf(catalogue("en-US", RECEIVER_TYPES[0]!)));
+        // A node type's own runtime file reads its own catalogue; the receivers' shared files, a receiver's.
+        const keysFor = (type: string) => new Set(keysOf(catalogue("en-US", type)));
+        const receiverKeys = keysFor(RECEIVER_TYPES[0]!);
         const missing: string[] = [];
         for (const file of runtimeFiles) {
-            const keys = file.endsWith("webhook-state.js") ? stateKeys : receiverKeys;
+            const type = path.basename(file, ".js");
+            const keys = NODE_TYPES.includes(type) ? keysFor(type) : receiverKeys;
             for (const key of literalKeys(fs.readFileSync(path.join(DIST, file), "utf8"))) if (!keys.has(key)) missing.push(`${file}: ${key}`);
         }
         assert.deepEqual(missing, []);
