@@ -4,6 +4,7 @@
  * the displays its display nodes send. Bounded: at most `maxSessions` sessions at once.
  * No Node-RED.
  */
+import type { DisplayRelay } from "./relay.js";
 import { MentraSession, type AppIdentity, type SessionEnd, type SessionListener } from "./session.js";
 import { streamMatches, subscriptionList, type AckFrame, type DataStreamFrame, type Display, type StreamRequest, type Subscription } from "./protocol.js";
 
@@ -28,6 +29,8 @@ export class MentraApp implements SessionListener {
     readonly sessions = new Map<string, MentraSession>();
     private readonly inputs = new Set<AppInput>();
     private readonly watchers = new Set<() => void>();
+    /** Where displays for sessions other instances hold go (a shared-state node selected), if anywhere. */
+    relay: DisplayRelay | undefined;
     /** The cloud's last refusal or error, for the nodes' status. */
     lastError: { code?: string; message: string } | undefined;
 
@@ -90,8 +93,22 @@ export class MentraApp implements SessionListener {
         this.sessions.get(sessionId)?.end({ reason });
     }
 
-    /** Shows `display` on session `sessionId`, or on every session of the app; returns how many it went to. */
-    display(sessionId: string | undefined, display: Display): number {
+    /**
+     * Shows `display` on session `sessionId`, or on every session of the app. With a relay
+     * (several instances), a session not held here, and every session, are also the other
+     * instances' to show. Returns how many sessions here it went to, or "relayed".
+     */
+    display(sessionId: string | undefined, display: Display): number | "relayed" {
+        const shown = this.showHere(sessionId, display);
+        if (this.relay && (sessionId === undefined || shown === 0)) {
+            void this.relay.send(sessionId, display);
+            if (shown === 0) return "relayed";
+        }
+        return shown;
+    }
+
+    /** Shows `display` on the sessions held here: `sessionId`'s, or all of them. */
+    showHere(sessionId: string | undefined, display: Display): number {
         if (sessionId !== undefined) {
             const session = this.sessions.get(sessionId);
             if (!session) return 0;
@@ -123,6 +140,8 @@ export class MentraApp implements SessionListener {
 
     /** Ends every session without releasing ownership: the cloud may start the app again (a shutdown, the app deleted). */
     close(reason: string): void {
+        void this.relay?.close();
+        this.relay = undefined;
         for (const session of [...this.sessions.values()]) session.end({ reason });
     }
 

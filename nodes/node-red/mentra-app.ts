@@ -10,7 +10,8 @@ import { MentraApp } from "../mentra/app.js";
 import { DEFAULT_MAX_SESSIONS } from "./node-options.js";
 import { positiveNumber } from "../receive/options.js";
 import { WebhooksRuntime } from "./runtime.js";
-import type { MentraAppDef, MentraAppNode } from "./mentra-shared.js";
+import type { MentraAppDef, MentraAppNode, SharedMessagesNode } from "./mentra-shared.js";
+import { DisplayRelay } from "../mentra/relay.js";
 
 
 
@@ -35,6 +36,24 @@ function appFor(runtime: WebhooksRuntime, id: string, identity: { packageName: s
     return app;
 }
 
+/**
+ * With a shared-state node selected (several instances behind one Public URL), displays for
+ * sessions another instance holds reach it through Redis, sealed with the instances' shared key.
+ */
+function relayDisplays(RED: NodeAPI, node: MentraAppNode, app: MentraApp, stateId: unknown): void {
+    void app.relay?.close();
+    app.relay = undefined;
+    if (typeof stateId !== "string" || !stateId) return;
+    const state = RED.nodes.getNode(stateId) as (Partial<SharedMessagesNode> & object) | null;
+    if (!state?.sharedMessages) return void node.warn(RED._("mentra-app.errors.no-state"));
+    const { pubSub, key, instance, channelPrefix } = state.sharedMessages();
+    const relay = new DisplayRelay(pubSub, `${channelPrefix}mentra:${app.packageName}:display`, key, instance, (sessionId, display) => void app.showHere(sessionId, display), () =>
+        node.warn(RED._("mentra-app.errors.forged")),
+    );
+    app.relay = relay;
+    relay.start().catch((error: unknown) => node.warn(RED._("mentra-app.errors.relay", { reason: error instanceof Error ? error.message : String(error) })));
+}
+
 export = (RED: NodeAPI): void => {
     const runtime = WebhooksRuntime.of(RED);
     function MentraAppConfigNode(this: MentraAppNode, config: MentraAppDef) {
@@ -47,9 +66,12 @@ export = (RED: NodeAPI): void => {
         // Not configured yet (an imported example): its nodes' status says so, and a session it cannot join is warned of then.
         if (node.problem) return;
         const maxSessions = Math.floor(positiveNumber(config.maxSessions, DEFAULT_MAX_SESSIONS));
-        node.app = appFor(runtime, node.id, { packageName, apiKey }, maxSessions);
+        const app = (node.app = appFor(runtime, node.id, { packageName, apiKey }, maxSessions));
+        relayDisplays(RED, node, app, config.state);
 
         node.on("close", (removed: boolean, done: () => void) => {
+            void app.relay?.close(); // the shared-state node closes its Redis connections too
+            app.relay = undefined;
             const held = runtime.mentraApps.get(node.id);
             if (held) {
                 if (removed) {

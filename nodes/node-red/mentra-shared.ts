@@ -4,16 +4,24 @@
  */
 import type { Node, NodeAPI, NodeDef } from "node-red";
 import type { MentraApp } from "../mentra/app.js";
+import type { PubSub } from "../redis/pubsub.js";
 
 export interface MentraAppDef extends NodeDef {
     packageName?: string;
     maxSessions?: unknown;
+    /** A webhook-state node: displays reach the sessions other instances hold. */
+    state?: string;
 }
 
 export interface MentraAppNode extends Node<{ apiKey?: string }> {
     /** The app, or undefined with `problem` saying why it cannot run (no package name, no API key). */
     app: MentraApp | undefined;
     problem: string | undefined;
+}
+
+/** What a shared-state node offers besides state: messages among the instances sharing its Redis, sealed with a key they share. */
+export interface SharedMessagesNode {
+    sharedMessages(): { pubSub: PubSub; key: Buffer; instance: string; channelPrefix: string };
 }
 
 /** The app of the mentra-app node `id`, or a red status saying why there is none. */

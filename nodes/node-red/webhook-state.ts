@@ -14,6 +14,8 @@ import { RedisKeptEvents } from "../keep/redis-store.js";
 import { packageFolder } from "../keep/lmdb-store.js";
 import { RedisState } from "../dedup/redis-state.js";
 import type { SharedStateNode } from "../dedup/state.js";
+import { redisPubSub } from "../redis/pubsub.js";
+import type { SharedMessagesNode } from "./mentra-shared.js";
 import { DEFAULT_CLAIM_SECONDS } from "./node-options.js";
 
 interface StateNodeDef extends NodeDef {
@@ -114,7 +116,7 @@ function connectRedis(RED: NodeAPI, node: Node<{ password?: string }>, url: stri
     return { client, health: { onFailure, onAnswer } };
 }
 
-type StateNode = Node<{ password?: string; entryKey?: string }> & SharedStateNode;
+type StateNode = Node<{ password?: string; entryKey?: string }> & SharedStateNode & SharedMessagesNode;
 
 /** Where the node's receivers keep deliveries until handled: a Redis Stream per endpoint, entries sealed with the entry key. */
 function keptEventsIn(RED: NodeAPI, node: StateNode, config: StateNodeDef, client: unknown, keyPrefix: string, health: { onFailure(reason: string): void; onAnswer(): void }): SharedStateNode["keptEventsFor"] {
@@ -150,8 +152,20 @@ export = (RED: NodeAPI): void => {
         node.stateFor = ({ windowMs, maxEntries }) =>
             new RedisState(client as never, { keyPrefix, windowMs, maxEntries, pendingMs: 5000, timeoutMs: REDIS_TIMEOUT_MS, busyWaitMs: BUSY_WAIT_MS, ...health });
         node.keptEventsFor = keptEventsIn(RED, node, config, client, keyPrefix, health);
+        const pubSub = redisPubSub(client as never, (error) => health.onFailure(error.message));
+        node.sharedMessages = () => {
+            const userDir = (RED.settings as unknown as { userDir?: string }).userDir ?? process.cwd();
+            const entryKey = entryKeyOf(node.credentials?.entryKey, userDir, () => node.warn(RED._("webhook-state.errors.local-entry-key")));
+            // Its own key, apart from the kept entries' (one key, one use).
+            const key = createHash("sha256").update("verified-webhooks messages\n").update(entryKey).digest();
+            return { pubSub, key, instance: instanceName(userDir), channelPrefix: keyPrefix };
+        };
         node.on("close", (done: () => void) => {
-            client.close().catch(() => client.destroy()).finally(done);
+            pubSub
+                .close()
+                .then(() => client.close())
+                .catch(() => client.destroy())
+                .finally(done);
         });
     }
 

@@ -26,7 +26,7 @@ declare const RED: {
         dirty(dirty: boolean): void;
         getType(type: string): { paletteLabel?: string | ((this: unknown) => string) } & Record<string, unknown>;
     };
-    workspaces: { show(id: string): void; active(): string };
+    workspaces: { show(id: string): void; active(): string; add(): unknown };
     view: { redraw(full?: boolean): void };
     clipboard: { copyText(value: string, element?: unknown, message?: string): boolean };
     sidebar: { show(id: string): void };
