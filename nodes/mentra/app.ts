@@ -22,6 +22,9 @@ export type SessionLifecycle =
     | { type: "error"; session: MentraSession; error: { code?: string; message: string } }
     | { type: "notice"; session: MentraSession; notice: string; frame: Record<string, unknown> };
 
+/** How long a change of the nodes' streams settles before the sessions send it (a deploy's stop and start). */
+export const SUBSCRIPTIONS_SETTLE_MS = 250;
+
 /** Sessions one app holds at once at most: past it, a new session_request is refused (the cloud then shows the app as failed). */
 export const DEFAULT_MAX_SESSIONS = 1000;
 
@@ -29,6 +32,7 @@ export class MentraApp implements SessionListener {
     readonly sessions = new Map<string, MentraSession>();
     private readonly inputs = new Set<AppInput>();
     private readonly watchers = new Set<() => void>();
+    private subscriptionTimer: NodeJS.Timeout | undefined;
     /** Where displays for sessions other instances hold go (a shared-state node selected), if anywhere. */
     relay: DisplayRelay | undefined;
     /** The cloud's last refusal or error, for the nodes' status. */
@@ -133,13 +137,22 @@ export class MentraApp implements SessionListener {
         if (this.inputs.delete(input)) this.subscriptionsChanged();
     }
 
-    /** A deploy changed what the nodes ask for: each active session sends the new list (only if it differs). */
+    /**
+     * The nodes asking for streams changed: each active session sends the new list, if it
+     * differs, once the change has settled (a full deploy stops every mentra in node and starts
+     * them again: the cloud must not see an empty list in between, and lose what is said meanwhile).
+     */
     subscriptionsChanged(): void {
-        for (const session of this.sessions.values()) session.updateSubscriptions();
+        this.subscriptionTimer ??= setTimeout(() => {
+            this.subscriptionTimer = undefined;
+            for (const session of this.sessions.values()) session.updateSubscriptions();
+        }, SUBSCRIPTIONS_SETTLE_MS);
     }
 
     /** Ends every session without releasing ownership: the cloud may start the app again (a shutdown, the app deleted). */
     close(reason: string): void {
+        clearTimeout(this.subscriptionTimer);
+        this.subscriptionTimer = undefined;
         void this.relay?.close();
         this.relay = undefined;
         for (const session of [...this.sessions.values()]) session.end({ reason });

@@ -91,6 +91,13 @@ describe("a Mentra app's sessions (fake cloud, protocol 2.x)", function () {
         assert.deepEqual((await cloud.waitFor("subscription_update", 3))[2]!.frame.subscriptions, ["transcription:en-US"]);
         await sleep(100);
         assert.equal(cloud.received("subscription_update").length, 3);
+
+        // A full deploy: every node stops, and starts again asking for the same: the cloud hears nothing of it, no empty list in between.
+        app.removeInput(captions);
+        await sleep(20);
+        app.addInput(recordingInput([{ kind: "transcription", language: "en-US" }]));
+        await sleep(400);
+        assert.equal(cloud.received("subscription_update").length, 3);
     });
 
     it("coalesces displays faster than the cloud takes them: the latest wins, nothing queues up", async () => {
