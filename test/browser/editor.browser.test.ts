@@ -108,6 +108,24 @@ describe("the editor in a real browser", function () {
         await page.waitForSelector("#node-input-path", { state: "visible" });
     }
 
+    /**
+     * Closes the node's edit tray with its OK or Cancel button and waits until it is gone: on a
+     * loaded machine a click can land while the tray is still sliding in, and the tray's shade
+     * would then stop every later click.
+     */
+    async function closeTray(button: "#node-dialog-ok" | "#node-dialog-cancel") {
+        await page.click(button);
+        for (let attempt = 1; ; attempt++) {
+            try {
+                await page.waitForSelector("#red-ui-editor-shade", { state: "hidden", timeout: 5000 });
+                return;
+            } catch (error) {
+                if (attempt === 3) throw error;
+                if (await page.locator(button).isVisible()) await page.click(button);
+            }
+        }
+    }
+
     async function deploy() {
         await page.click("#red-ui-header-button-deploy");
         await page.waitForSelector(".red-ui-notification:has-text('Successfully deployed')", { timeout: 15000 });
@@ -133,7 +151,7 @@ describe("the editor in a real browser", function () {
             await page.fill("#node-input-path", `/ui/${spec.provider}`);
             assert.match(await page.inputValue("#node-input-webhook-url"), new RegExp(`^http://127\\.0\\.0\\.1:${nodeRed.port}/ui/${spec.provider}$`));
             if (spec.secret) await page.fill("#node-input-secret", spec.secret);
-            await page.click("#node-dialog-ok");
+            await closeTray("#node-dialog-ok");
             placed.push({ ...spec, receiver, debug });
         }
         const links = await page.evaluate(() => {
@@ -170,7 +188,7 @@ describe("the editor in a real browser", function () {
         await page.click("#node-input-send-test");
         await page.waitForSelector(".red-ui-notification:has-text('Test event CONSTRAINT_VIOLATION sent: 200')");
         await screenshot(page, "03-test-event-from-dialog");
-        await page.click("#node-dialog-cancel");
+        await closeTray("#node-dialog-cancel");
         await showDebugSidebar();
         await debugMessages().filter({ hasText: "CONSTRAINT_VIOLATION" }).first().waitFor({ timeout: 10000 });
 
@@ -197,7 +215,7 @@ describe("the editor in a real browser", function () {
         await screenshot(page, "05-shared-state-dialog");
         await page.click("#node-config-dialog-ok");
         await page.waitForSelector("#node-config-input-claimSeconds", { state: "detached" });
-        await page.click("#node-dialog-cancel");
+        await closeTray("#node-dialog-cancel");
         const state = await page.evaluate(() => {
             const found: { claimSeconds: unknown }[] = [];
             RED.nodes.eachConfig((node) => {
@@ -236,7 +254,7 @@ describe("the editor in a real browser", function () {
             await screenshot(page, "23-mentra-app-dialog");
             await page.click("#node-config-dialog-ok");
             await page.waitForSelector("#node-config-input-packageName", { state: "detached" });
-            await page.click("#node-dialog-ok");
+            await closeTray("#node-dialog-ok");
 
             // The other two: the app just made, picked from their App list; the stream and layout keep their defaults.
             const app = await page.evaluate(() => {
@@ -250,7 +268,7 @@ describe("the editor in a real browser", function () {
                 await page.locator(`[id="${id}"] .red-ui-flow-node`).first().dblclick();
                 await page.waitForSelector(field, { state: "visible" });
                 await page.selectOption("#node-input-app", app);
-                await page.click("#node-dialog-ok");
+                await closeTray("#node-dialog-ok");
             }
             await deploy();
 
@@ -316,7 +334,7 @@ describe("the editor in a real browser", function () {
             await page.evaluate((z) => RED.workspaces.show(z), node.z);
             await openDialog(node.id);
             await page.fill("#node-input-secret", EXAMPLE_SECRETS[node.type]!);
-            await page.click("#node-dialog-ok");
+            await closeTray("#node-dialog-ok");
         }
         await screenshot(page, "05-examples-imported");
         await deploy();
