@@ -20,7 +20,7 @@ function flow() {
         { id: "tab", type: "tab", label: "sessions bench" },
         { id: "app", type: "mentra-app", packageName: APP.packageName, maxSessions: SESSIONS, credentials: { apiKey: APP.apiKey } },
         { id: "webhook", type: "mentra-webhook", z: "tab", path: "/mentra", allowedHosts: "127.0.0.1", allowInsecureWs: true, app: "app", logDeliveries: 0, x: 100, y: 100, wires: [[], []] },
-        { id: "in", type: "mentra-in", z: "tab", app: "app", stream: "transcription", language: "en-US", lifecycle: false, x: 100, y: 200, wires: [["out"]] },
+        { id: "in", type: "mentra-in", z: "tab", app: "app", stream: "transcription", language: "en-US", x: 100, y: 200, wires: [["out"], []] },
         { id: "out", type: "mentra-out", z: "tab", app: "app", layout: "text_wall", view: "main", x: 300, y: 200, wires: [] },
     ];
 }

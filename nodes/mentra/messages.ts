@@ -13,8 +13,6 @@ export interface MentraInOptions {
     language?: string;
     target?: string;
     rate?: string;
-    /** Also emit session started, stopped, errors and notices. */
-    lifecycle?: boolean | string;
 }
 
 const LOCATION_RATES = ["standard", "high", "realtime", "tenMeters", "hundredMeters", "kilometer", "threeKilometers", "reduced"];

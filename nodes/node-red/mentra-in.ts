@@ -1,6 +1,6 @@
 /**
- * mentra-in: emits what the glasses of a Mentra app's sessions send, for the stream it is set
- * to (one message per data_stream), and, if asked, the sessions' lifecycle: started (with the
+ * mentra-in: emits on output 1 what the glasses of a Mentra app's sessions send, for the stream
+ * it is set to (one message per data_stream), and on output 2 the sessions' lifecycle: started (with the
  * ack's settings and capabilities), stopped, errors and the cloud's notices. The streams of
  * every deployed mentra-in node are the app's subscriptions.
  */
@@ -25,13 +25,11 @@ export = (RED: NodeAPI): void => {
             node.status({ fill: "red", shape: "ring", text: request });
             return void node.error(request);
         }
-        const lifecycle = config.lifecycle === true || config.lifecycle === "true";
         const input: AppInput = {
             streams: [request],
-            data: (session, frame) => node.send({ topic: frame.streamType, payload: frame.data, streamType: frame.streamType, ...sessionFields(session), timestamp: frame.timestamp } as never),
-            lifecycle: (event) => {
-                if (lifecycle) node.send(lifecycleMessage(event) as never);
-            },
+            data: (session, frame) => node.send([{ topic: frame.streamType, payload: frame.data, streamType: frame.streamType, ...sessionFields(session), timestamp: frame.timestamp }, null] as never),
+            // Apart from the stream: wired straight to a display, output 1 shows only what was said.
+            lifecycle: (event) => node.send([null, lifecycleMessage(event)] as never),
         };
         app.addInput(input);
         const stopShowing = showSessions(RED, node, app);

@@ -14,7 +14,7 @@ function captionsFlow(name = "captions"): FlowNode[] {
         { id: "tab", type: "tab", label: "Live captions" },
         { id: "app", type: "mentra-app", name, packageName: APP.packageName, credentials: { apiKey: APP.apiKey } },
         { id: "webhook", type: "mentra-webhook", z: "tab", path: "/captions", allowedHosts: "127.0.0.1", allowInsecureWs: true, app: "app", x: 100, y: 100, wires: [[], []] },
-        { id: "captions-in", type: "mentra-in", z: "tab", app: "app", stream: "transcription", language: "en-US", lifecycle: false, x: 100, y: 200, wires: [["text-only"]] },
+        { id: "captions-in", type: "mentra-in", z: "tab", app: "app", stream: "transcription", language: "en-US", x: 100, y: 200, wires: [["text-only"], []] },
         { id: "text-only", type: "change", z: "tab", rules: [{ t: "set", p: "payload", pt: "msg", to: "payload.text", tot: "msg" }], x: 300, y: 200, wires: [["glasses"]] },
         { id: "glasses", type: "mentra-out", z: "tab", app: "app", layout: "text_wall", view: "main", x: 500, y: 200, wires: [] },
     ];

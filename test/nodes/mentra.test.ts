@@ -39,7 +39,8 @@ function captionsFlow(fields: Record<string, unknown> = {}): FlowNode[] {
         { id: "tab", type: "tab", label: "Live captions" },
         { id: "app", type: "mentra-app", name: "captions", packageName: APP.packageName },
         { id: "webhook", type: "mentra-webhook", z: "tab", path: "/mentra", allowedHosts: "127.0.0.1", allowInsecureWs: true, app: "app", wires: [[], []], ...fields },
-        { id: "captions-in", type: "mentra-in", z: "tab", app: "app", stream: "transcription", language: "en-US", lifecycle: false, wires: [["text-only"]] },
+        { id: "captions-in", type: "mentra-in", z: "tab", app: "app", stream: "transcription", language: "en-US", wires: [["text-only"], ["sessions"]] },
+        { id: "sessions", type: "helper", z: "tab" },
         { id: "text-only", type: "change", z: "tab", rules: [{ t: "set", p: "payload", pt: "msg", to: "payload.text", tot: "msg" }], wires: [["glasses"]] },
         { id: "glasses", type: "mentra-out", z: "tab", app: "app", layout: "text_wall", view: "main", wires: [] },
     ];
@@ -77,6 +78,9 @@ describe("a Mentra app as a flow (test helper, fake cloud)", function () {
 
     it("joins the session it accepts within 1 s and shows the transcription on the glasses, through a change node, across a deploy", async () => {
         const url = await start(captionsFlow());
+        const sessionEvents: { topic?: string; sessionId?: string; payload: { capabilities?: { modelName?: string }; reason?: string } }[] = [];
+        const listen = () => (helper.getNode("sessions") as unknown as { on(event: "input", listener: (msg: (typeof sessionEvents)[number]) => void): void }).on("input", (msg) => void sessionEvents.push(msg));
+        listen();
         const posted = Date.now();
         const answer = await post(url("/mentra/webhook"), mentraSession({ sessionId: SESSION, timestamp: new Date().toISOString(), websocketUrl: undefined, mentraOSWebsocketUrl: cloud.url, augmentOSWebsocketUrl: cloud.url }));
         assert.equal(answer.status, 200);
@@ -92,6 +96,7 @@ describe("a Mentra app as a flow (test helper, fake cloud)", function () {
 
         // A full deploy (the editor's default): the session goes on; the new nodes receive and display.
         await helper.setFlows(captionsFlow(), "full", CREDENTIALS);
+        listen(); // the redeployed output-2 node
         await sleep(300);
         cloud.sendData(SESSION, "transcription:en-US", { type: "transcription", text: "after the deploy", isFinal: true, startTime: 0, endTime: 900 });
         await cloud.waitFor("display_event", 2);
@@ -100,6 +105,12 @@ describe("a Mentra app as a flow (test helper, fake cloud)", function () {
 
         await post(url("/mentra/webhook"), { type: "stop_request", sessionId: SESSION, userId: "jane.doe@example.com", reason: "user_disabled", timestamp: new Date().toISOString() });
         await cloud.until(() => cloud.closes.length === 1, "the session's socket closed");
+        // Output 2: the session's lifecycle (output 1 carried only what was said: the display showed no JSON).
+        const started = sessionEvents.find((msg) => msg.topic === "session_started");
+        assert.equal(started?.sessionId, SESSION);
+        assert.equal(started?.payload.capabilities?.modelName, "Even Realities G1");
+        await sleep(50);
+        assert.ok(sessionEvents.some((msg) => msg.topic === "session_stopped" && msg.payload.reason === "user_disabled"), JSON.stringify(sessionEvents.map((msg) => msg.topic)));
     });
 
     it("never dials a URL on a host that is not allowed (403: the API key stays home)", async () => {
