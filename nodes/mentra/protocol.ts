@@ -242,9 +242,3 @@ export function reconnectsAfter(code: number, reason: string): boolean {
     if (code === 1000 || code === 1001 || code === 1008) return false;
     return !reason.includes("App stopped") && !reason.includes("User session ended");
 }
-
-/** The stream a data_stream frame belongs to, as a session-events node selects it (transcription:auto receives transcription:<lang>). */
-export function streamKindOf(streamType: string): StreamKind | undefined {
-    const base = streamType.split(":")[0]!;
-    return (STREAMS as readonly string[]).includes(base) ? (base as StreamKind) : undefined;
-}

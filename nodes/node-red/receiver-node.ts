@@ -125,14 +125,15 @@ function sessionsJoinedBy(RED: NodeAPI, node: Node, provider: { name: string }, 
     if ((options as MentraOptions).protocol !== "app-ws") throw new NodeProblem("mentra-protocol");
     const appNode = RED.nodes.getNode(config.app) as MentraAppNode | null;
     if (!appNode) throw new NodeProblem("mentra-no-app");
-    // An app not configured yet (no API key) shows on its nodes; a session it cannot join is said when one comes.
-    const join = appNode.app ? sessionJoiner(appNode.app) : undefined;
-    return (
-        join ??
-        ((messages) => {
-            if (messages.some((message) => (message.payload as { type?: unknown }).type === "session_request")) node.warn(RED._("webhook.errors.mentra-not-joined", { reason: appNode.problem ?? "" }));
-        })
-    );
+    if (appNode.app) return sessionJoiner(appNode.app);
+    // An app not configured yet (no API key) shows on its nodes; the first session it cannot join
+    // is said, once per start of the node: session_requests are unsigned, a flood must not fill the log.
+    let said = false;
+    return (messages) => {
+        if (said || !messages.some((message) => (message.payload as { type?: unknown }).type === "session_request")) return;
+        said = true;
+        node.warn(RED._("webhook.errors.mentra-not-joined", { reason: appNode.problem ?? "" }));
+    };
 }
 
 /** Registers the node type of `provider`; generic so that its options and keys meet their own provider's. */

@@ -118,19 +118,32 @@ function connectRedis(RED: NodeAPI, node: Node<{ password?: string }>, url: stri
 
 type StateNode = Node<{ password?: string; entryKey?: string }> & SharedStateNode & SharedMessagesNode;
 
-/** Where the node's receivers keep deliveries until handled: a Redis Stream per endpoint, entries sealed with the entry key. */
-function keptEventsIn(RED: NodeAPI, node: StateNode, config: StateNodeDef, client: unknown, keyPrefix: string, health: { onFailure(reason: string): void; onAnswer(): void }): SharedStateNode["keptEventsFor"] {
+/** This instance as the shared-state node knows it: the Entry key and the instance's name, each read (from the user directory) once, on first use. */
+interface InstanceIdentity {
+    entryKey(): Buffer;
+    instance(): string;
+}
+
+function instanceIdentity(RED: NodeAPI, node: StateNode): InstanceIdentity {
     const userDir = (RED.settings as unknown as { userDir?: string }).userDir ?? process.cwd();
-    const claimAfterMs = Math.floor(positiveNumber(config.claimSeconds, DEFAULT_CLAIM_SECONDS) * 1000);
-    let consumer: string | undefined;
     let entryKey: Buffer | undefined;
+    let instance: string | undefined;
+    return {
+        entryKey: () => (entryKey ??= entryKeyOf(node.credentials?.entryKey, userDir, () => node.warn(RED._("webhook-state.errors.local-entry-key")))),
+        instance: () => (instance ??= instanceName(userDir)),
+    };
+}
+
+/** Where the node's receivers keep deliveries until handled: a Redis Stream per endpoint, entries sealed with the entry key. */
+function keptEventsIn(RED: NodeAPI, node: StateNode, config: StateNodeDef, client: unknown, keyPrefix: string, health: { onFailure(reason: string): void; onAnswer(): void }, identity: InstanceIdentity): SharedStateNode["keptEventsFor"] {
+    const claimAfterMs = Math.floor(positiveNumber(config.claimSeconds, DEFAULT_CLAIM_SECONDS) * 1000);
     return (scope) =>
         new RedisKeptEvents(client as never, {
-            entryKey: (entryKey ??= entryKeyOf(node.credentials?.entryKey, userDir, () => node.warn(RED._("webhook-state.errors.local-entry-key")))),
+            entryKey: identity.entryKey(),
             onForged: (stream) => node.warn(RED._("webhook-state.errors.forged", { stream })),
             stream: `${keyPrefix}kept:${createHash("sha256").update(scope).digest("base64url")}`,
             group: "verified-webhooks",
-            consumer: (consumer ??= instanceName(userDir)),
+            consumer: identity.instance(),
             claimAfterMs,
             timeoutMs: REDIS_TIMEOUT_MS,
             ...health,
@@ -151,14 +164,13 @@ export = (RED: NodeAPI): void => {
         const keyPrefix = config.keyPrefix || "verified-webhooks:";
         node.stateFor = ({ windowMs, maxEntries }) =>
             new RedisState(client as never, { keyPrefix, windowMs, maxEntries, pendingMs: 5000, timeoutMs: REDIS_TIMEOUT_MS, busyWaitMs: BUSY_WAIT_MS, ...health });
-        node.keptEventsFor = keptEventsIn(RED, node, config, client, keyPrefix, health);
+        const identity = instanceIdentity(RED, node);
+        node.keptEventsFor = keptEventsIn(RED, node, config, client, keyPrefix, health, identity);
         const pubSub = redisPubSub(client as never, (error) => health.onFailure(error.message));
         node.sharedMessages = () => {
-            const userDir = (RED.settings as unknown as { userDir?: string }).userDir ?? process.cwd();
-            const entryKey = entryKeyOf(node.credentials?.entryKey, userDir, () => node.warn(RED._("webhook-state.errors.local-entry-key")));
             // Its own key, apart from the kept entries' (one key, one use).
-            const key = createHash("sha256").update("verified-webhooks messages\n").update(entryKey).digest();
-            return { pubSub, key, instance: instanceName(userDir), channelPrefix: keyPrefix };
+            const key = createHash("sha256").update("verified-webhooks messages\n").update(identity.entryKey()).digest();
+            return { pubSub, key, instance: identity.instance(), channelPrefix: keyPrefix };
         };
         node.on("close", (done: () => void) => {
             pubSub

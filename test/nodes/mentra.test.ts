@@ -127,6 +127,27 @@ describe("a Mentra app as a flow (test helper, fake cloud)", function () {
         }
     });
 
+    it("says once, not per request, that an app without its API key cannot join a session (session_requests are unsigned)", async () => {
+        const flow = captionsFlow();
+        const url = await (async () => {
+            let httpNode: NodeAPI["httpNode"] | undefined;
+            await helper.load([(RED: NodeAPI) => void (httpNode = RED.httpNode), ...MODULES, change as unknown as NodeModule], flow, {}); // no API key
+            const server = http.createServer(httpNode);
+            await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+            servers.push(server);
+            return (route: string) => `http://127.0.0.1:${(server.address() as net.AddressInfo).port}${route}`;
+        })();
+        for (let request = 0; request < 5; request++) {
+            const answer = await post(url("/mentra/webhook"), mentraSession({ sessionId: `${SESSION}-${request}`, timestamp: new Date().toISOString(), websocketUrl: undefined, mentraOSWebsocketUrl: cloud.url, augmentOSWebsocketUrl: cloud.url }));
+            assert.equal(answer.status, 200, "the webhook is still answered and emitted");
+        }
+        const warnings = (helper.log().args as { level: number; msg: unknown; id?: string }[][])
+            .map(([entry]) => entry!)
+            .filter((entry) => entry.id === "webhook" && entry.level === 30);
+        assert.equal(warnings.length, 1, JSON.stringify(warnings));
+        assert.equal(cloud.connections, 0, "nothing dialled without a key");
+    });
+
     it("refuses to start with an app while set to the newer protocol, and says so", async () => {
         await start(captionsFlow({ protocol: "miniapp" }));
         await sleep(100);

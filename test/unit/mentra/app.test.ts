@@ -196,6 +196,20 @@ describe("a Mentra app's sessions (fake cloud, protocol 2.x)", function () {
         assert.equal(cloud.connections, 2);
     });
 
+    it("refuses a frame over 1 MiB: the socket is closed (1009) and the session connects again, nothing of it reaching a node", async () => {
+        cloud = await FakeMentraCloud.start(APP);
+        app = new MentraApp(APP);
+        const captions = recordingInput([{ kind: "transcription", language: "en-US" }]);
+        app.addInput(captions);
+        app.join(SESSION, "jane@example.com", cloud.url);
+        await cloud.waitFor("subscription_update");
+        cloud.sendData(SESSION, "transcription:en-US", { type: "transcription", text: "x".repeat(1024 * 1024 + 1), isFinal: true });
+        await cloud.until(() => cloud.closes.length === 1, "the close");
+        assert.equal(cloud.closes[0]!.code, 1009);
+        await cloud.waitFor("tpa_connection_init", 2, 3000);
+        assert.deepEqual(captions.frames, []);
+    });
+
     it("refuses a session past its bound", async () => {
         cloud = await FakeMentraCloud.start(APP);
         app = new MentraApp(APP, 1);
