@@ -5,6 +5,7 @@
  * with a consumer group (redis-store.ts; several instances behind one Redis, selected with a
  * webhook-state node). A handle names one kept event in its store.
  */
+import type { EventText } from "../receive/record.js";
 
 /** One accepted event, as handed to the store before it is emitted. */
 export interface NewKeptEvent {
@@ -15,8 +16,12 @@ export interface NewKeptEvent {
     readonly verified: boolean;
     readonly test: boolean;
     readonly remoteAddress: string | undefined;
-    /** The validated event as emitted, JSON. */
-    readonly payload: string;
+    /**
+     * The event's JSON as received: the bytes of its delivery's body, or of its element of a
+     * batch (text from Redis, and from a store an earlier version wrote: its validated event).
+     * The event is derived from it again, through the provider's validation, when emitted again.
+     */
+    readonly payload: EventText;
 }
 
 /** A kept event read back: after a restart, or taken over from an instance that stopped. */
@@ -81,8 +86,6 @@ export async function allPending<Handle>(store: KeptEvents<Handle>): Promise<Kep
 export interface KeptDelivery {
     /** Per kept event, its place among the events of the delivery's log entry (undefined: in order). */
     readonly places: readonly number[] | undefined;
-    /** Its payloads as kept, until emitted (the log then has them): not held in memory past that. */
-    payloads: readonly string[] | undefined;
     /** Its handles in the store (none until the store has them; undefined: forgotten). */
     handles: unknown[];
     /** How many of them are not forgotten yet. */

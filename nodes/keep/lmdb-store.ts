@@ -49,7 +49,7 @@ export function keyOf(event: Pick<StoredEvent, "endpoint" | "receivedAt" | "deli
 /** How much one node may keep: past it a delivery is refused (503), so the sender retries later. */
 export interface KeptLimits {
     readonly maxEvents: number;
-    /** Characters of payload JSON. */
+    /** Bytes of the events' JSON as received (characters, in a store an earlier version wrote). */
     readonly maxBytes: number;
 }
 
@@ -108,7 +108,7 @@ function isStoredEvent(value: unknown): value is StoredEvent {
         typeof event.deliveryId === "string" &&
         Number.isSafeInteger(event.index) &&
         typeof event.receivedAt === "string" &&
-        typeof event.payload === "string" &&
+        (typeof event.payload === "string" || event.payload instanceof Uint8Array) &&
         typeof event.verified === "boolean" &&
         typeof event.test === "boolean" &&
         Number.isSafeInteger(event.attempts) &&

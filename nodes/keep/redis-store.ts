@@ -22,6 +22,7 @@ import type { KeptEvent, KeptEvents, NewKeptEvent } from "./kept-events.js";
 import { join } from "node:path";
 import { boundedCall, type RedisCallOptions, type RedisScripting } from "../redis/calls.js";
 import { luaScript } from "../redis/lua.js";
+import { textOf } from "../receive/record.js";
 
 /** Calls are bounded and reported as de-duplication's are: a put slower than timeoutMs fails (503). */
 export interface RedisKeptOptions extends RedisCallOptions {
@@ -74,7 +75,7 @@ function fieldsOf(flat: readonly string[]): Fields {
 
 /** The fields of an entry, in the order the scripts write them (the MAC follows). */
 function fieldValuesOf(event: NewKeptEvent): string[] {
-    return [event.deliveryId, String(event.index), event.receivedAt, event.verified ? "1" : "0", event.test ? "1" : "0", event.remoteAddress ?? "", event.payload];
+    return [event.deliveryId, String(event.index), event.receivedAt, event.verified ? "1" : "0", event.test ? "1" : "0", event.remoteAddress ?? "", textOf(event.payload)];
 }
 
 /** The MAC of an entry: over its stream, its fields and, parked, its attempts. */

@@ -5,11 +5,13 @@
  * number of deliveries, an age and bytes of kept events, the oldest dropped first. Pure:
  * no Node-RED, no timers; the node shell feeds it and the admin routes read it.
  *
- * Never a secret, a signature header or a body: a rejected delivery keeps its one-line
- * reason; an accepted one keeps its validated events (what was emitted), not its bytes.
+ * Never a secret or a signature header: a rejected delivery keeps its one-line reason, never
+ * its body; an accepted one keeps its record (the bytes as verified, and which elements of a
+ * batch it emitted), from which its events are derived when read or replayed.
  */
 import { nonNegativeNumber, positiveNumber } from "../receive/options.js";
 import type { KeptDelivery } from "../keep/kept-events.js";
+import { recordBytes, type BodyRecord } from "../receive/record.js";
 import { flowStateOf, outcomeOf, type DeliveryReport, type LogEntry, type LoggedEvent, type StatusFilter } from "./log-entry.js";
 
 export * from "./log-entry.js";
@@ -24,8 +26,8 @@ export interface LogLimits {
 }
 
 /**
- * The fixed bound on what a node's accepted deliveries hold (entries, events' records and
- * payloads, as costOf counts them); the rejected and duplicate ones have their own, so a
+ * The fixed bound on what a node's accepted deliveries hold (entries, events' states and the
+ * bytes of their records, as costOf counts them); the rejected and duplicate ones have their own, so a
  * node's log stays under 18 MiB.
  */
 export const LOG_MAX_EVENT_BYTES = 16 * 1024 * 1024;
@@ -69,15 +71,13 @@ function eventMatches(event: LoggedEvent, prefix: string): boolean {
 
 /**
  * What a logged delivery holds in memory, as the bytes bound counts it: the entry and its
- * report, each emitted event's record, and its payload as kept. The constants were measured
+ * report, each emitted event's state, and the bytes of its record. The constants were measured
  * (heap after 1,000 batches of 432 small events: ~170 bytes an event beyond its payload).
  */
 const DELIVERY_COST = 1024;
 const EVENT_COST = 200;
-function costOf(report: DeliveryReport, payloads: readonly string[] | undefined): number {
-    let bytes = DELIVERY_COST + EVENT_COST * report.events.length;
-    if (payloads) for (const payload of payloads) bytes += payload.length;
-    return bytes;
+function costOf(report: DeliveryReport, record: BodyRecord | undefined): number {
+    return DELIVERY_COST + EVENT_COST * report.events.length + (record ? recordBytes(record) : 0);
 }
 
 /** Entries in the order logged, the oldest dropped first; compacted now and then, not shifted per delivery. */
@@ -139,18 +139,18 @@ export class NodeDeliveryLog {
         return this.accepted.bytes + this.others.bytes;
     }
 
-    /** Records a delivery; its events and payloads are kept as given (the tracker updates the events). Returns its entry. */
+    /** Records a delivery; its events and record are kept as given (the tracker updates the events). Returns its entry. */
     add(report: DeliveryReport, kept?: KeptDelivery): LogEntry | undefined {
         if (this.limits.maxDeliveries <= 0) return undefined;
-        let payloads: readonly string[] | undefined = report.payloads;
-        let bytes = costOf(report, payloads);
-        // A delivery larger than the whole bound is logged without its events' payloads.
+        let record = report.record;
+        let bytes = costOf(report, record);
+        // A delivery larger than the whole bound is logged without its record (not replayable).
         if (bytes > this.limits.maxBytes) {
-            payloads = undefined;
+            record = undefined;
             bytes = costOf(report, undefined);
         }
         const repeated = report.firstRepeatedKey === undefined ? undefined : this.byFirstKey.get(report.firstRepeatedKey);
-        const entry: LogEntry = { report, time: this.now(), order: ++this.added, outcome: outcomeOf(report), payloads, bytes, duplicateOf: repeated?.report.deliveryId, kept };
+        const entry: LogEntry = { report, time: this.now(), order: ++this.added, outcome: outcomeOf(report), record, bytes, duplicateOf: repeated?.report.deliveryId, kept };
         (entry.outcome === "accepted" ? this.accepted : this.others).push(entry);
         this.byId.set(report.deliveryId, entry);
         if (report.firstNewKey !== undefined && entry.outcome === "accepted") this.byFirstKey.set(report.firstNewKey, entry);

@@ -4,6 +4,7 @@
  * the admin API shows it. Pure.
  */
 import type { KeptDelivery } from "../keep/kept-events.js";
+import { recordedJson, type BodyRecord } from "../receive/record.js";
 
 /** What the flow did with an emitted event (Node-RED's message completion). */
 export type EventState = "pending" | "handled" | "failed";
@@ -68,11 +69,15 @@ export function eventMovesOn(event: LoggedEvent, next: { state: EventState; erro
 /** A delivery's emitted events as followed through the flow, from emit() until it is answered and logged. */
 export interface EmittedEvents {
     readonly events: LoggedEvent[];
-    /** Their payloads as JSON, taken before the next nodes could change them. */
-    readonly payloads: string[];
     /** The _msgid each left with. */
     readonly msgids: string[];
 }
+
+/**
+ * An event as its node emitted it, derived from its recorded JSON: the provider's validation
+ * with the node's options then (the JSON as recorded, if it no longer passes).
+ */
+export type EventReader = (json: unknown) => unknown;
 
 /** What the node shell reports of one delivery; the log adds the rest. */
 export interface DeliveryReport {
@@ -92,8 +97,10 @@ export interface DeliveryReport {
     readonly rejected: number;
     /** The emitted events, as the flow completes them (the same objects the completion tracker updates). */
     readonly events: readonly LoggedEvent[];
-    /** Their payloads as JSON, taken before the flow saw them: what a replay emits. */
-    readonly payloads: readonly string[];
+    /** What its emitted events are derived from (the body as verified): what the tab shows and a replay emits. */
+    readonly record: BodyRecord | undefined;
+    /** Derives an event as the node emitted it from its recorded JSON (the provider's validation, with the node's options then). */
+    readonly reader: EventReader | undefined;
     /** Set on a replay: the delivery whose events it emitted again. */
     readonly replayOf?: string | undefined;
     /** Set on events emitted again after a restart or a deploy (kept): how many times they were emitted; updated by each redelivery. */
@@ -152,8 +159,8 @@ export interface LogEntry {
     /** Its place in the node's log: the order deliveries were logged in. */
     readonly order: number;
     readonly outcome: DeliveryOutcomeKind;
-    /** The report's payloads while kept (undefined when too large to keep). */
-    readonly payloads: readonly string[] | undefined;
+    /** The report's record while kept (undefined when too large to keep). */
+    readonly record: BodyRecord | undefined;
     readonly bytes: number;
     /** The logged delivery it repeats (a duplicate), when that one is still logged. */
     readonly duplicateOf?: string | undefined;
@@ -199,14 +206,26 @@ export function summaryOf(entry: LogEntry): DeliverySummary {
         handledByReplay: entry.report.events.some((event) => event.handledBy !== undefined),
         keys: entry.report.events.map((event) => event.key),
         attempt: report.attempt,
-        replayable: entry.payloads !== undefined && entry.report.events.length > 0,
+        replayable: entry.record !== undefined && entry.report.events.length > 0,
     };
 }
 
+/** Each of its events' JSON as recorded, parsed (none when not kept, or no longer readable). */
+function jsonOfEntry(entry: LogEntry): unknown[] | undefined {
+    if (!entry.record) return undefined;
+    try {
+        return recordedJson(entry.record);
+    } catch {
+        return undefined;
+    }
+}
+
 export function detailsOf(entry: LogEntry): DeliveryDetails {
+    const json = jsonOfEntry(entry);
+    const read = entry.report.reader ?? ((value: unknown) => value);
     return {
         ...summaryOf(entry),
-        emitted: entry.report.events.map((event, index) => ({ ...event, payload: entry.payloads ? (JSON.parse(entry.payloads[index]!) as unknown) : undefined })),
+        emitted: entry.report.events.map((event, index) => ({ ...event, payload: json ? read(json[index]) : undefined })),
     };
 }
 
@@ -214,16 +233,19 @@ export function detailsOf(entry: LogEntry): DeliveryDetails {
 export function notReplayable(entry: LogEntry): string | undefined {
     if (entry.outcome !== "accepted") return `a${entry.outcome === "rejected" ? " rejected" : " duplicate"} delivery emitted nothing`;
     if (entry.report.events.length === 0) return "the delivery emitted no event (filtered out)";
-    if (entry.payloads === undefined) return "its events were too large to keep";
+    if (entry.record === undefined) return "its events were too large to keep";
     return undefined;
 }
 
-/** The events of `entry` to emit again: all, or (onlyFailed) the failed ones not replayed yet. */
+/**
+ * The events of `entry` to emit again (all, or with onlyFailed the failed ones not replayed
+ * yet), by their places in it: each as recorded (its JSON, parsed), for the node to accept again.
+ */
 export function replayableEvents(entry: LogEntry, onlyFailed: boolean): { index: number; name: string; payload: unknown }[] {
-    if (!entry.payloads) return [];
-    const payloads = entry.payloads;
+    const json = jsonOfEntry(entry);
+    if (!json) return [];
     return entry.report.events
         .map((event, index) => ({ event, index }))
         .filter(({ event }) => !onlyFailed || (event.state === "failed" && !event.replays?.length))
-        .map(({ event, index }) => ({ index, name: event.name, payload: JSON.parse(payloads[index]!) as unknown }));
+        .map(({ event, index }) => ({ index, name: event.name, payload: json[index] }));
 }

@@ -6,7 +6,7 @@ import { Rejection } from "../receive/provider.js";
 import { oneLine } from "./completion.js";
 import { notReplayable, replayableEvents, STATUS_FILTERS, summaryOf, type DeliveryLogs, type LogEntry, type LogQuery, type StatusFilter } from "./delivery-log.js";
 
-/** What a deployed receiver offers a replay: emits events of a logged delivery again (their places in it and payloads), returns the replay's delivery id. */
+/** What a deployed receiver offers a replay: emits events of a logged delivery again (their places in it and JSON as recorded), returns the replay's delivery id. */
 export type Replayer = (entry: LogEntry, events: readonly { index: number; payload: unknown }[]) => string;
 
 /** What a replay needs of the runtime: the logs, the node that would emit again, and who to tell. */

@@ -36,8 +36,7 @@ export interface Follower<Event> {
 }
 
 /**
- * Follows each emitted event through the flow (by a _msgid of ours), its payload kept as
- * emitted. `wiredTo`: the nodes on output 1, for a runtime whose routing cannot be followed.
+ * Follows each emitted event through the flow (by a _msgid of ours). `wiredTo`: the nodes on output 1, for a runtime whose routing cannot be followed.
  */
 export function followEvents<Event>(delivery: AcceptedDelivery<Event>, wiredTo: readonly string[], targets: readonly (Node | null)[], outlet: Follower<Event>): void {
     const { tracker } = outlet;
@@ -52,9 +51,7 @@ export function followEvents<Event>(delivery: AcceptedDelivery<Event>, wiredTo: 
     const attempt = delivery.attempt;
     // A redelivery updates its delivery's entry; a replay is a delivery of its own, and marks the original's events it handles.
     const updates = replayOf === undefined && attempt !== undefined ? entry : undefined;
-    // The JSON the store has (in the order emitted), unless this is a replay (its payloads are the original's selection).
-    const payloads = replayOf === undefined ? kept?.payloads : undefined;
-    const emitted: EmittedEvents = { events: [], payloads: [], msgids: [] };
+    const emitted: EmittedEvents = { events: [], msgids: [] };
     events.forEach((message, position) => {
         const msgid = nextMsgid();
         (message as typeof message & { _msgid?: string })._msgid = msgid;
@@ -68,8 +65,6 @@ export function followEvents<Event>(delivery: AcceptedDelivery<Event>, wiredTo: 
             logged = { name: message.topic, key: outlet.eventKey?.(message.payload), state: "pending" };
         }
         emitted.events.push(logged);
-        // Taken now: the next nodes may change the payload they are handed.
-        emitted.payloads.push(payloads?.[position] ?? JSON.stringify(message.payload));
         emitted.msgids.push(msgid);
         // A delivery's own kept events are in the order emitted; a replay's are found by their place.
         const keptAt = !kept || at === undefined ? -1 : replayOf === undefined ? position : kept.places ? kept.places.indexOf(at) : at;
@@ -86,6 +81,5 @@ export function followEvents<Event>(delivery: AcceptedDelivery<Event>, wiredTo: 
             : forget;
         tracker.follow(msgid, logged, deliveryId, onHandled, wiredTo);
     });
-    if (kept && replayOf === undefined) kept.payloads = undefined;
     delivery.emitted = emitted;
 }

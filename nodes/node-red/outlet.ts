@@ -3,37 +3,29 @@
  * as one object (AcceptedDelivery), and everything after happens: kept ("Keep deliveries until
  * handled": LMDB, or Redis with a shared-state node) → emitted (each event followed through the
  * flow) → answered → logged → handled → forgotten by the store. Replays and redeliveries are
- * deliveries of this outlet's own making, through the pipeline's pure functions. What the store
- * and the log attach travels on the delivery, and on its log entry for a replay.
+ * deliveries of this outlet's own making, through the pipeline's pure functions, from the
+ * delivery's record (its bytes as verified; nothing else is copied). What the store and the log
+ * attach travels on the delivery, and on its log entry for a replay.
  */
 import type { Node, NodeAPI } from "node-red";
 import { randomUUID } from "node:crypto";
 import type { AcceptedDelivery, DeliveryInfo, AnswerRecord, EventMessage, Outlet, RejectionMessage, WebhookInfo } from "../receive/messages.js";
-import { deliveryOutcome, eventNameOf, reacceptedEvents, restarting } from "../receive/outcome.js";
+import { deliveryOutcome, emittedEventOf, eventNameOf, reacceptedEvents, restarting } from "../receive/outcome.js";
+import { recordedJson, recordedTexts, recordOf, type BodyRecord } from "../receive/record.js";
 import { receivedNow } from "../receive/body.js";
-import type { Provider } from "../receive/provider.js";
+import { Rejection, type Provider } from "../receive/provider.js";
 import { WebhooksRuntime } from "./runtime.js";
-import { eventMovesOn, type LogEntry, type LogLimits, type NodeDeliveryLog } from "../log/delivery-log.js";
+import { eventMovesOn, type EventReader, type LogEntry, type LogLimits, type NodeDeliveryLog } from "../log/delivery-log.js";
 import { byDelivery, type KeptDelivery, type KeptEvent, type KeptEvents } from "../keep/kept-events.js";
 import { maxAttempts, type ReceiverOptions } from "./node-options.js";
 import { followEvents } from "./follow.js";
 import type { KeptStore } from "./stores.js";
-
 
 /** A store not readable when the node starts (Redis still connecting) is asked again this often; reported after this many tries. */
 const REDELIVERY_RETRY_MS = 1000;
 const REDELIVERY_PATIENCE = 5;
 
 const NO_REJECTIONS: RejectionMessage[] = [];
-
-/** An event's name from its kept JSON; one that cannot be read is named so, and never stops the others. */
-function nameOf(provider: Pick<Provider<unknown, unknown, unknown>, "schema" | "eventName">, payload: string): string {
-    try {
-        return eventNameOf(provider, JSON.parse(payload) as unknown);
-    } catch {
-        return "(unreadable)";
-    }
-}
 
 export class DeliveryOutlet<Event> implements Outlet<Event> {
     readonly runtime: WebhooksRuntime;
@@ -51,6 +43,8 @@ export class DeliveryOutlet<Event> implements Outlet<Event> {
     /** Told of each new delivery's events as they go out (not replays or redeliveries): a mentra-webhook node with an app joins its sessions. */
     onAccepted: ((messages: readonly EventMessage<Event>[]) => void) | undefined;
     private redeliveryTimer: NodeJS.Timeout | undefined;
+    /** Its logged events as emitted, derived from their record with this node's options: what the tab shows. */
+    private readonly reader: EventReader;
 
     constructor(
         private readonly RED: NodeAPI,
@@ -69,6 +63,7 @@ export class DeliveryOutlet<Event> implements Outlet<Event> {
         this.log = this.runtime.logs.forNode(node.id, limits);
         this.logging = this.log.limits.maxDeliveries > 0;
         this.maxAttempts = maxAttempts(config);
+        this.reader = (json) => emittedEventOf(provider, options, json);
     }
 
     /** Whether emitted events are followed through the flow (for the log, or to forget kept ones). */
@@ -76,16 +71,15 @@ export class DeliveryOutlet<Event> implements Outlet<Event> {
         return this.logging || this.store !== undefined;
     }
 
-    /** Keeps a delivery's events before they are emitted; resolves once they would survive a crash. */
+    /** Keeps a delivery's events before they are emitted (their bytes as received); resolves once they would survive a crash. */
     keep(delivery: AcceptedDelivery<Event>): Promise<void> {
         const store = this.store!;
         const { info } = delivery;
-        const payloads = delivery.events.map((message) => JSON.stringify(message.payload));
-        const kept: KeptDelivery = { places: undefined, payloads, handles: [], remaining: 0 };
+        const kept: KeptDelivery = { places: undefined, handles: [], remaining: 0 };
         delivery.kept = kept;
         const put = store
             .put(
-                payloads.map((payload, index) => ({
+                recordedTexts(delivery.record!).map((payload, index) => ({
                     deliveryId: info.deliveryId,
                     index,
                     receivedAt: info.receivedAt,
@@ -183,7 +177,8 @@ export class DeliveryOutlet<Event> implements Outlet<Event> {
             nodeName: this.node.name || "",
             provider: this.provider.name,
             events: emitted?.events ?? [],
-            payloads: emitted?.payloads ?? [],
+            record: delivery.record,
+            reader: this.reader,
             // A replay of it may end its kept events (a failed one, replayed once the flow is fixed).
         }, delivery.replayOf === undefined ? delivery.kept : undefined);
         this.runtime.changed(info.deliveryId);
@@ -206,7 +201,7 @@ export class DeliveryOutlet<Event> implements Outlet<Event> {
         if (!this.logging) return;
         // Spelled out rather than spread: refusals are what a flood of unauthenticated requests costs.
         const { deliveryId, receivedAt, verified, test, remoteAddress, status, reason, accepted: taken, duplicates, rejected } = record;
-        this.log.add({ deliveryId, receivedAt, verified, test, remoteAddress, status, reason, accepted: taken, duplicates, rejected, nodeId: this.node.id, nodeName: this.node.name || "", provider: this.provider.name, events: [], payloads: [] });
+        this.log.add({ deliveryId, receivedAt, verified, test, remoteAddress, status, reason, accepted: taken, duplicates, rejected, nodeId: this.node.id, nodeName: this.node.name || "", provider: this.provider.name, events: [], record: undefined, reader: undefined });
         this.runtime.changed(record.deliveryId);
     }
 
@@ -215,14 +210,14 @@ export class DeliveryOutlet<Event> implements Outlet<Event> {
      * now and emitted: a replay (`replayOf`) or a redelivery (`attempt`, `redelivered`).
      */
     private reaccept(
-        payloads: readonly unknown[],
+        record: BodyRecord,
         info: DeliveryInfo,
         remoteAddress: string | undefined,
         how: { replayOf?: string; attempt?: number; places: readonly number[]; entry: LogEntry | undefined; kept?: KeptDelivery },
     ): void {
         if (this.closed) throw restarting();
-        const events = reacceptedEvents(this.provider, this.options, payloads);
-        const outcome = deliveryOutcome(this.provider, this.options, { wanted: events, identities: events.map(() => undefined), reservation: undefined, invalid: [], info, remoteAddress });
+        const events = reacceptedEvents(this.provider, this.options, recordedJson(record));
+        const outcome = deliveryOutcome(this.provider, this.options, { wanted: events, elements: undefined, identities: events.map(() => undefined), reservation: undefined, invalid: [], info, remoteAddress });
         const marks: Partial<WebhookInfo> = how.replayOf !== undefined ? { replayOf: how.replayOf } : { redelivered: true, attempt: how.attempt! };
         for (const message of outcome.events) Object.assign(message.webhook, marks);
         const delivery: AcceptedDelivery<Event> = {
@@ -235,6 +230,7 @@ export class DeliveryOutlet<Event> implements Outlet<Event> {
             answer: { status: 200, body: undefined },
             firstNewKey: undefined,
             firstRepeatedKey: undefined,
+            record,
             places: how.places,
             ...(how.replayOf !== undefined ? { replayOf: how.replayOf } : { attempt: how.attempt! }),
             ...(how.entry ? { entry: how.entry } : {}),
@@ -246,14 +242,15 @@ export class DeliveryOutlet<Event> implements Outlet<Event> {
 
     /**
      * Replays by hand (from the delivery log) events of `entry`, by their places in it: a
-     * delivery of its own. A kept event of the original (failed, or parked) is forgotten once
-     * its replay is handled. Returns the replay's delivery id.
+     * delivery of its own, made of the original's record. A kept event of the original (failed,
+     * or parked) is forgotten once its replay is handled. Returns the replay's delivery id.
      */
-    replay(entry: LogEntry, events: readonly { index: number; payload: unknown }[]): string {
+    replay(entry: LogEntry, events: readonly { index: number }[]): string {
         const { report } = entry;
+        if (!entry.record) throw new Rejection(409, "not replayable: its events were too large to keep");
         const info: DeliveryInfo = { receivedAt: receivedNow(), deliveryId: randomUUID(), verified: report.verified, test: report.test };
         this.reaccept(
-            events.map((event) => event.payload),
+            recordOf(entry.record, events.map((event) => event.index)),
             info,
             report.remoteAddress,
             { replayOf: report.deliveryId, places: events.map((event) => event.index), entry },
@@ -279,16 +276,15 @@ export class DeliveryOutlet<Event> implements Outlet<Event> {
             const { places, entry } = this.placesOf(deliveryId, delivery);
             if (first.parked || attempt > this.maxAttempts) {
                 const handles = first.parked ? delivery.map((event) => event.handle) : await store.park(delivery);
-                // Not emitted: its payloads are not held (the log entry has them, for a replay).
-                this.parked(delivery, original, { places, payloads: undefined, handles, remaining: handles.length });
+                this.parked(delivery, original, { places, handles, remaining: handles.length });
                 continue;
             }
             // The attempt is counted before the event goes out again: a crash loop ends.
             await store.attempted(delivery, attempt);
-            const kept: KeptDelivery = { places, payloads: delivery.map((event) => event.payload), handles: delivery.map((event) => event.handle), remaining: delivery.length };
+            const kept: KeptDelivery = { places, handles: delivery.map((event) => event.handle), remaining: delivery.length };
             try {
                 this.reaccept(
-                    delivery.map((event) => JSON.parse(event.payload) as unknown),
+                    { texts: delivery.map((event) => event.payload) },
                     { deliveryId, receivedAt: first.receivedAt, verified: first.verified, test: first.test },
                     first.remoteAddress,
                     { attempt, places, entry, kept },
@@ -391,8 +387,9 @@ export class DeliveryOutlet<Event> implements Outlet<Event> {
             nodeId: this.node.id,
             nodeName: this.node.name || "",
             provider: this.provider.name,
-            events: kept.map((event) => ({ name: nameOf(this.provider as Provider<unknown, unknown, unknown>, event.payload), state: "failed", error })),
-            payloads: kept.map((event) => event.payload),
+            events: kept.map((event) => ({ name: eventNameOf(this.provider, event.payload), state: "failed", error })),
+            record: { texts: kept.map((event) => event.payload) },
+            reader: this.reader,
         }, { ...inStore, places: undefined });
         this.runtime.changed(original.deliveryId);
     }

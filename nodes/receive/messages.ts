@@ -6,6 +6,7 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 import type { KeptDelivery } from "../keep/kept-events.js";
 import type { EmittedEvents, LogEntry } from "../log/delivery-log.js";
 import type { Answer } from "./provider.js";
+import type { BodyRecord } from "./record.js";
 
 /** msg.webhook of an emitted event: about its delivery. */
 export interface WebhookInfo {
@@ -135,6 +136,8 @@ export interface AcceptedDelivery<Event = unknown> {
     /** The identity of its first new event, and of its first repeated one (what it repeats). */
     readonly firstNewKey: string | undefined;
     readonly firstRepeatedKey: string | undefined;
+    /** What its emitted events are derived from (the body as verified; a replay's, the original's): none when it emitted nothing. */
+    readonly record: BodyRecord | undefined;
     /** A replay's: the delivery whose events it emits again. */
     readonly replayOf?: string;
     /** A redelivery's: how many times its events were emitted, this time included. */

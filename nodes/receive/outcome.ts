@@ -9,6 +9,7 @@ import { Rejection, type Answer, type Provider } from "./provider.js";
 import { skippedPositions, type Identity, type Reservation } from "../dedup/state.js";
 import type { DeliveryInfo, EventMessage, InvalidElement, RejectionMessage, WebhookInfo } from "./messages.js";
 import { MAX_INVALID_LISTED } from "./messages.js";
+import { jsonOfText, type EventText } from "./record.js";
 
 /** One line saying what is wrong, naming the field. */
 export function describeSchemaError(error: z.ZodError): string {
@@ -29,6 +30,8 @@ export function schemaMismatchOf(error: z.ZodError): string {
 /** What a delivery reserved, and what it carried, once validated. */
 export interface DeliveryInput<Event> {
     readonly wanted: readonly Event[];
+    /** A batch's: per wanted event, its place in the body's array (undefined: the body is the one event). */
+    readonly elements: readonly number[] | undefined;
     /** Per wanted event, its identity (undefined: nothing makes it a duplicate). */
     readonly identities: readonly (Identity | undefined)[];
     /** Per identity, in order: new, busy or seen (none when nothing was reserved). */
@@ -41,6 +44,8 @@ export interface DeliveryInput<Event> {
 export interface DeliveryOutcome<Event> {
     /** The messages for output 1: the new events, each with what is known about its delivery. */
     readonly events: EventMessage<Event>[];
+    /** A batch's: per new event, its place in the body's array (undefined: the body is the one event). */
+    readonly elements: number[] | undefined;
     /** The messages for output 2: one for a batch's invalid elements, however many. */
     readonly rejections: RejectionMessage[];
     readonly duplicates: number;
@@ -67,6 +72,7 @@ export function deliveryOutcome<Event, Options>(
     // Answering 2xx for an event another delivery is still taking in would lose it if that one failed.
     if (statuses.includes("busy")) throw new Rejection(503, "the same event is being received: retry");
     const events: EventMessage<Event>[] = [];
+    const elements: number[] | undefined = input.elements ? [] : undefined;
     let duplicates = 0;
     let reserved = 0;
     let firstNewKey: string | undefined;
@@ -89,6 +95,7 @@ export function deliveryOutcome<Event, Options>(
             Object.assign(webhook, { missing: [], missingCount: 0 });
         }
         const message: EventMessage<Event> = { payload: event, topic: provider.eventName(event), webhook };
+        elements?.push(input.elements![position]!);
         const fields = provider.messageFields?.(event, options);
         events.push(fields ? Object.assign(message, fields) : message);
     });
@@ -109,7 +116,7 @@ export function deliveryOutcome<Event, Options>(
               ),
           ]
         : [];
-    return { events, rejections, duplicates, firstNewKey, firstRepeatedKey, answer: provider.success({ accepted: events.length, duplicates, rejected: invalid.length }) };
+    return { events, elements, rejections, duplicates, firstNewKey, firstRepeatedKey, answer: provider.success({ accepted: events.length, duplicates, rejected: invalid.length }) };
 }
 
 /** The output-2 message of a refusal: never a secret, a signature or the body. */
@@ -161,9 +168,30 @@ export function reacceptedEvents<Event, Options>(
     });
 }
 
-/** The name (msg.topic) of an event a node emitted, as kept: "event" when it no longer validates. */
-export function eventNameOf<Event>(provider: Pick<Provider<Event, unknown, unknown>, "schema" | "eventName">, payload: unknown): string {
-    const result = provider.schema.safeParse(payload);
+/**
+ * An event as a node with `options` emitted it, from its JSON as received: the schema and the
+ * provider's checks, time-bound ones aside (what the Webhooks tab shows). The JSON as it is when
+ * it does not pass (it did when it was emitted: only a change of the provider's code would do that).
+ */
+export function emittedEventOf<Event, Options>(provider: Pick<Provider<Event, Options, unknown>, "schema" | "prepare">, options: Options, json: unknown): unknown {
+    const result = provider.schema.safeParse(json);
+    if (!result.success) return json;
+    try {
+        return provider.prepare ? provider.prepare(result.data, options, true) : result.data;
+    } catch {
+        return json;
+    }
+}
+
+/** The name (msg.topic) of a kept event, from its JSON: "event" when it no longer validates, "(unreadable)" when it is not JSON. */
+export function eventNameOf<Event>(provider: Pick<Provider<Event, unknown, unknown>, "schema" | "eventName">, text: EventText): string {
+    let json: unknown;
+    try {
+        json = jsonOfText(text);
+    } catch {
+        return "(unreadable)";
+    }
+    const result = provider.schema.safeParse(json);
     return result.success ? provider.eventName(result.data) : "event";
 }
 

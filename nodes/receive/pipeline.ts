@@ -12,6 +12,7 @@ import { BodyBudget, checkContentType, checkDeclaredLength, parseJson, readBody,
 import { describeSchemaError, deliveryOutcome, isPlainObject, rejectionMessageOf, restarting, type DeliveryInput } from "./outcome.js";
 import { TEST_DELIVERY_HEADER, TEST_EVENT_HEADER, TEST_OUTCOME_HEADER, type DeliveryInfo, type AnswerRecord, type InvalidElement, type ReceiverCounts, type RoutedRequest, type AcceptedDelivery, type Outlet } from "./messages.js";
 import { maxBufferedBytes, type ReceiverSettings } from "./settings.js";
+import { bodyRecord } from "./record.js";
 
 // The pipeline's parts, for those who import them from here.
 export * from "./settings.js";
@@ -173,9 +174,15 @@ export class Receiver<Event, Options, Keys> {
      * something had to be waited for.
      */
     private accept(delivery: Delivery, info: DeliveryInfo, request: RoutedRequest, decided: (accepted: AcceptedDelivery<Event>) => void): void | Promise<void> {
-        const { valid, invalid } = this.validated(parseJson(delivery.body));
+        const { valid, elements: validElements, invalid } = this.validated(parseJson(delivery.body));
         if (this.closed) throw restarting();
-        const wanted = this.provider.wanted ? valid.filter((event) => this.provider.wanted!(event, this.options)) : valid;
+        let wanted = valid;
+        let elements = validElements;
+        if (this.provider.wanted) {
+            const wants = valid.map((event) => this.provider.wanted!(event, this.options));
+            wanted = valid.filter((_event, position) => wants[position]);
+            elements = validElements?.filter((_element, position) => wants[position]);
+        }
         const identities = wanted.map((event) => this.identityOf(event, delivery));
         const reserving = identities.filter((identity): identity is Identity => identity !== undefined);
         const reserved = reserving.length === 0 ? undefined : this.state.reserve(this.context.scope, reserving);
@@ -183,31 +190,35 @@ export class Receiver<Event, Options, Keys> {
         return whenReady(
             reserved,
             (reservation) =>
-                releasedOnFailure(reservation, () => this.deliver({ wanted, identities, reservation, invalid, info, remoteAddress }, reservation, request.res, decided)),
+                releasedOnFailure(reservation, () => this.deliver({ wanted, elements, identities, reservation, invalid, info, remoteAddress }, delivery.body, reservation, request.res, decided)),
             () => {
                 throw new Rejection(503, "de-duplication state unavailable: retry");
             },
         );
     }
 
-    /** The document's events: one, or a batch's valid elements and the invalid ones' reasons. */
-    private validated(document: unknown): { valid: Event[]; invalid: InvalidElement[] } {
+    /** The document's events: one, or a batch's valid elements (and their places in it) and the invalid ones' reasons. */
+    private validated(document: unknown): { valid: Event[]; elements: number[] | undefined; invalid: InvalidElement[] } {
         if (!this.provider.batches || !Array.isArray(document)) {
             const checked = this.check(document);
             if (checked.rejection) throw checked.rejection;
-            return { valid: [checked.event], invalid: NONE_INVALID };
+            return { valid: [checked.event], elements: undefined, invalid: NONE_INVALID };
         }
         if (document.length > this.settings.maxBatchEvents) {
             throw new Rejection(413, `batch of ${document.length} events exceeds the limit of ${this.settings.maxBatchEvents}`);
         }
         const valid: Event[] = [];
+        const elements: number[] = [];
         const invalid: InvalidElement[] = [];
         for (let index = 0; index < document.length; index++) {
             const checked = this.check(document[index]);
             if (checked.rejection) invalid.push({ index, reason: checked.rejection.reason });
-            else valid.push(checked.event);
+            else {
+                valid.push(checked.event);
+                elements.push(index);
+            }
         }
-        return { valid, invalid };
+        return { valid, elements, invalid };
     }
 
     /**
@@ -216,6 +227,7 @@ export class Receiver<Event, Options, Keys> {
      */
     private deliver(
         input: DeliveryInput<Event>,
+        body: Buffer,
         reservation: Reservation | undefined,
         res: ServerResponse,
         decided: (accepted: AcceptedDelivery<Event>) => void,
@@ -232,6 +244,8 @@ export class Receiver<Event, Options, Keys> {
             answer: outcome.answer,
             firstNewKey: outcome.firstNewKey,
             firstRepeatedKey: outcome.firstRepeatedKey,
+            // The bytes as verified are the record of what it emitted: nothing is copied.
+            record: outcome.events.length > 0 ? bodyRecord(body, outcome.elements) : undefined,
             // Present from the start: one object shape for every delivery, whatever the outlet attaches.
             kept: undefined,
             emitted: undefined,

@@ -3,6 +3,7 @@
 // owes; an instance that stops touching its entries (it died) leaves them to the other after
 // the claim timeout, and a live one never does; handled entries leave the stream; parked
 // ones move aside and stay listed; Redis away fails a put at once.
+import { jsonOfText } from "../../nodes/receive/record.js";
 import assert = require("node:assert/strict");
 import { createClient } from "redis";
 import fs = require("node:fs");
@@ -20,7 +21,7 @@ function event(deliveryId: string, index: number): NewKeptEvent {
     return { deliveryId, index, receivedAt: "2026-11-24T10:00:00.000Z", verified: true, test: false, remoteAddress: "203.0.113.7", payload: JSON.stringify({ uuid: `${deliveryId}-${index}` }) };
 }
 
-const uuidsOf = (events: readonly KeptEvent<string>[]) => events.map((kept) => (JSON.parse(kept.payload) as { uuid: string }).uuid);
+const uuidsOf = (events: readonly KeptEvent<string>[]) => events.map((kept) => (jsonOfText(kept.payload) as { uuid: string }).uuid);
 
 describe("end to end: the Redis Stream store of kept deliveries", function () {
     this.timeout(30000);

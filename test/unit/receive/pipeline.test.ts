@@ -465,8 +465,9 @@ describe("pipeline: the outcome of a delivery, decided without effects", () => {
         const wanted = [event(3), event(1), event(4)];
         const identities = wanted.map((value) => ({ key: `s#${value.sequence}`, stream: { name: "s", position: value.sequence } }));
         const reservation: Pick<Reservation, "statuses" | "previousHighest"> = { statuses: ["new", "seen", "new"], previousHighest: [0, undefined, 3] };
-        const outcome = deliveryOutcome(wms, wms.options({}), { wanted, identities, reservation, invalid: [], info, remoteAddress: "203.0.113.7" });
+        const outcome = deliveryOutcome(wms, wms.options({}), { wanted, elements: undefined, identities, reservation, invalid: [], info, remoteAddress: "203.0.113.7" });
         assert.deepEqual(outcome.events.map((message) => [message.payload.sequence, message.webhook.missing]), [[3, [1, 2]], [4, []]]);
+        assert.equal(outcome.elements, undefined, "not a batch: the body is the record of the event");
         assert.equal(outcome.duplicates, 1);
         assert.deepEqual(outcome.answer, { status: 200, body: { status: "ok" } });
         assert.deepEqual(outcome.rejections, []);
@@ -475,18 +476,27 @@ describe("pipeline: the outcome of a delivery, decided without effects", () => {
     it("numbers a batch's parts over the events it emits, and sums its invalid elements in one message", () => {
         const wanted = synthesisBatch(3);
         const invalid = [{ index: 1, reason: "uuid: too short" }, { index: 5, reason: "event must be a JSON object" }];
-        const outcome = deliveryOutcome(synthesis, {}, { wanted, identities: [undefined, undefined, undefined], reservation: undefined, invalid, info, remoteAddress: undefined });
+        const outcome = deliveryOutcome(synthesis, {}, { wanted, elements: [0, 2, 3], identities: [undefined, undefined, undefined], reservation: undefined, invalid, info, remoteAddress: undefined });
+        assert.deepEqual(outcome.elements, [0, 2, 3], "where each emitted event sits in the body's array");
         assert.deepEqual(outcome.events.map((message) => message.parts), [0, 1, 2].map((index) => ({ id: "d-1", index, count: 3, type: "array", len: 1 })));
         assert.equal(outcome.rejections.length, 1);
         assert.deepEqual(outcome.rejections[0].payload.invalid, invalid);
         assert.deepEqual(outcome.answer.body, { status: "ok", accepted: 3, duplicates: 0, rejected: 2 });
     });
 
+    it("records the places of a batch's new elements only: one seen before is not the record of anything emitted", () => {
+        const wanted = synthesisBatch(3);
+        const identities = wanted.map((value) => ({ key: value.uuid }));
+        const outcome = deliveryOutcome(synthesis, {}, { wanted, elements: [1, 3, 4], identities, reservation: { statuses: ["new", "seen", "new"], previousHighest: [undefined, undefined, undefined] }, invalid: [], info, remoteAddress: undefined });
+        assert.deepEqual(outcome.elements, [1, 4]);
+        assert.deepEqual(outcome.events.map((message) => message.payload.uuid), [wanted[0]!.uuid, wanted[2]!.uuid]);
+    });
+
     it("refuses (503) when another delivery still holds one of the events", () => {
         const wanted = synthesisBatch(2);
         const identities = wanted.map((value) => ({ key: value.uuid }));
         assert.throws(
-            () => deliveryOutcome(synthesis, {}, { wanted, identities, reservation: { statuses: ["new", "busy"], previousHighest: [undefined, undefined] }, invalid: [], info, remoteAddress: undefined }),
+            () => deliveryOutcome(synthesis, {}, { wanted, elements: [0, 1], identities, reservation: { statuses: ["new", "busy"], previousHighest: [undefined, undefined] }, invalid: [], info, remoteAddress: undefined }),
             (error: unknown) => error instanceof Rejection && error.status === 503,
         );
     });
