@@ -22,25 +22,24 @@ import type { LoggedEvent } from "./delivery-log.js";
 /** The holder that emitted the message: released once the emitter's sends are routed. */
 const EMITTER = "";
 
-interface Followed {
-    readonly event: LoggedEvent;
-    readonly deliveryId: string;
-    /** Told once the event is handled (a kept event is then forgotten). */
-    readonly onHandled: (() => void) | undefined;
-    /** Outstanding holds, by node id (a node may hold several copies of one message). */
-    readonly holds: Holders;
-    /** Messages made from it under a _msgid of their own (split's parts), followed as it. */
-    derived?: string[];
-}
-
 /**
- * Who holds a message, with how many copies: one node at a time on most flows, so that one is
- * kept in two fields and a Map made only for a second (a Map per message costs on every delivery).
+ * A followed message: its event, and who holds it with how many copies. One node at a time on
+ * most flows, so that one is kept in two fields and a Map made only for a second; one object a
+ * message (a Map, or an object more, per message costs on every delivery).
  */
-class Holders {
-    private node: string | undefined;
+class Followed {
+    private node: string | undefined = undefined;
     private count = 0;
-    private others: Map<string, number> | undefined;
+    private others: Map<string, number> | undefined = undefined;
+    /** Messages made from it under a _msgid of their own (split's parts), followed as it. */
+    derived: string[] | undefined = undefined;
+
+    constructor(
+        readonly event: LoggedEvent,
+        readonly deliveryId: string,
+        /** Told once the event is handled (a kept event is then forgotten). */
+        readonly onHandled: (() => void) | undefined,
+    ) {}
 
     add(nodeId: string): void {
         if (this.node === nodeId || this.node === undefined) {
@@ -137,8 +136,7 @@ export class CompletionTracker {
      * the nodes `wiredTo` hold it.
      */
     follow(msgid: string, event: LoggedEvent, deliveryId: string, onHandled: (() => void) | undefined, wiredTo: readonly string[]): void {
-        const holders = this.routing ? [EMITTER] : wiredTo;
-        if (holders.length === 0) {
+        if (!this.routing && wiredTo.length === 0) {
             event.state = "handled"; // nothing is wired: nothing left to do with it
             onHandled?.();
             return;
@@ -147,9 +145,10 @@ export class CompletionTracker {
             const oldest = this.followed.keys().next();
             if (!oldest.done) this.followed.delete(oldest.value);
         }
-        const holds = new Holders();
-        for (const holder of holders) holds.add(holder);
-        this.followed.set(msgid, { event, deliveryId, onHandled, holds });
+        const followed = new Followed(event, deliveryId, onHandled);
+        if (this.routing) followed.add(EMITTER);
+        else for (const holder of wiredTo) followed.add(holder);
+        this.followed.set(msgid, followed);
     }
 
     /** The emitter has sent message `msgid` (Node-RED routed it to the next nodes meanwhile). */
@@ -178,7 +177,7 @@ export class CompletionTracker {
     held(msgid: string, nodeId: string, canComplete: boolean): void {
         const followed = this.followed.get(msgid);
         if (!followed) return;
-        followed.holds.add(nodeId);
+        followed.add(nodeId);
         if (canComplete) return;
         let quiet = this.quiet.get(nodeId);
         if (!quiet) this.quiet.set(nodeId, (quiet = { queue: [], sent: false, checking: false }));
@@ -239,7 +238,7 @@ export class CompletionTracker {
     failed(msgid: unknown, nodeId: string, error: unknown): void {
         if (typeof msgid !== "string") return;
         const followed = this.followed.get(msgid);
-        if (!followed || !followed.holds.has(nodeId)) return;
+        if (!followed || !followed.has(nodeId)) return;
         this.unfollow(msgid, followed);
         followed.event.state = "failed";
         followed.event.error = oneLine(error);
@@ -256,7 +255,7 @@ export class CompletionTracker {
         const followed = this.followed.get(msgid);
         if (!followed) return;
         // Not one of its holders: a node further on, or a second completion.
-        if (!followed.holds.remove(nodeId) || !followed.holds.empty) return;
+        if (!followed.remove(nodeId) || !followed.empty) return;
         this.unfollow(msgid, followed);
         followed.event.state = "handled";
         followed.onHandled?.();

@@ -8,7 +8,19 @@
 import type { Node, NodeAPI } from "node-red";
 import type { CompletionTracker } from "../log/completion.js";
 
-type Msg = { _msgid?: unknown } | null | undefined;
+/**
+ * Marks Node-RED's message objects carry while one of ours is followed: the _msgid a held
+ * message arrived with (split deletes it before it completes the message), and that it was
+ * routed to its node (its onReceive is then the same hold, not another). Properties, not a
+ * WeakMap and a WeakSet: those cost ~0.9 µs a message, mostly in the garbage collector.
+ */
+const ARRIVED_AS = Symbol("verified-webhooks.arrived-as");
+const ROUTED = Symbol("verified-webhooks.routed");
+type Marks = { [ARRIVED_AS]?: string; [ROUTED]?: boolean };
+type Msg = ({ _msgid?: unknown } & Marks) | null | undefined;
+
+/** The _msgid a held message arrived with. */
+const arrivedAs = (msg: Marks): string | undefined => msg[ARRIVED_AS];
 interface NodeRef {
     id?: string;
     node?: Node;
@@ -73,12 +85,12 @@ export function canComplete(node: object): boolean {
  * Makes `target` report node.error(err, msg) for the messages the tracker follows: Node-RED
  * routes such an error to catch nodes, not to the onComplete hook. Done once per node instance.
  */
-export function reportErrorsOf(target: Node, tracker: CompletionTracker, arrivedAs?: WeakMap<object, string>): void {
+export function reportErrorsOf(target: Node, tracker: CompletionTracker): void {
     const instance = target as Node & { [ERROR_REPORTING]?: true };
     if (instance[ERROR_REPORTING]) return;
     const original = instance.error;
     instance.error = function (this: Node, logMessage: unknown, msg?: Msg) {
-        if (msg && typeof msg === "object") tracker.failed(arrivedAs?.get(msg) ?? msg._msgid, this.id, logMessage);
+        if (msg && typeof msg === "object") tracker.failed(arrivedAs(msg) ?? msg._msgid, this.id, logMessage);
         return original.call(this, logMessage, msg as never);
     } as Node["error"];
     instance[ERROR_REPORTING] = true;
@@ -86,10 +98,6 @@ export function reportErrorsOf(target: Node, tracker: CompletionTracker, arrived
 
 /** Follows messages of ours through the flows from Node-RED's message hooks, into one tracker. */
 export class MessageFollower {
-    /** Messages routed to a node (preDeliver): their onReceive is the same hold, not another. */
-    private readonly routed = new WeakSet<object>();
-    /** The _msgid each held message arrived with: split deletes it before it completes the message. */
-    private readonly arrivedAs = new WeakMap<object, string>();
     /** The followed messages whose input handlers are running, innermost last: what a node sends meanwhile derives from them. */
     private readonly handling: { readonly node: string; readonly msgid: string }[] = [];
     /** Per node instance, whether it completes its messages (its handlers do not change while it runs). */
@@ -128,11 +136,11 @@ export class MessageFollower {
         return true;
     }
 
-    private hold(msg: { _msgid?: unknown }, node: Node): void {
+    private hold(msg: { _msgid?: unknown } & Marks, node: Node): void {
         let itCompletes = this.completes.get(node);
         if (itCompletes === undefined) this.completes.set(node, (itCompletes = canComplete(node)));
-        reportErrorsOf(node, this.tracker, this.arrivedAs);
-        this.arrivedAs.set(msg, msg._msgid as string);
+        reportErrorsOf(node, this.tracker);
+        msg[ARRIVED_AS] = msg._msgid as string;
         this.tracker.held(msg._msgid as string, node.id, itCompletes);
     }
 
@@ -146,7 +154,7 @@ export class MessageFollower {
         if (current !== undefined && current.node === source && msg._msgid !== current.msgid) this.tracker.derive(msg._msgid, current.msgid);
         if (!this.tracker.follows(msg._msgid)) return;
         if (source !== undefined) this.tracker.sentBy(msg._msgid, source);
-        this.routed.add(msg);
+        msg[ROUTED] = true;
         this.hold(msg, node);
     };
 
@@ -154,7 +162,7 @@ export class MessageFollower {
         const { msg } = event;
         const node = event.destination?.node;
         if (!msg || !node || !this.tracker.follows(msg._msgid)) return;
-        if (this.routed.has(msg)) this.routed.delete(msg);
+        if (msg[ROUTED]) msg[ROUTED] = false;
         else this.hold(msg, node); // handed over directly: link in, link call's target
         // Popped by postReceive; bounded in case a hook of another package halts a delivery in between.
         if (this.handling.length >= MAX_NESTED_HANDLERS) this.handling.shift();
@@ -165,7 +173,7 @@ export class MessageFollower {
         const node = event.destination?.node;
         const msg = event.msg;
         if (!node || !msg) return;
-        const msgid = this.arrivedAs.get(msg);
+        const msgid = arrivedAs(msg);
         if (msgid === undefined) return;
         const top = this.handling[this.handling.length - 1];
         if (top?.node === node.id && top.msgid === msgid) this.handling.pop();
@@ -176,6 +184,6 @@ export class MessageFollower {
         const msg = event.msg;
         if (!msg) return;
         const nodeId = event.node?.id ?? "";
-        this.tracker.completed(this.arrivedAs.get(msg) ?? msg._msgid, nodeId, event.error, this.stopping?.(nodeId) ?? false);
+        this.tracker.completed(arrivedAs(msg) ?? msg._msgid, nodeId, event.error, this.stopping?.(nodeId) ?? false);
     };
 }

@@ -36,7 +36,8 @@ export interface Follower<Event> {
 }
 
 /**
- * Follows each emitted event through the flow (by a _msgid of ours). `wiredTo`: the nodes on output 1, for a runtime whose routing cannot be followed.
+ * Follows each emitted event through the flow (by a _msgid of ours). `wiredTo`: the nodes on
+ * output 1, for a runtime whose routing cannot be followed.
  */
 export function followEvents<Event>(delivery: AcceptedDelivery<Event>, wiredTo: readonly string[], targets: readonly (Node | null)[], outlet: Follower<Event>): void {
     const { tracker } = outlet;

@@ -56,13 +56,53 @@ export function checkDeclaredLength(req: IncomingMessage, limit: number): void {
     }
 }
 
-/** Bodies of one node still arriving: their bytes, bounded, and who has been reading longest. */
+/** A body still arriving: since when, when its last bytes came, how many. */
+interface Arriving {
+    readonly started: number;
+    readonly timeoutMs: number;
+    lastData: number;
+    received: number;
+}
+
+/** How often the bodies still arriving are checked against their deadlines, at most. */
+const SWEEP_MS = 100;
+
+/**
+ * Bodies of one node still arriving: their bytes, bounded, and who has been reading longest.
+ * One timer checks them all against their deadlines while any is arriving (a timer per body
+ * would be made and cleared for every request, most of which arrive whole in one turn).
+ */
 export class BodyBudget {
     buffered = 0;
-    /** In the order they started: the oldest is cut off first when room is needed. */
-    readonly readers = new Set<(rejection: Rejection) => void>();
+    /** Each body's cut-off, in the order they started: the oldest is cut off first when room is needed. */
+    readonly readers = new Map<(rejection: Rejection) => void, Arriving>();
+    private sweeper: NodeJS.Timeout | undefined;
+    private sweepMs = SWEEP_MS;
 
     constructor(readonly maxBytes: number) {}
+
+    /** Watches a body from now on: cut off once it is too slow, too idle or too late. */
+    watch(cutOff: (rejection: Rejection) => void, arriving: Arriving): void {
+        this.readers.set(cutOff, arriving);
+        if (arriving.timeoutMs < this.sweepMs) this.sweepMs = Math.max(1, arriving.timeoutMs);
+        if (this.sweeper === undefined) {
+            this.sweeper = setTimeout(this.sweep, this.sweepMs);
+            this.sweeper.unref?.();
+        }
+    }
+
+    private readonly sweep = (): void => {
+        this.sweeper = undefined;
+        const now = Date.now();
+        for (const [cutOff, arriving] of this.readers) {
+            const tooSlow = slowBody(now - arriving.started, now - arriving.lastData, arriving.received, arriving.timeoutMs);
+            if (tooSlow) cutOff(tooSlow);
+        }
+        if (this.readers.size > 0) {
+            this.sweeper = setTimeout(this.sweep, this.sweepMs);
+            this.sweeper.unref?.();
+        }
+    };
 }
 
 /**
@@ -75,7 +115,7 @@ export class BodyBudget {
  * (a slow sender is the likeliest attacker). False when there is no room even so.
  */
 function madeRoom(budget: BodyBudget, bytes: number, self: (rejection: Rejection) => void): boolean {
-    for (const oldest of budget.readers) {
+    for (const oldest of budget.readers.keys()) {
         if (budget.buffered + bytes <= budget.maxBytes) break;
         if (oldest !== self) oldest(new Rejection(503, "too many bodies arriving at once: retry"));
     }
@@ -99,16 +139,14 @@ export function readBody(req: IncomingMessage, limit: number, timeoutMs: number,
     }
     return new Promise((resolve, reject) => {
         const chunks: Buffer[] = [];
-        const started = Date.now();
-        let received = 0;
-        let lastData = started;
+        const now = Date.now();
+        const arriving: Arriving = { started: now, timeoutMs, lastData: now, received: 0 };
         let done = false;
         const finish = (error: Rejection | undefined) => {
             if (done) return;
             done = true;
-            clearTimeout(timer);
             budget.readers.delete(cutOff);
-            budget.buffered -= received;
+            budget.buffered -= arriving.received;
             req.off("data", onData);
             req.off("end", onEnd);
             req.off("error", onError);
@@ -117,29 +155,21 @@ export function readBody(req: IncomingMessage, limit: number, timeoutMs: number,
                 req.pause(); // read no more of it: the answer closes the connection
                 return reject(error);
             }
-            resolve(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, received));
+            resolve(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, arriving.received));
         };
         const cutOff = (rejection: Rejection) => finish(rejection);
         const onData = (chunk: Buffer) => {
-            if (received + chunk.length > limit) return finish(new Rejection(413, `body exceeds the limit of ${limit} bytes`));
+            if (arriving.received + chunk.length > limit) return finish(new Rejection(413, `body exceeds the limit of ${limit} bytes`));
             if (!madeRoom(budget, chunk.length, cutOff)) return finish(new Rejection(503, "too many bodies arriving at once: retry"));
             budget.buffered += chunk.length;
-            received += chunk.length;
-            lastData = Date.now();
+            arriving.received += chunk.length;
+            arriving.lastData = Date.now();
             chunks.push(chunk);
         };
-        // One timer per body, re-armed only while the body is still arriving.
-        const check = () => {
-            const now = Date.now();
-            const tooSlow = slowBody(now - started, now - lastData, received, timeoutMs);
-            if (tooSlow) return finish(tooSlow);
-            timer = setTimeout(check, Math.min(500, timeoutMs - (now - started)));
-        };
-        let timer = setTimeout(check, Math.min(BODY_GRACE_MS, BODY_IDLE_MS, timeoutMs));
         const onEnd = () => finish(undefined);
         const onError = () => finish(new Rejection(400, "could not read the request body"));
         const onClose = () => finish(new Rejection(400, "request aborted before the body was complete"));
-        budget.readers.add(cutOff);
+        budget.watch(cutOff, arriving);
         req.on("data", onData);
         req.on("end", onEnd);
         req.on("error", onError);
