@@ -7,6 +7,7 @@
 //   (d) the same for meshagent-webhook
 //   (e) wms-webhook the long way through Express, (f) wms-webhook with its delivery log off,
 //   (g) wms-webhook keeping deliveries until handled (synced to disk before each 2xx)
+//   (h) meshagent-webhook not keeping deliveries ((d) keeps them: MeshAgent never retries)
 // each driven by autocannon for a fixed time at fixed connections with unique, signed
 // deliveries; then a SynthesisVR batch figure and a memory figure. Prints a table and a
 // final line of JSON with ratio_vs_peer and ratio_vs_limit for (c) and (d).
@@ -214,21 +215,23 @@ async function main() {
         ["(a) node:http verifier (limit)", startLimit, wms],
         ["(b) http in + function + http response (peer)", startPeer, wms],
         ["(c) wms-webhook", () => startReceiver("wms-webhook"), wms],
-        ["(d) meshagent-webhook", () => startReceiver("meshagent-webhook"), mesh],
+        // MeshAgent never retries: its node keeps deliveries until handled unless told otherwise.
+        ["(d) meshagent-webhook (kept, its default)", () => startReceiver("meshagent-webhook"), mesh],
         // Middleware the short way cannot prove harmless (here a pass-through httpAdminMiddleware
         // where the editor shares the root) sends requests the long way, through Express: its cost.
         ["(e) wms-webhook, the long way", () => startReceiver("wms-webhook", LONG_WAY_SETTINGS), wms],
         // (c) logs every delivery (the default); here the delivery log is off: what logging costs.
         ["(f) wms-webhook, delivery log off", () => startReceiver("wms-webhook", undefined, { logDeliveries: 0 }), wms],
         // Keep deliveries until handled: each delivery synced to disk (LMDB) before its 2xx.
-        ["(g) wms-webhook, kept until handled", () => startReceiver("wms-webhook", undefined, { persist: true }), wms],
+        ["(g) wms-webhook, kept until handled", () => startReceiver("wms-webhook", undefined, { keep: true }), wms],
+        ["(h) meshagent-webhook, not kept", () => startReceiver("meshagent-webhook", undefined, { keep: false }), mesh],
         // BENCH_BASELINE: a built checkout of an earlier commit (git worktree add …; node
         // scripts/build.js), measured in the same rounds: what a change costs, side by side.
         ...(BASELINE
             ? [
                   [`(c) at ${BASELINE_NAME}`, () => startReceiver("wms-webhook", undefined, {}, BASELINE), wms],
                   [`(d) at ${BASELINE_NAME}`, () => startReceiver("meshagent-webhook", undefined, {}, BASELINE), mesh],
-                  [`(g) at ${BASELINE_NAME}`, () => startReceiver("wms-webhook", undefined, { persist: true }, BASELINE), wms],
+                  [`(g) at ${BASELINE_NAME}`, () => startReceiver("wms-webhook", undefined, { keep: true, persist: true }, BASELINE), wms],
               ]
             : []),
     ];
@@ -261,16 +264,17 @@ async function main() {
             "wms-webhook-log-off": ratios(5),
             delivery_log_cost: +(1 - median(rounds.map((results) => results[2].rps / results[5].rps))).toFixed(3),
             "wms-webhook-persisted": ratios(6),
-            // The baseline's rows follow (a) to (g): its (c), (d) and (g); a cost is 1 − the median of the ratios within a round.
+            "meshagent-webhook-not-kept": ratios(7),
+            // The baseline's rows follow (a) to (h): its (c), (d) and (g); a cost is 1 − the median of the ratios within a round.
             ...(BASELINE
                 ? {
                       baseline: {
-                          "wms-webhook": ratios(7),
-                          "meshagent-webhook": ratios(8),
-                          "wms-webhook-persisted": ratios(9),
-                          change_cost_log_on: +(1 - median(rounds.map((results) => results[2].rps / results[7].rps))).toFixed(3),
-                          change_cost_meshagent: +(1 - median(rounds.map((results) => results[3].rps / results[8].rps))).toFixed(3),
-                          change_cost_kept: +(1 - median(rounds.map((results) => results[6].rps / results[9].rps))).toFixed(3),
+                          "wms-webhook": ratios(8),
+                          "meshagent-webhook": ratios(9),
+                          "wms-webhook-persisted": ratios(10),
+                          change_cost_log_on: +(1 - median(rounds.map((results) => results[2].rps / results[8].rps))).toFixed(3),
+                          change_cost_meshagent: +(1 - median(rounds.map((results) => results[3].rps / results[9].rps))).toFixed(3),
+                          change_cost_kept: +(1 - median(rounds.map((results) => results[6].rps / results[10].rps))).toFixed(3),
                       },
                   }
                 : {}),
