@@ -3,7 +3,7 @@
 // owes; an instance that stops touching its entries (it died) leaves them to the other after
 // the claim timeout, and a live one never does; handled entries leave the stream; parked
 // ones move aside and stay listed; Redis away fails a put at once.
-import { jsonOfText } from "../../nodes/receive/record.js";
+import { jsonOfText, textOf } from "../../nodes/receive/record.js";
 import assert = require("node:assert/strict");
 import { createClient } from "redis";
 import fs = require("node:fs");
@@ -62,7 +62,9 @@ describe("end to end: the Redis Stream store of kept deliveries", function () {
 
     it("owns what it puts; after a restart it reads back what it did not forget, counting the attempt", async () => {
         const first = instance("a");
-        const handles = await first.put([event("d1", 0), event("d1", 1), event("d2", 0)]);
+        // d2-0 as a receiver hands it over: the bytes of its element as received (multi-byte characters included).
+        const asReceived = { ...event("d2", 0), payload: Buffer.from('{ "uuid": "d2-0", "location": "Straße ✓" }') };
+        const handles = await first.put([event("d1", 0), event("d1", 1), asReceived]);
         assert.equal(handles.length, 3);
         first.forget(handles[1]!);
         await first.close(); // writes the forget; d1-0 and d2-0 are still owed
@@ -72,6 +74,7 @@ describe("end to end: the Redis Stream store of kept deliveries", function () {
         assert.deepEqual(uuidsOf(recovered), ["d1-0", "d2-0"]);
         assert.deepEqual(recovered.map((kept) => [kept.deliveryId, kept.index, kept.attempts, kept.parked]), [["d1", 0, 1, false], ["d2", 0, 1, false]]);
         assert.equal(recovered[0]!.remoteAddress, "203.0.113.7");
+        assert.equal(textOf(recovered[1]!.payload), '{ "uuid": "d2-0", "location": "Straße ✓" }', "the bytes as received, read back as their text (its MAC holds)");
         assert.deepEqual(await allPending(instance("b")), [], "another instance owes none of them");
 
         const fresh = await restarted.put([event("d3", 0)]);

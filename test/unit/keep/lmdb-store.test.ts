@@ -43,6 +43,23 @@ describe("durable store", () => {
         await again.close();
     });
 
+    it("writes each event's bytes as received, reads them back byte for byte, and reads an earlier version's JSON text as it is", async () => {
+        const store = LmdbStore.open(dir);
+        const view = store.forEndpoint("n");
+        const receivedAt = "2026-01-01T00:00:00.000Z";
+        // An element of a batch as it sat in the body: spacing, an escape, multi-byte characters.
+        const bytes = Buffer.from('{ "uuid":"a", "location":"K\\u00e4men ✓" }');
+        const [handle] = await view.put([{ deliveryId: "bytes", index: 0, receivedAt, verified: true, test: false, remoteAddress: undefined, payload: bytes.subarray(0) }]);
+        assert.equal(handle![4], bytes.length, "weighed in bytes");
+        await store.put([{ ...event("n", "text", 0, receivedAt), payload: '{"uuid":"written by 0.2"}' }]);
+        await store.close();
+        const reopened = LmdbStore.open(dir);
+        const [first, second] = await allPending(reopened.forEndpoint("n"));
+        assert.ok(first!.payload instanceof Uint8Array && Buffer.from(first!.payload).equals(bytes), "the same bytes");
+        assert.equal(second!.payload, '{"uuid":"written by 0.2"}');
+        await reopened.close();
+    });
+
     it("gives a node what it kept before it started, not what it receives since, and counts attempts and parks on disk", async () => {
         const store = LmdbStore.open(dir);
         await store.put([event("n", "before", 0, "2026-01-01T00:00:00.000Z"), event("n", "before", 1, "2026-01-01T00:00:00.000Z"), event("other", "x", 0, "2026-01-01T00:00:00.000Z")]);
