@@ -1,14 +1,14 @@
 #!/usr/bin/env node
 "use strict";
-// npm run profile: where a delivery's time goes. A real Node-RED with wms-webhook wired to a
-// junction, driven as `npm run bench` drives it (16 connections, unique signed deliveries),
-// under --cpu-prof, for each setting: the delivery log on (the default), off, and keeping
-// deliveries until handled; with BENCH_BASELINE=<a built checkout>, the same against it, in
+// npm run profile: where a delivery's time goes. A real Node-RED with wms-webhook (or, with
+// PROFILE_PROVIDER=meshagent, meshagent-webhook) wired to a junction, driven as `npm run
+// bench` drives it (16 connections, unique signed deliveries), under --cpu-prof, for each
+// setting: the delivery log on (the default), off, and keeping deliveries until handled; with BENCH_BASELINE=<a built checkout>, the same against it, in
 // the same run. Prints each run's requests/s and its functions and files by self time; the
 // .cpuprofile files stay in PROFILE_DIR (open them in Chrome's DevTools, Performance tab).
 const fs = require("node:fs");
 const path = require("node:path");
-const { createHmac } = require("node:crypto");
+const { createHash, createHmac } = require("node:crypto");
 const autocannon = require("autocannon");
 const { NodeRedProcess } = require("../dist/test/support/node-red-process.js");
 
@@ -17,7 +17,10 @@ const TOP = Number(process.env.PROFILE_TOP || 25);
 const OUT = path.resolve(process.env.PROFILE_DIR || path.join(__dirname, "..", "test-results", "profiles"));
 const BASELINE = process.env.BENCH_BASELINE ? path.resolve(process.env.BENCH_BASELINE) : undefined;
 const SECRET = "bench-mac-secret";
-const SETTINGS = { "log on": {}, "log off": { logDeliveries: 0 }, kept: { keep: true, persist: true } };
+// Keeping is said outright: a MeshAgent node keeps deliveries unless told not to (it never retries).
+const SETTINGS = { "log on": { keep: false }, "log off": { logDeliveries: 0, keep: false }, kept: { keep: true, persist: true } };
+/** PROFILE_PROVIDER=meshagent profiles a meshagent-webhook node instead (HS256 tokens, bench/run.js's deliveries). */
+const PROVIDER = process.env.PROFILE_PROVIDER === "meshagent" ? "meshagent" : "wms";
 
 /** A WMS event of exactly 190 bytes, unique by session, signed (as bench/run.js makes them). */
 function wmsDelivery(n) {
@@ -25,6 +28,17 @@ function wmsDelivery(n) {
     const sessionId = `s${n}-`.padEnd(190 - JSON.stringify(base).length, "x");
     const body = JSON.stringify({ ...base, sessionId });
     return { body, headers: { "content-type": "application/json", "x-wms-content-mac": `hmac-sha256=${createHmac("sha256", SECRET).update(body).digest("hex")}` } };
+}
+
+const b64url = (value) => Buffer.from(JSON.stringify(value)).toString("base64url");
+const JWT_HEADER = b64url({ alg: "HS256", typ: "JWT" });
+/** A MeshAgent delivery, unique by path, signed as MeshAgent signs (as bench/run.js makes them). */
+function meshagentDelivery(n) {
+    const { toPythonJson } = require("../dist/nodes/samples.js");
+    const body = toPythonJson({ event: "storage.file.updated", data: { path: `notes/file-${n}.md`, participant_id: "p-42" } });
+    const claims = b64url({ sha256: createHash("sha256").update(body).digest("hex") });
+    const signature = createHmac("sha256", SECRET).update(`${JWT_HEADER}.${claims}`).digest("base64url");
+    return { body, headers: { "content-type": "application/json", "meshagent-signature": `Bearer ${JWT_HEADER}.${claims}.${signature}` } };
 }
 
 /** Self time by function and by file, in percent of the profile. */
@@ -54,7 +68,7 @@ async function profileOne(label, options, packageDir, deliveries) {
     const nodeRed = await new NodeRedProcess({ nodeArgs: ["--cpu-prof", `--cpu-prof-dir=${dir}`], ...(packageDir ? { packageDir } : {}) }).start();
     let rps;
     try {
-        await nodeRed.deploy([{ id: "receiver", type: "wms-webhook", path: "/hook", wires: [["no-op"], []], credentials: { secret: SECRET }, ...options }, { id: "no-op", type: "junction", wires: [] }]);
+        await nodeRed.deploy([{ id: "receiver", type: `${PROVIDER}-webhook`, path: "/hook", wires: [["no-op"], []], credentials: { secret: SECRET }, ...options }, { id: "no-op", type: "junction", wires: [] }]);
         let next = 0;
         const result = await autocannon({
             url: nodeRed.nodeUrl("/hook"),
@@ -72,7 +86,7 @@ async function profileOne(label, options, packageDir, deliveries) {
 }
 
 async function main() {
-    const deliveries = Array.from({ length: 400_000 }, (_, n) => wmsDelivery(n));
+    const deliveries = Array.from({ length: 400_000 }, (_, n) => (PROVIDER === "meshagent" ? meshagentDelivery(n) : wmsDelivery(n)));
     const runs = [];
     for (const [setting, options] of Object.entries(SETTINGS)) {
         runs.push(await profileOne(setting, options, undefined, deliveries));

@@ -107,6 +107,35 @@ function macMatches(signingInput: string, signature: string, keys: readonly Buff
 
 const BEARER_JWT = /^Bearer +([A-Za-z0-9_-]+)\.([A-Za-z0-9_-]*)\.([A-Za-z0-9_-]*)$/i;
 
+/** Checks a token's protected header (HS256, no extensions) and remembers it as accepted. */
+function checkProtectedHeader(token: string, protectedHeader: string): void {
+    let header: ReturnType<Jose["decodeProtectedHeader"]>;
+    try {
+        header = joseLoaded!.decodeProtectedHeader(token); // loaded by prepareKeys, which the pipeline awaits first
+    } catch {
+        throw new Rejection(401, "malformed signature token");
+    }
+    if (header.alg !== "HS256") throw new Rejection(401, "signature token must use HS256");
+    // Extensions this receiver does not implement must not be ignored (RFC 7515 §4.1.11).
+    if (header.crit !== undefined || header.b64 !== undefined) throw new Rejection(401, "signature token uses unsupported extensions");
+    acceptedProtectedHeader = protectedHeader;
+}
+
+/**
+ * The claims of a token whose MAC verified: base64url JSON of an object. Decoded with
+ * Buffer rather than jose's decodeJwt, whose portable base64 decoder took 4% of a delivery.
+ */
+function claimsOf(payload: string): Record<string, unknown> {
+    let claims: unknown;
+    try {
+        claims = JSON.parse(Buffer.from(payload, "base64url").toString("utf8"));
+    } catch {
+        throw new Rejection(401, "malformed signature token");
+    }
+    if (typeof claims !== "object" || claims === null || Array.isArray(claims)) throw new Rejection(401, "malformed signature token");
+    return claims as Record<string, unknown>;
+}
+
 /** The three parts of the header's JWT; a missing or malformed header is refused (401). */
 function tokenParts(header: string | string[] | undefined): [string, string, string] {
     if (header === undefined) throw new Rejection(401, "missing Meshagent-Signature header");
@@ -183,27 +212,14 @@ export const meshagent: Provider<MeshAgentEvent, MeshAgentOptions, Buffer[], "me
     },
     verify(delivery, keys) {
         const [protectedHeader, payload, signature] = tokenParts(delivery.headers[MESHAGENT_SIGNATURE_HEADER]);
-        const token = `${protectedHeader}.${payload}.${signature}`;
-        const jose = joseLoaded!; // loaded by prepareKeys, which the pipeline awaits first
-        let claims: Record<string, unknown>;
-        try {
-            // A sender signs every token with the same protected header: checked once, not per request.
-            if (protectedHeader !== acceptedProtectedHeader) {
-                const { alg, crit, b64 } = jose.decodeProtectedHeader(token);
-                if (alg !== "HS256") throw new Rejection(401, "signature token must use HS256");
-                // Extensions this receiver does not implement must not be ignored (RFC 7515 §4.1.11).
-                if (crit !== undefined || b64 !== undefined) throw new Rejection(401, "signature token uses unsupported extensions");
-                acceptedProtectedHeader = protectedHeader;
-            }
-            claims = jose.decodeJwt(token);
-        } catch (error) {
-            if (error instanceof Rejection) throw error;
-            throw new Rejection(401, "malformed signature token");
-        }
-        // HS256 checked with node:crypto: WebCrypto's asynchronous job costs more than the MAC itself.
+        // A sender signs every token with the same protected header: checked once, not per request.
+        if (protectedHeader !== acceptedProtectedHeader) checkProtectedHeader(`${protectedHeader}.${payload}.${signature}`, protectedHeader);
+        // HS256 checked with node:crypto (WebCrypto's asynchronous job costs more than the MAC
+        // itself), before anything of the token is read: its claims are parsed only once signed.
         if (!macMatches(`${protectedHeader}.${payload}`, signature, keys)) {
             throw new Rejection(401, "signature does not verify with the configured secret");
         }
+        const claims = claimsOf(payload);
         const now = Math.floor(Date.now() / 1000);
         if (claims.exp !== undefined && (typeof claims.exp !== "number" || claims.exp <= now)) throw new Rejection(401, "signature token expired");
         if (claims.nbf !== undefined && (typeof claims.nbf !== "number" || claims.nbf > now)) throw new Rejection(401, "signature token not valid yet");

@@ -278,7 +278,15 @@ describe("MeshAgent provider", () => {
         const unsigned = (payload: object) =>
             `${Buffer.from(JSON.stringify({ alg: "none", typ: "JWT" })).toString("base64url")}.${Buffer.from(JSON.stringify(payload)).toString("base64url")}.`;
         const { privateKey } = await generateKeyPair("RS256");
+        // Signed with the right key, but what it signs is no claims object: refused once its MAC verifies.
+        const signedAsIs = (claimsText: string) => {
+            const input = `${Buffer.from(JSON.stringify({ alg: "HS256", typ: "JWT" })).toString("base64url")}.${Buffer.from(claimsText).toString("base64url")}`;
+            return `${input}.${createHmac("sha256", "mesh-secret").update(input).digest("base64url")}`;
+        };
         const cases = {
+            "signed array claims": signedAsIs(`[${JSON.stringify(claims)}]`),
+            "signed claims that are no JSON": signedAsIs(`{"sha256": "${claims.sha256}"`),
+            "signed null claims": signedAsIs("null"),
             "alg none": unsigned(claims),
             HS512: await new SignJWT(claims).setProtectedHeader({ alg: "HS512" }).sign(encode("mesh-secret")),
             RS256: await new SignJWT(claims).setProtectedHeader({ alg: "RS256" }).sign(privateKey),
