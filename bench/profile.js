@@ -8,7 +8,6 @@
 // .cpuprofile files stay in PROFILE_DIR (open them in Chrome's DevTools, Performance tab).
 const fs = require("node:fs");
 const path = require("node:path");
-const { createHash, createHmac } = require("node:crypto");
 const autocannon = require("autocannon");
 const { NodeRedProcess } = require("../dist/test/support/node-red-process.js");
 
@@ -16,30 +15,11 @@ const SECONDS = Number(process.env.BENCH_SECONDS || 10);
 const TOP = Number(process.env.PROFILE_TOP || 25);
 const OUT = path.resolve(process.env.PROFILE_DIR || path.join(__dirname, "..", "test-results", "profiles"));
 const BASELINE = process.env.BENCH_BASELINE ? path.resolve(process.env.BENCH_BASELINE) : undefined;
-const SECRET = "bench-mac-secret";
+const { SECRET, wmsDelivery, meshagentDelivery } = require("./deliveries.js");
 // Keeping is said outright: a MeshAgent node keeps deliveries unless told not to (it never retries).
 const SETTINGS = { "log on": { keep: false }, "log off": { logDeliveries: 0, keep: false }, kept: { keep: true, persist: true } };
 /** PROFILE_PROVIDER=meshagent profiles a meshagent-webhook node instead (HS256 tokens, bench/run.js's deliveries). */
 const PROVIDER = process.env.PROFILE_PROVIDER === "meshagent" ? "meshagent" : "wms";
-
-/** A WMS event of exactly 190 bytes, unique by session, signed (as bench/run.js makes them). */
-function wmsDelivery(n) {
-    const base = { timestamp: Math.floor(Date.now() / 1000), sessionId: "", sequence: 0, event: "MEASUREMENT_CREATED", severity: "INFO", payload: { measurementId: "f0c8ca8d-111d-4dcf-a69d-46ed39a2db06" } };
-    const sessionId = `s${n}-`.padEnd(190 - JSON.stringify(base).length, "x");
-    const body = JSON.stringify({ ...base, sessionId });
-    return { body, headers: { "content-type": "application/json", "x-wms-content-mac": `hmac-sha256=${createHmac("sha256", SECRET).update(body).digest("hex")}` } };
-}
-
-const b64url = (value) => Buffer.from(JSON.stringify(value)).toString("base64url");
-const JWT_HEADER = b64url({ alg: "HS256", typ: "JWT" });
-/** A MeshAgent delivery, unique by path, signed as MeshAgent signs (as bench/run.js makes them). */
-function meshagentDelivery(n) {
-    const { toPythonJson } = require("../dist/nodes/samples.js");
-    const body = toPythonJson({ event: "storage.file.updated", data: { path: `notes/file-${n}.md`, participant_id: "p-42" } });
-    const claims = b64url({ sha256: createHash("sha256").update(body).digest("hex") });
-    const signature = createHmac("sha256", SECRET).update(`${JWT_HEADER}.${claims}`).digest("base64url");
-    return { body, headers: { "content-type": "application/json", "meshagent-signature": `Bearer ${JWT_HEADER}.${claims}.${signature}` } };
-}
 
 /** Self time by function and by file, in percent of the profile. */
 function summary(file) {

@@ -15,7 +15,6 @@
 // in BENCH_ROUNDS interleaved rounds: the table shows each figure's median, and each ratio
 // is the median of the ratios within a round (systems measured seconds apart).
 const { fork } = require("node:child_process");
-const { createHash, createHmac } = require("node:crypto");
 const path = require("node:path");
 const autocannon = require("autocannon");
 // The tests' Node-RED launcher, compiled with them (npm run bench compiles both).
@@ -27,30 +26,9 @@ const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS || 16);
 const ROUNDS = Number(process.env.BENCH_ROUNDS || 3);
 const BASELINE = process.env.BENCH_BASELINE ? path.resolve(process.env.BENCH_BASELINE) : undefined;
 const BASELINE_NAME = BASELINE ? `baseline ${path.basename(BASELINE)}` : "";
-const SECRET = "bench-mac-secret";
-const dist = (module) => require(path.join(__dirname, "..", "dist", "nodes", module));
-const { toPythonJson } = dist("samples.js");
+const { SECRET, wmsDelivery, meshagentDelivery } = require("./deliveries.js");
 
-// ---- unique signed deliveries ---------------------------------------------------------
-/** A WMS event of exactly 190 bytes, unique by session, signed. */
-function wmsDelivery(n) {
-    const base = { timestamp: Math.floor(Date.now() / 1000), sessionId: "", sequence: 0, event: "MEASUREMENT_CREATED", severity: "INFO", payload: { measurementId: "f0c8ca8d-111d-4dcf-a69d-46ed39a2db06" } };
-    const skeleton = JSON.stringify(base).length;
-    const sessionId = `s${n}-`.padEnd(190 - skeleton, "x");
-    const body = JSON.stringify({ ...base, sessionId });
-    return { body, headers: { "content-type": "application/json", "x-wms-content-mac": `hmac-sha256=${createHmac("sha256", SECRET).update(body).digest("hex")}` } };
-}
-
-const b64url = (value) => Buffer.from(JSON.stringify(value)).toString("base64url");
-const JWT_HEADER = b64url({ alg: "HS256", typ: "JWT" });
-/** A MeshAgent storage event in Python json.dumps format with its HS256 JWT. */
-function meshagentDelivery(n) {
-    const body = toPythonJson({ event: "storage.file.updated", data: { path: `notes/file-${n}.md`, participant_id: "p-42" } });
-    const claims = b64url({ sha256: createHash("sha256").update(body).digest("hex") });
-    const signature = createHmac("sha256", SECRET).update(`${JWT_HEADER}.${claims}`).digest("base64url");
-    return { body, headers: { "content-type": "application/json", "meshagent-signature": `Bearer ${JWT_HEADER}.${claims}.${signature}` } };
-}
-
+// ---- unique signed deliveries (bench/deliveries.js) ---------------------------------------
 /** Deliveries enough for the whole run, each sent once. */
 function pool(make, size) {
     return Array.from({ length: size }, (_, n) => make(n));
