@@ -64,6 +64,7 @@ export class DeliveryOutlet<Event> implements Outlet<Event> {
         this.logging = this.log.limits.maxDeliveries > 0;
         this.maxAttempts = maxAttempts(config);
         this.reader = (json) => emittedEventOf(provider, options, json);
+        if (this.following) this.runtime.followMessages();
     }
 
     /** Whether emitted events are followed through the flow (for the log, or to forget kept ones). */

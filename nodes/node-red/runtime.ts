@@ -60,8 +60,9 @@ export class WebhooksRuntime implements ReplayTarget {
     private changes = 0;
     private watchingStop = false;
     private publishTimer: NodeJS.Timeout | undefined;
+    private follower: MessageFollower | undefined;
 
-    /** This Node-RED's runtime object: made, with its admin routes and message hooks, on first use. */
+    /** This Node-RED's runtime object: made, with its admin routes, on first use. */
     static of(RED: NodeAPI): WebhooksRuntime {
         let runtime = WebhooksRuntime.runtimes.get(RED.httpAdmin);
         if (!runtime) {
@@ -74,7 +75,17 @@ export class WebhooksRuntime implements ReplayTarget {
 
     private constructor(private readonly RED: NodeAPI) {
         this.tracker = new CompletionTracker(this.changed);
-        new MessageFollower(this.tracker).install(RED);
+    }
+
+    /**
+     * Installs Node-RED's message hooks that feed the tracker, once, when the first receiver
+     * that follows its messages (its log or keeping on) starts: Node-RED runs every hook for
+     * every message of every flow, so a runtime whose receivers follow nothing pays none.
+     */
+    followMessages(): void {
+        if (this.follower) return;
+        this.follower = new MessageFollower(this.tracker);
+        this.follower.install(this.RED);
     }
 
     /** Told after every node closed when the runtime stops other than for a deploy (shutdown, "stop flows"). */

@@ -64,6 +64,18 @@ describe("one node's deliveries", () => {
     /** What a node starting now would redeliver. */
     const keptNow = (RED: NodeAPI) => allPending(keptEventsOf(RED, { keep: true }, undefined, "synthesis:/sessions")!.store);
 
+    it("installs Node-RED's message hooks once, when the first node that follows its messages starts (its log or keeping on), and not for one that follows none", () => {
+        const RED = fakeRED(userDir);
+        const added: string[] = [];
+        (RED.hooks as unknown as { add(id: string): void }).add = (id) => void added.push(id);
+        new DeliveryOutlet<SynthesisEvent>(RED, node, synthesis, {}, { keep: false }, logLimitsOf({ logDeliveries: 0 }));
+        assert.deepEqual(added, [], "nothing followed: every message of every flow is spared the hooks");
+        new DeliveryOutlet<SynthesisEvent>(RED, node, synthesis, {}, {}, logLimitsOf({}));
+        assert.deepEqual([...added].sort(), ["onComplete", "onReceive", "postReceive", "preDeliver"].map((hook) => `${hook}.verified-webhooks`));
+        new DeliveryOutlet<SynthesisEvent>(RED, node, synthesis, {}, {}, logLimitsOf({}));
+        assert.equal(added.length, 4, "once per runtime");
+    });
+
     it("forgets a kept delivery refused between its sync and its emit, so the sender's retry is the only copy", async () => {
         const RED = fakeRED(userDir);
         const outlet = nodeDeliveries(RED);
