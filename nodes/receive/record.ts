@@ -36,11 +36,6 @@ export function recordBytes(record: BodyRecord): number {
     return bytes;
 }
 
-/** How many events a record holds. */
-export function recordedCount(record: BodyRecord): number {
-    return record.body ? (record.elements?.length ?? 1) : record.texts.length;
-}
-
 /** One event's JSON, parsed (a byte-order mark and invalid JSON as the receiver treats them). */
 export function jsonOfText(text: EventText): unknown {
     return typeof text === "string" ? (JSON.parse(text) as unknown) : parseJson(Buffer.isBuffer(text) ? text : Buffer.from(text.buffer, text.byteOffset, text.length));
