@@ -11,7 +11,7 @@ import type { Node, NodeAPI } from "node-red";
 import { randomUUID } from "node:crypto";
 import type { AcceptedDelivery, DeliveryInfo, AnswerRecord, EventMessage, Outlet, RejectionMessage, WebhookInfo } from "../receive/messages.js";
 import { deliveryOutcome, emittedEventOf, eventNameOf, reacceptedEvents, restarting } from "../receive/outcome.js";
-import { recordedJson, recordedTexts, recordOf, type BodyRecord } from "../receive/record.js";
+import { jsonOfText, recordedTexts, recordOf, type BodyRecord } from "../receive/record.js";
 import { receivedNow } from "../receive/body.js";
 import { Rejection, type Provider } from "../receive/provider.js";
 import { WebhooksRuntime } from "./runtime.js";
@@ -211,13 +211,14 @@ export class DeliveryOutlet<Event> implements Outlet<Event> {
      * now and emitted: a replay (`replayOf`) or a redelivery (`attempt`, `redelivered`).
      */
     private reaccept(
+        json: readonly unknown[],
         record: BodyRecord,
         info: DeliveryInfo,
         remoteAddress: string | undefined,
         how: { replayOf?: string; attempt?: number; places: readonly number[]; entry: LogEntry | undefined; kept?: KeptDelivery },
     ): void {
         if (this.closed) throw restarting();
-        const events = reacceptedEvents(this.provider, this.options, recordedJson(record));
+        const events = reacceptedEvents(this.provider, this.options, json);
         const outcome = deliveryOutcome(this.provider, this.options, { wanted: events, elements: undefined, identities: events.map(() => undefined), reservation: undefined, invalid: [], info, remoteAddress });
         const marks: Partial<WebhookInfo> = how.replayOf !== undefined ? { replayOf: how.replayOf } : { redelivered: true, attempt: how.attempt! };
         for (const message of outcome.events) Object.assign(message.webhook, marks);
@@ -246,16 +247,13 @@ export class DeliveryOutlet<Event> implements Outlet<Event> {
      * delivery of its own, made of the original's record. A kept event of the original (failed,
      * or parked) is forgotten once its replay is handled. Returns the replay's delivery id.
      */
-    replay(entry: LogEntry, events: readonly { index: number }[]): string {
+    replay(entry: LogEntry, events: readonly { index: number; payload: unknown }[]): string {
         const { report } = entry;
         if (!entry.record) throw new Rejection(409, "not replayable: its events were too large to keep");
         const info: DeliveryInfo = { receivedAt: receivedNow(), deliveryId: randomUUID(), verified: report.verified, test: report.test };
-        this.reaccept(
-            recordOf(entry.record, events.map((event) => event.index)),
-            info,
-            report.remoteAddress,
-            { replayOf: report.deliveryId, places: events.map((event) => event.index), entry },
-        );
+        const places = events.map((event) => event.index);
+        const json = events.map((event) => event.payload);
+        this.reaccept(json, recordOf(entry.record, places), info, report.remoteAddress, { replayOf: report.deliveryId, places, entry });
         return info.deliveryId;
     }
 
@@ -284,12 +282,9 @@ export class DeliveryOutlet<Event> implements Outlet<Event> {
             await store.attempted(delivery, attempt);
             const kept: KeptDelivery = { places, handles: delivery.map((event) => event.handle), remaining: delivery.length };
             try {
-                this.reaccept(
-                    { texts: delivery.map((event) => event.payload) },
-                    { deliveryId, receivedAt: first.receivedAt, verified: first.verified, test: first.test },
-                    first.remoteAddress,
-                    { attempt, places, entry, kept },
-                );
+                const texts = delivery.map((event) => event.payload);
+                const info = { deliveryId, receivedAt: first.receivedAt, verified: first.verified, test: first.test };
+                this.reaccept(texts.map(jsonOfText), { texts }, info, first.remoteAddress, { attempt, places, entry, kept });
             } catch (error) {
                 this.node.warn(this.RED._("webhook.errors.redelivery", { deliveryId, reason: error instanceof Error ? error.message : String(error) }));
             }

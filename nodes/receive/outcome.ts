@@ -153,19 +153,23 @@ export function reacceptedEvents<Event, Options>(
     payloads: readonly unknown[],
 ): Event[] {
     return payloads.map((payload) => {
-        if (!isPlainObject(payload)) throw new Rejection(409, "not replayable: the event is not a JSON object");
-        const result = provider.schema.safeParse(payload);
-        if (!result.success) throw new Rejection(409, `not replayable: ${schemaMismatchOf(result.error)}`);
-        let event: Event;
-        try {
-            event = provider.prepare ? provider.prepare(result.data, options, true) : result.data;
-        } catch (error) {
-            if (error instanceof Rejection) throw new Rejection(409, `not replayable: the node's checks refuse it now (${error.status})`);
-            throw error;
-        }
+        const event = acceptedAgain(provider, options, payload);
         if (provider.wanted && !provider.wanted(event, options)) throw new Rejection(409, "not replayable: the node's event filter leaves it out now");
         return event;
     });
+}
+
+/** One event emitted before, through the schema and the provider's checks once more (time-bound ones aside); a Rejection (409) says where it no longer passes. */
+function acceptedAgain<Event, Options>(provider: Pick<Provider<Event, Options, unknown>, "schema" | "prepare">, options: Options, json: unknown): Event {
+    if (!isPlainObject(json)) throw new Rejection(409, "not replayable: the event is not a JSON object");
+    const result = provider.schema.safeParse(json);
+    if (!result.success) throw new Rejection(409, `not replayable: ${schemaMismatchOf(result.error)}`);
+    try {
+        return provider.prepare ? provider.prepare(result.data, options, true) : result.data;
+    } catch (error) {
+        if (error instanceof Rejection) throw new Rejection(409, `not replayable: the node's checks refuse it now (${error.status})`);
+        throw error;
+    }
 }
 
 /**
@@ -174,12 +178,11 @@ export function reacceptedEvents<Event, Options>(
  * it does not pass (it did when it was emitted: only a change of the provider's code would do that).
  */
 export function emittedEventOf<Event, Options>(provider: Pick<Provider<Event, Options, unknown>, "schema" | "prepare">, options: Options, json: unknown): unknown {
-    const result = provider.schema.safeParse(json);
-    if (!result.success) return json;
     try {
-        return provider.prepare ? provider.prepare(result.data, options, true) : result.data;
-    } catch {
-        return json;
+        return acceptedAgain(provider, options, json);
+    } catch (error) {
+        if (error instanceof Rejection) return json;
+        throw error;
     }
 }
 

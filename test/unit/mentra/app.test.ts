@@ -39,6 +39,17 @@ describe("a Mentra app's sessions (fake cloud, protocol 2.x)", function () {
         await cloud?.stop();
     });
 
+    /** An app with a captions node, joined to SESSION on a fresh fake cloud, its subscriptions sent. */
+    async function captionsSession(): Promise<ReturnType<typeof recordingInput>> {
+        cloud = await FakeMentraCloud.start(APP);
+        app = new MentraApp(APP);
+        const captions = recordingInput([{ kind: "transcription", language: "en-US" }]);
+        app.addInput(captions);
+        app.join(SESSION, "jane@example.com", cloud.url);
+        await cloud.waitFor("subscription_update");
+        return captions;
+    }
+
     it("joins within 1 s: the init as the SDK sends it, then the nodes' subscriptions after the ack; the session starts", async () => {
         cloud = await FakeMentraCloud.start(APP);
         app = new MentraApp(APP);
@@ -76,12 +87,7 @@ describe("a Mentra app's sessions (fake cloud, protocol 2.x)", function () {
     });
 
     it("sends the subscriptions again when the nodes change them, and not when they do not", async () => {
-        cloud = await FakeMentraCloud.start(APP);
-        app = new MentraApp(APP);
-        const captions = recordingInput([{ kind: "transcription", language: "en-US" }]);
-        app.addInput(captions);
-        app.join(SESSION, "jane@example.com", cloud.url);
-        await cloud.waitFor("subscription_update");
+        const captions = await captionsSession();
         app.addInput(recordingInput([{ kind: "transcription", language: "en-US" }])); // the same stream: nothing new
         const head = recordingInput([{ kind: "head_position" }]);
         app.addInput(head);
@@ -197,12 +203,7 @@ describe("a Mentra app's sessions (fake cloud, protocol 2.x)", function () {
     });
 
     it("refuses a frame over 1 MiB: the socket is closed (1009) and the session connects again, nothing of it reaching a node", async () => {
-        cloud = await FakeMentraCloud.start(APP);
-        app = new MentraApp(APP);
-        const captions = recordingInput([{ kind: "transcription", language: "en-US" }]);
-        app.addInput(captions);
-        app.join(SESSION, "jane@example.com", cloud.url);
-        await cloud.waitFor("subscription_update");
+        const captions = await captionsSession();
         cloud.sendData(SESSION, "transcription:en-US", { type: "transcription", text: "x".repeat(1024 * 1024 + 1), isFinal: true });
         await cloud.until(() => cloud.closes.length === 1, "the close");
         assert.equal(cloud.closes[0]!.code, 1009);

@@ -111,7 +111,7 @@ describe("one node's deliveries", () => {
             replayed = messages[0];
             outlet.runtime.tracker.held(messages[0]!._msgid, "next", true);
         }) as never;
-        const replayId = outlet.replay(entry, [{ index: 1 }]);
+        const replayId = outlet.replay(entry, [{ index: 1, payload: { uuid: "b", action: "create" } }]);
         assert.equal(replayed?.webhook.replayOf, info.deliveryId);
         assert.equal(replayed?.webhook.deliveryId, replayId);
         assert.notEqual(replayId, info.deliveryId);
