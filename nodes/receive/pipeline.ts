@@ -179,9 +179,14 @@ export class Receiver<Event, Options, Keys> {
         let wanted = valid;
         let elements = validElements;
         if (this.provider.wanted) {
-            const wants = valid.map((event) => this.provider.wanted!(event, this.options));
-            wanted = valid.filter((_event, position) => wants[position]);
-            elements = validElements?.filter((_element, position) => wants[position]);
+            // One pass, one array (and, for a batch, its places): the filter runs on every delivery.
+            wanted = [];
+            elements = validElements && [];
+            for (let position = 0; position < valid.length; position++) {
+                if (!this.provider.wanted(valid[position]!, this.options)) continue;
+                wanted.push(valid[position]!);
+                elements?.push(validElements![position]!);
+            }
         }
         const identities = wanted.map((event) => this.identityOf(event, delivery));
         const reserving = identities.filter((identity): identity is Identity => identity !== undefined);

@@ -1,6 +1,7 @@
 // The receiving pipeline on plain in-memory requests: no Node-RED, no sockets. What each
 // delivery is answered, what reaches the two outputs, and what de-duplication state keeps.
 import assert = require("node:assert/strict");
+import { recordedJson } from "../../../nodes/receive/record.js";
 import { wmsBody, synthesisBatch, mentraSession } from "../../support/fixtures.js";
 import { FakeRequest, FakeResponse, exchange, routed, type ExchangeOptions } from "../../support/exchange.js";
 import { Receiver, DEFAULT_SETTINGS, deliveryOutcome, reacceptedEvents, type ReceiverSettings } from "../../../nodes/receive/pipeline.js";
@@ -8,7 +9,7 @@ import { recordingOutlet, type RecordingOutlet } from "../../support/outlet.js";
 import { Rejection, type Provider } from "../../../nodes/receive/provider.js";
 import { MemoryState, type DedupState, type Identity, type Reservation } from "../../../nodes/dedup/state.js";
 import { wms, wmsSignature, type WmsEvent } from "../../../nodes/providers/wms.js";
-import { synthesis } from "../../../nodes/providers/synthesis.js";
+import { synthesis, type SynthesisEvent } from "../../../nodes/providers/synthesis.js";
 import { mentra } from "../../../nodes/providers/mentra.js";
 
 const SECRET = "unit-mac-secret";
@@ -404,6 +405,19 @@ describe("pipeline: batches stay cheap", () => {
         assert.equal(res.status, 413);
         assert.match(String(res.json.error), /batch of 4 events exceeds the limit of 3/);
         assert.equal(outputs.events.length, 0);
+    });
+
+    it("records a batch as its body and the places of the elements emitted: past invalid ones and the event filter's", async () => {
+        const filtered = { ...synthesis, wanted: (event: SynthesisEvent) => event.action !== "delete" };
+        const { receiver, outputs } = receiverFor(filtered, { secrets: [] });
+        const [first, second] = synthesisBatch(2);
+        const body = JSON.stringify([first, 0, { ...second, action: "delete" }, { ...second, uuid: `${second!.uuid}-x` }]);
+        const res = await exchange(receiver, body);
+        assert.deepEqual(res.json, { status: "ok", accepted: 2, duplicates: 0, rejected: 1 });
+        const [delivery] = outputs.accepted;
+        assert.equal(delivery!.record!.body!.toString(), body, "the bytes as received");
+        assert.deepEqual(delivery!.record!.elements, [0, 3]);
+        assert.deepEqual(recordedJson(delivery!.record!), outputs.events.map((message) => message.payload));
     });
 
     it("reports a batch's invalid elements as one message: counts and the first reasons with their indexes", async () => {
