@@ -6,7 +6,7 @@
  * a tolerance, so a replay is never emitted: within the tolerance it is a duplicate by id,
  * after it the timestamp refuses it.
  */
-import { createHmac, createPublicKey, randomBytes, timingSafeEqual, verify as verifySignature, type KeyObject } from "node:crypto";
+import { createHmac, createPublicKey, createSecretKey, randomBytes, timingSafeEqual, verify as verifySignature, type KeyObject } from "node:crypto";
 import { z } from "zod";
 import { dedupWindowSeconds, positiveNumber } from "../receive/options.js";
 import { Rejection, type DeliveryHead, type Provider, type RawOptions } from "../receive/provider.js";
@@ -36,7 +36,7 @@ const ED25519_SPKI_PREFIX = Buffer.from("302a300506032b6570032100", "hex");
 
 export interface StandardKeys {
     /** HMAC keys (v1): from whsec_ secrets, or unprefixed base64, as the official library reads them. */
-    readonly hmac: readonly Buffer[];
+    readonly hmac: readonly KeyObject[];
     /** Ed25519 public keys (v1a): from whpk_ keys. */
     readonly ed25519: readonly KeyObject[];
 }
@@ -68,14 +68,14 @@ export function standardSecretProblem(secrets: readonly string[]): string | unde
 export function standardKeys(secrets: readonly string[]): StandardKeys {
     const problem = standardSecretProblem(secrets);
     if (problem) throw new Error(problem);
-    const hmac: Buffer[] = [];
+    const hmac: KeyObject[] = [];
     const ed25519: KeyObject[] = [];
     for (const secret of secrets) {
         if (secret.startsWith(PUBLIC_KEY_PREFIX)) {
             const raw = Buffer.from(secret.slice(PUBLIC_KEY_PREFIX.length), "base64");
             ed25519.push(createPublicKey({ key: Buffer.concat([ED25519_SPKI_PREFIX, raw]), format: "der", type: "spki" }));
         } else {
-            hmac.push(Buffer.from(secret.startsWith(SECRET_PREFIX) ? secret.slice(SECRET_PREFIX.length) : secret, "base64"));
+            hmac.push(createSecretKey(Buffer.from(secret.startsWith(SECRET_PREFIX) ? secret.slice(SECRET_PREFIX.length) : secret, "base64")));
         }
     }
     return { hmac, ed25519 };

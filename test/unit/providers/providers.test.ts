@@ -249,7 +249,7 @@ describe("SynthesisVR provider", () => {
 });
 
 describe("MeshAgent provider", () => {
-    let keys: Buffer[];
+    let keys: Awaited<ReturnType<typeof meshagent.prepareKeys>>;
     const options = meshagent.options({});
     before(async () => {
         keys = await meshagent.prepareKeys(["rotated-out", "mesh-secret"]);
