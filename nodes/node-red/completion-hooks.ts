@@ -68,6 +68,14 @@ function stoppedBy(event: StopEvent): (nodeId: string) => boolean {
     return (nodeId) => stopped.has(nodeId);
 }
 const ERROR_REPORTING = Symbol("verified-webhooks.error-reporting");
+/** Whether a node instance completes its messages, read once (its handlers do not change while it runs): a property, not a WeakMap lookup per message. */
+const COMPLETES = Symbol("verified-webhooks.completes");
+type CompletesMark = { [COMPLETES]?: boolean };
+
+function completesItself(node: Node): boolean {
+    const marked = node as Node & CompletesMark;
+    return (marked[COMPLETES] ??= canComplete(node));
+}
 
 /**
  * Whether `node` completes its messages itself: Node-RED passes done() as the third argument
@@ -98,10 +106,12 @@ export function reportErrorsOf(target: Node, tracker: CompletionTracker): void {
 
 /** Follows messages of ours through the flows from Node-RED's message hooks, into one tracker. */
 export class MessageFollower {
-    /** The followed messages whose input handlers are running, innermost last: what a node sends meanwhile derives from them. */
-    private readonly handling: { readonly node: string; readonly msgid: string }[] = [];
-    /** Per node instance, whether it completes its messages (its handlers do not change while it runs). */
-    private readonly completes = new WeakMap<object, boolean>();
+    /**
+     * The followed messages whose input handlers are running, innermost last (node ids and
+     * _msgids side by side: no object per message): what a node sends meanwhile derives from them.
+     */
+    private readonly handlingNodes: string[] = [];
+    private readonly handlingMsgids: string[] = [];
     /** Between a deploy's flows:stopping and its flows:started: the nodes it stops complete what they hold without having handled it. */
     private stopping: ((nodeId: string) => boolean) | undefined;
 
@@ -137,11 +147,9 @@ export class MessageFollower {
     }
 
     private hold(msg: { _msgid?: unknown } & Marks, node: Node): void {
-        let itCompletes = this.completes.get(node);
-        if (itCompletes === undefined) this.completes.set(node, (itCompletes = canComplete(node)));
         reportErrorsOf(node, this.tracker);
         msg[ARRIVED_AS] = msg._msgid as string;
-        this.tracker.held(msg._msgid as string, node.id, itCompletes);
+        this.tracker.held(msg._msgid as string, node.id, completesItself(node));
     }
 
     // Hooks as bound fields: every message of the runtime passes each, so no wrapper call per hook.
@@ -150,8 +158,8 @@ export class MessageFollower {
         const node = event.destination?.node;
         if (!msg || !node || typeof msg._msgid !== "string") return;
         const source = event.source?.id;
-        const current = this.handling[this.handling.length - 1];
-        if (current !== undefined && current.node === source && msg._msgid !== current.msgid) this.tracker.derive(msg._msgid, current.msgid);
+        const top = this.handlingNodes.length - 1;
+        if (top >= 0 && this.handlingNodes[top] === source && msg._msgid !== this.handlingMsgids[top]) this.tracker.derive(msg._msgid, this.handlingMsgids[top]!);
         if (!this.tracker.follows(msg._msgid)) return;
         if (source !== undefined) this.tracker.sentBy(msg._msgid, source);
         msg[ROUTED] = true;
@@ -165,8 +173,12 @@ export class MessageFollower {
         if (msg[ROUTED]) msg[ROUTED] = false;
         else this.hold(msg, node); // handed over directly: link in, link call's target
         // Popped by postReceive; bounded in case a hook of another package halts a delivery in between.
-        if (this.handling.length >= MAX_NESTED_HANDLERS) this.handling.shift();
-        this.handling.push({ node: node.id, msgid: msg._msgid as string });
+        if (this.handlingNodes.length >= MAX_NESTED_HANDLERS) {
+            this.handlingNodes.shift();
+            this.handlingMsgids.shift();
+        }
+        this.handlingNodes.push(node.id);
+        this.handlingMsgids.push(msg._msgid as string);
     };
 
     private readonly returned = (event: ReceiveEvent): void => {
@@ -175,9 +187,12 @@ export class MessageFollower {
         if (!node || !msg) return;
         const msgid = arrivedAs(msg);
         if (msgid === undefined) return;
-        const top = this.handling[this.handling.length - 1];
-        if (top?.node === node.id && top.msgid === msgid) this.handling.pop();
-        if (this.completes.get(node) === false) this.tracker.returned(node.id);
+        const top = this.handlingNodes.length - 1;
+        if (top >= 0 && this.handlingNodes[top] === node.id && this.handlingMsgids[top] === msgid) {
+            this.handlingNodes.pop();
+            this.handlingMsgids.pop();
+        }
+        if ((node as Node & CompletesMark)[COMPLETES] === false) this.tracker.returned(node.id);
     };
 
     private readonly completed = (event: CompleteEvent): void => {

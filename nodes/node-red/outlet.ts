@@ -18,7 +18,7 @@ import { WebhooksRuntime } from "./runtime.js";
 import { eventMovesOn, type EventReader, type LogEntry, type LogLimits, type NodeDeliveryLog } from "../log/delivery-log.js";
 import { byDelivery, type KeptDelivery, type KeptEvent, type KeptEvents } from "../keep/kept-events.js";
 import { maxAttempts, type ReceiverOptions } from "./node-options.js";
-import { followEvents } from "./follow.js";
+import { followEvents, type Follower } from "./follow.js";
 import type { KeptStore } from "./stores.js";
 
 /** A store not readable when the node starts (Redis still connecting) is asked again this often; reported after this many tries. */
@@ -45,6 +45,8 @@ export class DeliveryOutlet<Event> implements Outlet<Event> {
     private redeliveryTimer: NodeJS.Timeout | undefined;
     /** Its logged events as emitted, derived from their record with this node's options: what the tab shows. */
     private readonly reader: EventReader;
+    /** What following a delivery's events needs of this outlet: made once, not per delivery. */
+    private readonly follower: Follower<Event>;
 
     constructor(
         private readonly RED: NodeAPI,
@@ -64,6 +66,14 @@ export class DeliveryOutlet<Event> implements Outlet<Event> {
         this.logging = this.log.limits.maxDeliveries > 0;
         this.maxAttempts = maxAttempts(config);
         this.reader = (json) => emittedEventOf(provider, options, json);
+        this.follower = {
+            tracker: this.runtime.tracker,
+            logging: this.logging,
+            keeps: this.store !== undefined,
+            eventKey: provider.eventKey?.bind(provider),
+            forget: (kept, position) => this.handled(kept, position),
+            changed: this.runtime.changed,
+        };
         if (this.following) this.runtime.followMessages();
     }
 
@@ -124,16 +134,7 @@ export class DeliveryOutlet<Event> implements Outlet<Event> {
         if (rejections.length && wires?.[1]) targetIds.push(...wires[1]);
         const targets = targetIds.map((id) => this.RED.nodes.getNode(id));
         const following = this.following && events.length > 0;
-        if (following) {
-            followEvents(delivery, wires?.[0] ?? [], targets, {
-                tracker: this.runtime.tracker,
-                logging: this.logging,
-                keeps: this.store !== undefined,
-                eventKey: this.provider.eventKey?.bind(this.provider),
-                forget: (kept, position) => this.handled(kept, position),
-                changed: this.runtime.changed,
-            });
-        }
+        if (following) followEvents(delivery, wires?.[0] ?? [], targets, this.follower);
         this.awaitingAnswer.add(delivery);
         if (this.onAccepted && delivery.replayOf === undefined && delivery.attempt === undefined && events.length > 0) this.onAccepted(events);
         for (const event of events) this.node.send([event, null] as never);
