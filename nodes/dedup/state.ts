@@ -9,6 +9,7 @@
  * whatever the traffic. A shared store (Redis) implements the same contract.
  */
 import type { KeptEvents } from "../keep/kept-events.js";
+import { ExpiringKeys } from "./expiring-keys.js";
 
 export interface StateLimits {
     /** How long a delivery's identity (or a stream's highest position) is remembered, in ms. */
@@ -50,66 +51,6 @@ export interface SharedStateNode {
     keptEventsFor(scope: string): KeptEvents<string>;
 }
 
-interface Entry<Value> {
-    readonly key: string;
-    readonly value: Value;
-    readonly expiry: number;
-}
-
-/**
- * Keys that expire, bounded in number. Lookups go through a Map; eviction order through a
- * FIFO of entries beside it. (Evicting by iterating the Map from its front would walk the
- * holes V8 leaves behind deleted entries: quadratic once the bound is reached.) Every entry
- * lives the same time, so the oldest is always at the head of the FIFO.
- */
-class ExpiringKeys<Value> {
-    private readonly entries = new Map<string, Entry<Value>>();
-    private queue: Entry<Value>[] = [];
-    private head = 0;
-
-    constructor(public limits: StateLimits) {}
-
-    get size(): number {
-        return this.entries.size;
-    }
-
-    get(key: string, now: number): Value | undefined {
-        const entry = this.entries.get(key);
-        return entry && entry.expiry > now ? entry.value : undefined;
-    }
-
-    /** Sets `key` for the window, or until `expiry` (one read back from a journal: older than any set since). */
-    set(key: string, value: Value, now: number, expiry = now + this.limits.windowMs): number {
-        const entry = { key, value, expiry };
-        this.entries.set(key, entry);
-        this.queue.push(entry);
-        this.evict(now);
-        return expiry;
-    }
-
-    delete(key: string): void {
-        this.entries.delete(key); // its FIFO entry is skipped when it reaches the head
-    }
-
-    private evict(now: number): void {
-        const { queue, entries } = this;
-        while (this.head < queue.length) {
-            const oldest = queue[this.head]!;
-            if (oldest.expiry > now && entries.size <= this.limits.maxEntries) break;
-            this.head++;
-            if (entries.get(oldest.key) === oldest) entries.delete(oldest.key);
-        }
-        // Drop what was consumed, and superseded entries (a key set again) once they pile up.
-        if (this.head > 1024 && this.head * 2 > queue.length) {
-            this.queue = queue.slice(this.head);
-            this.head = 0;
-        } else if (queue.length - this.head > 2 * this.limits.maxEntries + 1024) {
-            this.queue = [...entries.values()].sort((a, b) => a.expiry - b.expiry);
-            this.head = 0;
-        }
-    }
-}
-
 /**
  * Where an endpoint's committed identities are also written, so that they outlive the
  * process (a restart): read back when the endpoint's state is made, each until its expiry.
@@ -129,8 +70,10 @@ export type JournalEntry = { readonly expiry: number } & ({ readonly key: string
  * to the endpoint, not to a node object (EndpointStates), so a redeploy keeps it.
  */
 export class MemoryState implements DedupState {
-    private readonly seen: ExpiringKeys<true>;
-    private readonly highest: ExpiringKeys<number>;
+    /** Identities remembered (their value: 1). */
+    private readonly seen: ExpiringKeys;
+    /** Each stream's highest position. */
+    private readonly highest: ExpiringKeys;
 
     constructor(
         limits: StateLimits,
@@ -156,7 +99,7 @@ export class MemoryState implements DedupState {
         const now = this.now();
         for (const entry of entries) {
             if (entry.expiry <= now) continue;
-            if ("key" in entry) this.seen.set(entry.key, true, now, entry.expiry);
+            if ("key" in entry) this.seen.set(entry.key, 1, now, entry.expiry);
             else this.highest.set(entry.stream, Math.max(this.highest.get(entry.stream, now) ?? -1, entry.position), now, entry.expiry);
         }
     }
@@ -170,19 +113,17 @@ export class MemoryState implements DedupState {
         const streams: { name: string; position: number }[] = [];
         const windowEnd = now + this.seen.limits.windowMs;
         for (const { key, stream, until } of identities) {
-            if (this.seen.get(key, now)) {
+            const expiry = until !== undefined && until > windowEnd ? until : windowEnd;
+            if (!this.seen.add(key, 1, now, expiry)) {
                 statuses.push("seen");
                 previousHighest.push(undefined);
                 continue;
             }
-            const expiry = this.seen.set(key, true, now, until !== undefined && until > windowEnd ? until : windowEnd);
             reserved.push({ key, expiry });
             statuses.push("new");
             if (stream) {
-                const previous = this.highest.get(stream.name, now) ?? -1;
-                const highest = Math.max(previous, stream.position);
-                this.highest.set(stream.name, highest, now);
-                streams.push({ name: stream.name, position: highest });
+                const previous = this.highest.raise(stream.name, stream.position, now) ?? -1;
+                streams.push({ name: stream.name, position: Math.max(previous, stream.position) });
                 previousHighest.push(previous);
             } else {
                 previousHighest.push(undefined);
