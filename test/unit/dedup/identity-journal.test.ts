@@ -57,6 +57,47 @@ describe("identity journal", () => {
         await reopened.close();
     });
 
+    it("gives back each identity exactly as written: Latin-1, wider characters, an unpaired surrogate, a stream's position", async () => {
+        const journals = IdentityJournals.open(dir);
+        const { journal } = journals.for("x", 10);
+        const later = Date.now() + 60_000;
+        const keys = ["plain#0", "café", "日本語 #12", "\ud83d\ude00 emoji", "lone \ud800 surrogate", ""];
+        for (const key of keys) journal.seen(key, later);
+        journal.highest("stream €", 41, later);
+        await journal.flush();
+        await journals.close();
+        const reopened = IdentityJournals.open(dir);
+        const entries = reopened.for("x", 10).entries();
+        assert.deepEqual(entries.filter((entry) => "key" in entry).map((entry) => ("key" in entry ? entry.key : "")), keys);
+        assert.deepEqual(entries.find((entry) => "stream" in entry), { expiry: later, stream: "stream €", position: 41 });
+        await reopened.close();
+    });
+
+    it("reads a record's bytes up to where they stop making sense (cut short, forged), and a 0.2 record's arrays", async () => {
+        const later = Date.now() + 60_000;
+        const journals = IdentityJournals.open(dir);
+        const { journal } = journals.for("x", 10);
+        journal.seen("good", later);
+        journal.seen("cut", later);
+        await journal.flush();
+        await journals.close();
+        const raw = open<unknown, (string | number)[]>({ path: dir, encoding: "msgpack" });
+        const [{ key, value }] = [...raw.getRange({ start: ["x", 0], end: ["x", Number.MAX_SAFE_INTEGER] })];
+        const bytes = Buffer.from(value as Uint8Array);
+        await raw.put(key, bytes.subarray(0, bytes.length - 2)); // the second entry cut short
+        // A kind no version writes, though the rest reads as an entry.
+        const forged = Buffer.alloc(13);
+        forged[0] = 0x08;
+        forged.writeDoubleLE(later, 1);
+        await raw.put(["x", later, "forged", 1], forged);
+        await raw.put(["x", later, "old"], [[later, "from 0.2"], [later, "s", 3]]);
+        await raw.close();
+        const reopened = IdentityJournals.open(dir);
+        const entries = reopened.for("x", 10).entries();
+        assert.deepEqual(entries.map((entry) => ("key" in entry ? entry.key : `${entry.stream}@${entry.position}`)).sort(), ["from 0.2", "good", "s@3"]);
+        await reopened.close();
+    });
+
     it("stays within its bound: the oldest records go first", async () => {
         const journals = IdentityJournals.open(dir);
         const { journal } = journals.for("busy", 1000);
