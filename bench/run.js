@@ -231,7 +231,7 @@ async function main() {
     console.log("");
     const receivedPerSecond = Math.round(1000 / (batch.answerMedianMs / 1000));
     console.log(`SynthesisVR 1,000-element batch: answered in ${batch.answerMedianMs.toFixed(1)} ms (median of 10, max ${batch.answerMaxMs.toFixed(1)} ms), i.e. ${receivedPerSecond} events/s received, validated and split; its messages reached the next node at ${batch.messagesPerSecond} messages/s (first to last, ${batch.messages} messages)`);
-    console.log(`Memory: heap grew ${memory.growthMb.toFixed(1)} MB over ${memory.deliveries.toLocaleString("en")} unique deliveries (state bound ${memory.maxEntries.toLocaleString("en")} identities; stated bound 50 MB)`);
+    console.log(`Memory: heap and typed arrays grew ${memory.growthMb.toFixed(1)} MB over ${memory.deliveries.toLocaleString("en")} unique deliveries (state bound ${memory.maxEntries.toLocaleString("en")} identities; stated bound 50 MB)`);
     const ratio = (system, baseline) => +median(rounds.map((results) => results[system].rps / results[baseline].rps)).toFixed(2);
     const ratios = (system) => ({ rps: rows[system].rps, p99_ms: rows[system].p99, ratio_vs_peer: ratio(system, 1), ratio_vs_limit: ratio(system, 0) });
     console.log(
