@@ -27,7 +27,7 @@ function heap() {
 
 (async () => {
     const state = new MemoryState(DEFAULT_SETTINGS);
-    const receiver = new Receiver(synthesis, {}, [], DEFAULT_SETTINGS, { emit: () => () => true }, { scope: "bench", state });
+    const receiver = new Receiver(synthesis, {}, [], DEFAULT_SETTINGS, { keeps: false, keep: () => Promise.resolve(), emit: () => () => true, answered: () => {}, refused: () => {} }, { scope: "bench", state });
     const deliver = async (n) => {
         const { req, res } = exchange(`[{"uuid":"41509791-3de8-5bb9-b4fc-${n}","action":"create","location":"Kamen Test","stations":1,"customerid":${n}}]`);
         await receiver.handle({ req, res, path: ["bench"], extraPath: [], query: "" });

@@ -71,8 +71,10 @@ const LONG_WAY_SETTINGS = 'module.exports = { flowFile: "flows.json", httpAdminM
 
 // A core node that does nothing: a junction with nothing after it. (A `function` node that
 // returns null is no no-op: running its script in a VM context costs several microseconds
-// a message, which is the downstream flow's cost, not the receiver's.)
-const NO_OP = { id: "no-op", type: "junction", wires: [] };
+// a message, which is the downstream flow's cost, not the receiver's.) BENCH_SINK=function
+// puts that `function` node there instead, as a comparison with a function-node sink does.
+const FUNCTION_SINK = process.env.BENCH_SINK === "function";
+const NO_OP = FUNCTION_SINK ? { id: "no-op", type: "function", func: "return null;", outputs: 0, wires: [] } : { id: "no-op", type: "junction", wires: [] };
 async function startReceiver(type, settings, options = {}, packageDir) {
     const flows = [{ id: "receiver", type, path: "/hook", wires: [["no-op"], []], credentials: { secret: SECRET }, ...options }, NO_OP];
     const { nodeRed, stop } = await startNodeRed(flows, settings, packageDir);
@@ -187,7 +189,7 @@ async function main() {
     console.error(`Preparing ${size} unique signed deliveries per provider…`);
     const wms = pool(wmsDelivery, size);
     const mesh = pool(meshagentDelivery, size);
-    console.error(`${CONNECTIONS} connections, ${WARMUP} s warm-up + ${DURATION} s per system, ${ROUNDS} rounds, on loopback, Node ${process.version}`);
+    console.error(`${CONNECTIONS} connections, ${WARMUP} s warm-up + ${DURATION} s per system, ${ROUNDS} rounds, on loopback, Node ${process.version}, each receiver wired to ${FUNCTION_SINK ? "a function node (return null)" : "a junction"}`);
 
     const systems = [
         ["(a) node:http verifier (limit)", startLimit, wms],
