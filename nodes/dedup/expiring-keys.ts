@@ -144,7 +144,14 @@ export class ExpiringKeys {
     private store(found: number, value: number, now: number, expiry: number): void {
         let slot = found;
         if (slot < 0) {
-            if ((this.live + this.deleted + 1) * 2 > this.slots) this.resize();
+            if ((this.live + this.deleted + 1) * 2 > this.slots) {
+                // A rehash moves every key through high and low: the key being stored is put back after.
+                const ownHigh = high;
+                const ownLow = low;
+                this.resize();
+                high = ownHigh;
+                low = ownLow;
+            }
             slot = this.freeSlot();
             const at = slot * META;
             if (this.meta[at] === DELETED) this.deleted--;

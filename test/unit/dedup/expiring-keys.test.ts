@@ -93,6 +93,16 @@ describe("ExpiringKeys", () => {
         for (let n = 0; n < 300_000; n += 997) assert.equal(table.get(key(n), now), 1);
     });
 
+    it("finds every key it holds across the table's growth and rehashes, the key that set each off included", () => {
+        const table = new ExpiringKeys({ windowMs: 3_600_000, maxEntries: 50_000 });
+        const now = 1_000_000;
+        for (let n = 0; n < 40_000; n++) {
+            assert.equal(table.add(`key-${n}`, 1, now, now + 3_600_000), true);
+            if (n % 3 === 0) table.delete(`key-${n}`); // deleted slots: rehashes at the same size too
+        }
+        for (let n = 0; n < 40_000; n++) assert.equal(table.get(`key-${n}`, now), n % 3 === 0 ? undefined : 1, `key-${n}`);
+    });
+
     it("keeps its arrays bounded whatever the traffic: keys set once, keys set again, deletes", () => {
         const table = new ExpiringKeys({ windowMs: 3_600_000, maxEntries: 1000 });
         let now = 1_000_000;
