@@ -110,11 +110,6 @@ export class ExpiringKeys {
         return slot >= 0 && this.times[slot * 2]! > now ? this.times[slot * 2 + 1] : undefined;
     }
 
-    /** Whether `key` is remembered. */
-    has(key: string, now: number): boolean {
-        return this.get(key, now) !== undefined;
-    }
-
     /** Sets `key` for the window, or until `expiry` (one read back from a journal). Returns its expiry. */
     set(key: string, value: number, now: number, expiry = now + this.limits.windowMs): number {
         fingerprint(key);
