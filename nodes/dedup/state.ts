@@ -104,29 +104,35 @@ export class MemoryState implements DedupState {
         }
     }
 
-    /** A memory store belongs to one endpoint: the scope names nothing here. */
+    /**
+     * A memory store belongs to one endpoint: the scope names nothing here. Arrays of the
+     * identities' length, nothing per identity: a reservation is made for every delivery.
+     */
     reserve(_scope: string, identities: readonly Identity[]): Reservation {
         const now = this.now();
-        const reserved: { key: string; expiry: number }[] = [];
-        const statuses: IdentityStatus[] = [];
-        const previousHighest: (number | undefined)[] = [];
-        const streams: { name: string; position: number }[] = [];
+        const count = identities.length;
+        const statuses = new Array<IdentityStatus>(count);
+        const previousHighest = new Array<number | undefined>(count);
+        /** Per new identity: until when it is remembered, and its stream's highest position after it. */
+        const expiries = new Array<number>(count);
+        const highestAfter = new Array<number>(count);
         const windowEnd = now + this.seen.limits.windowMs;
-        for (const { key, stream, until } of identities) {
+        for (let index = 0; index < count; index++) {
+            const { key, stream, until } = identities[index]!;
             const expiry = until !== undefined && until > windowEnd ? until : windowEnd;
             if (!this.seen.add(key, 1, now, expiry)) {
-                statuses.push("seen");
-                previousHighest.push(undefined);
+                statuses[index] = "seen";
+                previousHighest[index] = undefined;
                 continue;
             }
-            reserved.push({ key, expiry });
-            statuses.push("new");
+            statuses[index] = "new";
+            expiries[index] = expiry;
             if (stream) {
                 const previous = this.highest.raise(stream.name, stream.position, now) ?? -1;
-                streams.push({ name: stream.name, position: Math.max(previous, stream.position) });
-                previousHighest.push(previous);
+                highestAfter[index] = Math.max(previous, stream.position);
+                previousHighest[index] = previous;
             } else {
-                previousHighest.push(undefined);
+                previousHighest[index] = undefined;
             }
         }
         const journal = this.journal;
@@ -135,14 +141,22 @@ export class MemoryState implements DedupState {
             previousHighest,
             commit: journal
                 ? () => {
-                      for (const { key, expiry } of reserved) journal.seen(key, expiry);
-                      for (const { name, position } of streams) journal.highest(name, position, windowEnd);
+                      for (let index = 0; index < count; index++) {
+                          if (statuses[index] !== "new") continue;
+                          const { key, stream } = identities[index]!;
+                          journal.seen(key, expiries[index]!);
+                          if (stream) journal.highest(stream.name, highestAfter[index]!, windowEnd);
+                      }
                   }
-                : () => {},
-            release: () => reserved.forEach(({ key }) => this.seen.delete(key)),
+                : NOTHING_TO_COMMIT,
+            release: () => {
+                for (let index = 0; index < count; index++) if (statuses[index] === "new") this.seen.delete(identities[index]!.key);
+            },
         };
     }
 }
+
+const NOTHING_TO_COMMIT = (): void => {};
 
 /** How long an endpoint no node serves any more keeps its state (a node re-added in that time finds it). */
 const ORPHAN_GRACE_MS = 10 * 60 * 1000;

@@ -52,7 +52,8 @@ export function followEvents<Event>(delivery: AcceptedDelivery<Event>, wiredTo: 
     const attempt = delivery.attempt;
     // A redelivery updates its delivery's entry; a replay is a delivery of its own, and marks the original's events it handles.
     const updates = replayOf === undefined && attempt !== undefined ? entry : undefined;
-    const emitted: EmittedEvents = { events: [], msgids: [] };
+    // Arrays of the events' length (pushing onto [] reserves 17 slots: bytes on every delivery).
+    const emitted: EmittedEvents = { events: new Array<LoggedEvent>(events.length), msgids: new Array<string>(events.length) };
     events.forEach((message, position) => {
         const msgid = nextMsgid();
         (message as typeof message & { _msgid?: string })._msgid = msgid;
@@ -65,8 +66,8 @@ export function followEvents<Event>(delivery: AcceptedDelivery<Event>, wiredTo: 
         } else {
             logged = { name: message.topic, key: outlet.eventKey?.(message.payload), state: "pending" };
         }
-        emitted.events.push(logged);
-        emitted.msgids.push(msgid);
+        emitted.events[position] = logged;
+        emitted.msgids[position] = msgid;
         // A delivery's own kept events are in the order emitted; a replay's are found by their place.
         const keptAt = !kept || at === undefined ? -1 : replayOf === undefined ? position : kept.places ? kept.places.indexOf(at) : at;
         const forget = kept && keptAt >= 0 && kept.handles[keptAt] !== undefined ? () => outlet.forget(kept, keptAt) : undefined;
