@@ -185,10 +185,8 @@ export class RedisKeptEvents implements KeptEvents<string> {
 
     forget(handle: string): void {
         if (handle.startsWith(PARKED)) this.forgettingParked.push(handle.slice(PARKED.length));
-        else {
-            this.owned.delete(handle);
-            this.forgetting.push(handle);
-        }
+        // Still owned (touched, never taken over, by this instance either) until Redis has it forgotten: in between it would look idle.
+        else this.forgetting.push(handle);
         if (!this.forgetTimer) {
             this.forgetTimer = setTimeout(() => void this.flushForgets(), FORGET_INTERVAL_MS);
             this.forgetTimer.unref?.();
@@ -202,6 +200,7 @@ export class RedisKeptEvents implements KeptEvents<string> {
             const parked = this.forgettingParked.splice(0, PAGE);
             // Not retried: an entry that stays pending is emitted again later (at least once, flagged redelivered).
             await this.call(FORGET, [this.options.stream, this.parkedStream, this.bytesKey], [this.options.group, ...ids, "|", ...parked]).catch(() => {});
+            for (const id of ids) this.owned.delete(id);
         }
     }
 
