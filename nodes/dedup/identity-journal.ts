@@ -124,6 +124,11 @@ function recordEntries(value: unknown): JournalEntry[] {
     return entries;
 }
 
+/** How many entries a record of 0.2 (an array) holds; a value of another shape, none. */
+function countOf(value: unknown): number {
+    return Array.isArray(value) ? value.length : 0;
+}
+
 interface Endpoint {
     /** Entries on disk, as far as known. */
     count: number;
@@ -210,9 +215,9 @@ export class IdentityJournals {
         const endpoint = this.endpoints.get(scope);
         const now = Date.now();
         let excess = endpoint ? endpoint.count - endpoint.maxEntries : 0;
-        for (const { key, value } of this.db.getRange({ start: [scope, 0], end: [scope, Number.MAX_SAFE_INTEGER] })) {
-            // The count is in the key (a record of 0.2 says it by its length): no record's bytes are read to count them.
-            const size = Array.isArray(key) && Number.isSafeInteger(key[3]) ? (key[3] as number) : Array.isArray(value) ? value.length : 0;
+        // Keys only: a record's count is in its key (only a record of 0.2, without one, is read to count it).
+        for (const key of this.db.getKeys({ start: [scope, 0], end: [scope, Number.MAX_SAFE_INTEGER] })) {
+            const size = Array.isArray(key) && Number.isSafeInteger(key[3]) ? (key[3] as number) : countOf(this.db.get(key));
             const expired = !Array.isArray(key) || typeof key[1] !== "number" || key[1] <= now;
             if (!expired && excess <= 0) break;
             excess -= size;

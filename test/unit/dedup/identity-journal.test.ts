@@ -98,6 +98,27 @@ describe("identity journal", () => {
         await reopened.close();
     });
 
+    it("counts a 0.2 record (no count in its key) when it prunes past the bound: it goes first, the newer record stays", async () => {
+        const later = Date.now() + 60_000;
+        const raw = open<unknown, (string | number)[]>({ path: dir, encoding: "msgpack" });
+        await raw.put(["old", later, "from-0.2"], Array.from({ length: 1200 }, (_, n) => [later, `old-${n}`]));
+        await raw.close();
+        const roomy = IdentityJournals.open(dir);
+        const first = roomy.for("old", 10_000);
+        first.journal.seen("newer", later + 1); // a record of this version after it
+        await first.journal.flush();
+        await roomy.close();
+
+        const journals = IdentityJournals.open(dir);
+        const { journal, entries } = journals.for("old", 10); // a bound of 20 entries, pruned past 1,025
+        assert.equal(entries().length, 1201);
+        journal.seen("new", later + 2);
+        // 1,202 entries: 1,182 too many. The 0.2 record goes, counted as the 1,200 it holds; the newer one stays.
+        await journal.flush();
+        assert.deepEqual(entries().map((entry) => ("key" in entry ? entry.key : entry.stream)), ["newer", "new"]);
+        await journals.close();
+    });
+
     it("stays within its bound: the oldest records go first", async () => {
         const journals = IdentityJournals.open(dir);
         const { journal } = journals.for("busy", 1000);
