@@ -88,7 +88,7 @@ class PendingEntries {
 }
 
 /** The entries of a record's bytes, checked like input: reading stops at the first that is malformed or cut short. */
-export function entriesOfBytes(bytes: Uint8Array): JournalEntry[] {
+function entriesOfBytes(bytes: Uint8Array): JournalEntry[] {
     const buffer = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
     const entries: JournalEntry[] = [];
     let at = 0;
