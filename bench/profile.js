@@ -17,7 +17,13 @@ const OUT = path.resolve(process.env.PROFILE_DIR || path.join(__dirname, "..", "
 const BASELINE = process.env.BENCH_BASELINE ? path.resolve(process.env.BENCH_BASELINE) : undefined;
 const { SECRET, wmsDelivery, meshagentDelivery } = require("./deliveries.js");
 // Keeping is said outright: a MeshAgent node keeps deliveries unless told not to (it never retries).
-const SETTINGS = { "log on": { keep: false }, "log off": { logDeliveries: 0, keep: false }, kept: { keep: true, persist: true } };
+const ALL_SETTINGS = { "log on": { keep: false }, "log off": { logDeliveries: 0, keep: false }, kept: { keep: true, persist: true } };
+/** PROFILE_SETTINGS="log on,kept" profiles only those settings. */
+const SETTINGS = process.env.PROFILE_SETTINGS
+    ? Object.fromEntries(process.env.PROFILE_SETTINGS.split(",").map((name) => [name.trim(), ALL_SETTINGS[name.trim()]]))
+    : ALL_SETTINGS;
+/** BENCH_SINK=function puts a function node that returns null after the receiver, as `npm run bench` does. */
+const SINK = process.env.BENCH_SINK === "function" ? { id: "no-op", type: "function", func: "return null;", outputs: 0, wires: [] } : { id: "no-op", type: "junction", wires: [] };
 /** PROFILE_PROVIDER=meshagent profiles a meshagent-webhook node instead (HS256 tokens, bench/run.js's deliveries). */
 const PROVIDER = process.env.PROFILE_PROVIDER === "meshagent" ? "meshagent" : "wms";
 
@@ -48,7 +54,7 @@ async function profileOne(label, options, packageDir, deliveries) {
     const nodeRed = await new NodeRedProcess({ nodeArgs: ["--cpu-prof", `--cpu-prof-dir=${dir}`], ...(packageDir ? { packageDir } : {}) }).start();
     let rps;
     try {
-        await nodeRed.deploy([{ id: "receiver", type: `${PROVIDER}-webhook`, path: "/hook", wires: [["no-op"], []], credentials: { secret: SECRET }, ...options }, { id: "no-op", type: "junction", wires: [] }]);
+        await nodeRed.deploy([{ id: "receiver", type: `${PROVIDER}-webhook`, path: "/hook", wires: [["no-op"], []], credentials: { secret: SECRET }, ...options }, SINK]);
         let next = 0;
         const result = await autocannon({
             url: nodeRed.nodeUrl("/hook"),
