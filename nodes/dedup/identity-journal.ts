@@ -17,7 +17,7 @@
  */
 import { randomBytes } from "node:crypto";
 import { open, type RootDatabase } from "lmdb";
-import { privateDirectory } from "../keep/lmdb-store.js";
+import { privateDirectory } from "../keep/package-files.js";
 import type { IdentityJournal, JournalEntry } from "./state.js";
 
 /**

@@ -7,22 +7,9 @@
  * share one transaction and one sync (lmdb-js batches them): concurrent deliveries share a
  * sync (group commit). See bench/stores.js for how it compares.
  */
-import { chmodSync, mkdirSync } from "node:fs";
-import { join } from "node:path";
 import { open, type RootDatabase } from "lmdb";
 import type { KeptEvent, KeptEvents, NewKeptEvent } from "./kept-events.js";
-
-/** Creates directory `path`, or makes an existing one (an earlier version's, with the umask's mode), readable by this user only. */
-export function privateDirectory(path: string): string {
-    mkdirSync(path, { recursive: true, mode: 0o700 });
-    chmodSync(path, 0o700);
-    return path;
-}
-
-/** The package's folder in the user directory, readable by this user only: its stores hold payloads and identities. */
-export function packageFolder(userDir: string): string {
-    return privateDirectory(join(userDir, "verified-webhooks"));
-}
+import { privateDirectory } from "./package-files.js";
 
 /** One acknowledged event, as kept on disk until the flow has handled it. */
 export interface StoredEvent extends NewKeptEvent {

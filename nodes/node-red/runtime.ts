@@ -9,11 +9,11 @@
  */
 import type { NodeAPI } from "node-red";
 import { existsSync } from "node:fs";
-import { join } from "node:path";
 import { RouteTable, type HttpSettings } from "../http/route-table.js";
 import { EndpointStates } from "../dedup/state.js";
 import { IdentityJournals } from "../dedup/identity-journal.js";
-import { LmdbStore, packageFolder } from "../keep/lmdb-store.js";
+import { LmdbStore } from "../keep/lmdb-store.js";
+import { packageFiles, packageFolder } from "../keep/package-files.js";
 import { CompletionTracker } from "../log/completion.js";
 import { DeliveryLogs } from "../log/delivery-log.js";
 import type { Replayer, ReplayTarget } from "../log/replay.js";
@@ -143,7 +143,8 @@ export class WebhooksRuntime implements ReplayTarget {
             if (failed) return undefined;
             try {
                 if (!this.journals) {
-                    const journals = IdentityJournals.open(join(packageFolder(userDir!), "identities"));
+                    packageFolder(userDir!);
+                    const journals = IdentityJournals.open(packageFiles(userDir!).identities);
                     this.watchStop(true);
                     this.journals = journals;
                 }
@@ -159,7 +160,9 @@ export class WebhooksRuntime implements ReplayTarget {
     /** The LMDB store of kept deliveries, in the user directory: opened on first use. */
     lmdbStore(): LmdbStore {
         if (this.lmdb) return this.lmdb;
-        const store = LmdbStore.open(join(packageFolder(this.userDir ?? process.cwd()), "deliveries"));
+        const userDir = this.userDir ?? process.cwd();
+        packageFolder(userDir);
+        const store = LmdbStore.open(packageFiles(userDir).deliveries);
         this.watchStop(true);
         return (this.lmdb = store);
     }
@@ -167,7 +170,7 @@ export class WebhooksRuntime implements ReplayTarget {
     /** Whether anything may have been kept here before: a store open, or one on disk. */
     mayHoldKept(): boolean {
         const userDir = this.userDir;
-        return this.lmdb !== undefined || (userDir !== undefined && existsSync(join(userDir, "verified-webhooks", "deliveries")));
+        return this.lmdb !== undefined || (userDir !== undefined && existsSync(packageFiles(userDir).deliveries));
     }
 
     /**

@@ -7,11 +7,10 @@ import type { Node, NodeAPI, NodeDef } from "node-red";
 import { createHash, randomBytes, randomUUID } from "node:crypto";
 import fs = require("node:fs");
 import os = require("node:os");
-import path = require("node:path");
 import { createClient } from "redis";
 import { positiveNumber } from "../receive/options.js";
 import { RedisKeptEvents } from "../keep/redis-store.js";
-import { packageFolder } from "../keep/lmdb-store.js";
+import { packageFiles, packageFolder } from "../keep/package-files.js";
 import { RedisState } from "../dedup/redis-state.js";
 import type { SharedStateNode } from "../dedup/state.js";
 import { redisPubSub } from "../redis/pubsub.js";
@@ -38,7 +37,7 @@ interface StateNodeDef extends NodeDef {
  * A new name (a new host, a lost file) only leaves the old one's events to the claim timeout.
  */
 function instanceName(userDir: string): string {
-    const file = path.join(userDir, "verified-webhooks", "instance");
+    const file = packageFiles(userDir).instance;
     let name = "";
     try {
         name = fs.readFileSync(file, "utf8").trim();
@@ -65,7 +64,7 @@ function instanceName(userDir: string): string {
 function entryKeyOf(configured: string | undefined, userDir: string, onLocalKey: () => void): Buffer {
     let secret = configured?.trim();
     if (!secret) {
-        const file = path.join(userDir, "verified-webhooks", "entry-key");
+        const file = packageFiles(userDir).entryKey;
         try {
             secret = fs.readFileSync(file, "utf8").trim();
         } catch {

@@ -5,7 +5,8 @@ import { allPending, type KeptEvent } from "../../../nodes/keep/kept-events.js";
 import fs = require("node:fs");
 import os = require("node:os");
 import path = require("node:path");
-import { LmdbStore, packageFolder, KeptFull, PENDING_PAGE_EVENTS, keyOf, type StoredEvent } from "../../../nodes/keep/lmdb-store.js";
+import { packageFolder } from "../../../nodes/keep/package-files.js";
+import { LmdbStore, KeptFull, PENDING_PAGE_EVENTS, keyOf, type StoredEvent } from "../../../nodes/keep/lmdb-store.js";
 
 function event(endpoint: string, deliveryId: string, index: number, receivedAt: string): StoredEvent {
     return { endpoint, deliveryId, index, receivedAt, verified: true, test: false, remoteAddress: "203.0.113.7", payload: JSON.stringify({ uuid: `${deliveryId}-${index}` }), attempts: 1, parked: false };
