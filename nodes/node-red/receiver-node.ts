@@ -193,7 +193,7 @@ function startReceiver<Event>(RED: NodeAPI, runtime: WebhooksRuntime, provider: 
     // Once every node of the flows runs, so that the next nodes are there to receive them; by
     // the node that listens on the path (kept events are the endpoint's: a second node waiting
     // for the path must not emit them too).
-    if (outlet.store) RED.events.once("flows:started", () => claim?.active && outlet.startRedelivery(storeError));
+    if (outlet.store) runtime.whenFlowsStarted(node.id, () => claim?.active && outlet.startRedelivery(storeError));
     claim = claimPath(RED, runtime, provider, path, (request) => void receiver.handle(request), status);
     status.show();
 

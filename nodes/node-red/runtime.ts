@@ -61,6 +61,9 @@ export class WebhooksRuntime implements ReplayTarget {
     private watchingStop = false;
     private publishTimer: NodeJS.Timeout | undefined;
     private follower: MessageFollower | undefined;
+    /** What the receivers a deploy starts do once every node of the flows runs, by node id. */
+    private readonly afterStart = new Map<string, () => void>();
+    private listeningForStart = false;
 
     /** This Node-RED's runtime object: made, with its admin routes, on first use. */
     static of(RED: NodeAPI): WebhooksRuntime {
@@ -87,6 +90,25 @@ export class WebhooksRuntime implements ReplayTarget {
         this.follower = new MessageFollower(this.tracker);
         this.follower.install(this.RED);
     }
+
+    /**
+     * Runs `task` once the flows being started all run (a receiver then redelivers what it kept:
+     * the next nodes are there to receive it); a node started again before then replaces its
+     * task. One listener for the runtime, not one per node: Node-RED's event emitter warns of a
+     * leak from the eleventh listener of one event on, and a deploy may start many receivers.
+     */
+    whenFlowsStarted(nodeId: string, task: () => void): void {
+        this.afterStart.set(nodeId, task);
+        if (this.listeningForStart) return;
+        this.listeningForStart = true;
+        (this.RED.events as unknown as { on(name: string, listener: () => void): void }).on("flows:started", this.flowsStarted);
+    }
+
+    private readonly flowsStarted = (): void => {
+        const tasks = [...this.afterStart.values()];
+        this.afterStart.clear();
+        for (const task of tasks) task();
+    };
 
     /** Told after every node closed when the runtime stops other than for a deploy (shutdown, "stop flows"). */
     private readonly onRuntimeEvent = (event: RuntimeStateEvent): void => {

@@ -89,6 +89,18 @@ describe("end to end: redeploys", function () {
         await collector.waitFor("second:1", 1);
         await nodeRed.deploy(flows(), "full");
     });
+
+    it("deploys a dozen receivers that keep deliveries, again and again, without a warning in Node-RED's log", async () => {
+        // Each waits for the flows to start before it redelivers what it kept: one runtime-wide
+        // wait, not one listener per node (Node's warning of a leak from the eleventh on).
+        const many = Array.from({ length: 12 }, (_, index): FlowNode => ({ id: `kept-${index}`, type: "synthesis-webhook", z: tab, path: `/kept-${index}`, keep: true, wires: [[], []] }));
+        for (const type of ["full", "nodes", "full"]) {
+            await nodeRed.deploy(flows({ extra: many.map((node) => ({ ...node, name: type })) }), type);
+            assert.equal((await nodeRed.post("/kept-11", batch())).status, 200, `after a ${type} deploy`);
+        }
+        await nodeRed.deploy(flows(), "full");
+        assert.doesNotMatch(nodeRed.log, /MaxListenersExceededWarning|memory leak/);
+    });
 });
 
 describe("end to end: Node-RED's HTTP settings", function () {
