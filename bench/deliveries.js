@@ -1,6 +1,6 @@
 "use strict";
 // The deliveries npm run bench and npm run profile send: unique, signed as each provider
-// signs, with the one secret both give their receivers.
+// signs, with the one secret both give their receivers; and the node both wire receivers to.
 const path = require("node:path");
 const { createHash, createHmac } = require("node:crypto");
 
@@ -27,4 +27,12 @@ function meshagentDelivery(n) {
     return { body, headers: { "content-type": "application/json", "meshagent-signature": `Bearer ${JWT_HEADER}.${claims}.${signature}` } };
 }
 
-module.exports = { SECRET, wmsDelivery, meshagentDelivery };
+// A core node that does nothing: a junction with nothing after it. (A `function` node that
+// returns null is no no-op: running its script in a VM context costs several microseconds
+// a message, which is the downstream flow's cost, not the receiver's.) BENCH_SINK=function
+// puts that `function` node there instead, as a comparison with a function-node sink does.
+const FUNCTION_SINK = process.env.BENCH_SINK === "function";
+const SINK = FUNCTION_SINK ? { id: "no-op", type: "function", func: "return null;", outputs: 0, wires: [] } : { id: "no-op", type: "junction", wires: [] };
+const SINK_NAME = FUNCTION_SINK ? "a function node (return null)" : "a junction";
+
+module.exports = { SECRET, wmsDelivery, meshagentDelivery, SINK, SINK_NAME };

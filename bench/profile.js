@@ -15,15 +15,13 @@ const SECONDS = Number(process.env.BENCH_SECONDS || 10);
 const TOP = Number(process.env.PROFILE_TOP || 25);
 const OUT = path.resolve(process.env.PROFILE_DIR || path.join(__dirname, "..", "test-results", "profiles"));
 const BASELINE = process.env.BENCH_BASELINE ? path.resolve(process.env.BENCH_BASELINE) : undefined;
-const { SECRET, wmsDelivery, meshagentDelivery } = require("./deliveries.js");
+const { SECRET, wmsDelivery, meshagentDelivery, SINK } = require("./deliveries.js");
 // Keeping is said outright: a MeshAgent node keeps deliveries unless told not to (it never retries).
 const ALL_SETTINGS = { "log on": { keep: false }, "log off": { logDeliveries: 0, keep: false }, kept: { keep: true, persist: true } };
 /** PROFILE_SETTINGS="log on,kept" profiles only those settings. */
 const SETTINGS = process.env.PROFILE_SETTINGS
     ? Object.fromEntries(process.env.PROFILE_SETTINGS.split(",").map((name) => [name.trim(), ALL_SETTINGS[name.trim()]]))
     : ALL_SETTINGS;
-/** BENCH_SINK=function puts a function node that returns null after the receiver, as `npm run bench` does. */
-const SINK = process.env.BENCH_SINK === "function" ? { id: "no-op", type: "function", func: "return null;", outputs: 0, wires: [] } : { id: "no-op", type: "junction", wires: [] };
 /** PROFILE_PROVIDER=meshagent profiles a meshagent-webhook node instead (HS256 tokens, bench/run.js's deliveries). */
 const PROVIDER = process.env.PROFILE_PROVIDER === "meshagent" ? "meshagent" : "wms";
 

@@ -26,7 +26,7 @@ const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS || 16);
 const ROUNDS = Number(process.env.BENCH_ROUNDS || 3);
 const BASELINE = process.env.BENCH_BASELINE ? path.resolve(process.env.BENCH_BASELINE) : undefined;
 const BASELINE_NAME = BASELINE ? `baseline ${path.basename(BASELINE)}` : "";
-const { SECRET, wmsDelivery, meshagentDelivery } = require("./deliveries.js");
+const { SECRET, wmsDelivery, meshagentDelivery, SINK, SINK_NAME } = require("./deliveries.js");
 
 // ---- unique signed deliveries (bench/deliveries.js) ---------------------------------------
 /** Deliveries enough for the whole run, each sent once. */
@@ -69,14 +69,8 @@ async function startPeer() {
 
 const LONG_WAY_SETTINGS = 'module.exports = { flowFile: "flows.json", httpAdminMiddleware: function passThrough(req, res, next) { next(); } };';
 
-// A core node that does nothing: a junction with nothing after it. (A `function` node that
-// returns null is no no-op: running its script in a VM context costs several microseconds
-// a message, which is the downstream flow's cost, not the receiver's.) BENCH_SINK=function
-// puts that `function` node there instead, as a comparison with a function-node sink does.
-const FUNCTION_SINK = process.env.BENCH_SINK === "function";
-const NO_OP = FUNCTION_SINK ? { id: "no-op", type: "function", func: "return null;", outputs: 0, wires: [] } : { id: "no-op", type: "junction", wires: [] };
 async function startReceiver(type, settings, options = {}, packageDir) {
-    const flows = [{ id: "receiver", type, path: "/hook", wires: [["no-op"], []], credentials: { secret: SECRET }, ...options }, NO_OP];
+    const flows = [{ id: "receiver", type, path: "/hook", wires: [["no-op"], []], credentials: { secret: SECRET }, ...options }, SINK];
     const { nodeRed, stop } = await startNodeRed(flows, settings, packageDir);
     return { url: nodeRed.nodeUrl("/hook"), stop };
 }
@@ -189,7 +183,7 @@ async function main() {
     console.error(`Preparing ${size} unique signed deliveries per provider…`);
     const wms = pool(wmsDelivery, size);
     const mesh = pool(meshagentDelivery, size);
-    console.error(`${CONNECTIONS} connections, ${WARMUP} s warm-up + ${DURATION} s per system, ${ROUNDS} rounds, on loopback, Node ${process.version}, each receiver wired to ${FUNCTION_SINK ? "a function node (return null)" : "a junction"}`);
+    console.error(`${CONNECTIONS} connections, ${WARMUP} s warm-up + ${DURATION} s per system, ${ROUNDS} rounds, on loopback, Node ${process.version}, each receiver wired to ${SINK_NAME}`);
 
     const systems = [
         ["(a) node:http verifier (limit)", startLimit, wms],
