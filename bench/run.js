@@ -8,6 +8,10 @@
 //   (e) wms-webhook the long way through Express, (f) wms-webhook with its delivery log off,
 //   (g) wms-webhook keeping deliveries until handled (synced to disk before each 2xx)
 //   (h) meshagent-webhook not keeping deliveries ((d) keeps them: MeshAgent never retries)
+//   (i) the least receiver node Node-RED can run (bench/floor-node: verify, parse, send;
+//       ahead of Express, no validation, de-duplication, log or following), (j) the same
+//       keeping each delivery on disk before its 2xx, (k) (a) keeping each delivery on disk:
+//       what bounds (c), (f) and (g) before this package does anything
 // each driven by autocannon for a fixed time at fixed connections with unique, signed
 // deliveries; then a SynthesisVR batch figure and a memory figure. Prints a table and a
 // final line of JSON with ratio_vs_peer and ratio_vs_limit for (c) and (d).
@@ -35,8 +39,8 @@ function pool(make, size) {
 }
 
 // ---- systems under test -----------------------------------------------------------------
-async function startLimit() {
-    const child = fork(path.join(__dirname, "limit-server.js"), { env: { ...process.env, BENCH_SECRET: SECRET } });
+async function startLimit(keep = false) {
+    const child = fork(path.join(__dirname, "limit-server.js"), { env: { ...process.env, BENCH_SECRET: SECRET, ...(keep ? { BENCH_KEEP: "1" } : {}) } });
     const { port } = await new Promise((resolve) => child.once("message", resolve));
     return { url: `http://127.0.0.1:${port}/wms`, stop: async () => child.kill() };
 }
@@ -52,8 +56,8 @@ JSON.parse(msg.payload.toString("utf8"));
 msg.payload = { status: "ok" };
 return msg;`;
 
-async function startNodeRed(flows, settings, packageDir) {
-    const nodeRed = await new NodeRedProcess({ ...(settings ? { settings } : {}), ...(packageDir ? { packageDir } : {}) }).start();
+async function startNodeRed(flows, settings, packageDir, extraModules) {
+    const nodeRed = await new NodeRedProcess({ ...(settings ? { settings } : {}), ...(packageDir ? { packageDir } : {}), ...(extraModules ? { extraModules } : {}) }).start();
     await nodeRed.deploy(flows);
     return { nodeRed, stop: () => nodeRed.stop() };
 }
@@ -72,6 +76,12 @@ const LONG_WAY_SETTINGS = 'module.exports = { flowFile: "flows.json", httpAdminM
 async function startReceiver(type, settings, options = {}, packageDir) {
     const flows = [{ id: "receiver", type, path: "/hook", wires: [["no-op"], []], credentials: { secret: SECRET }, ...options }, SINK];
     const { nodeRed, stop } = await startNodeRed(flows, settings, packageDir);
+    return { url: nodeRed.nodeUrl("/hook"), stop };
+}
+
+async function startFloor(keep) {
+    const flows = [{ id: "receiver", type: "bench-floor", path: "/hook", secret: SECRET, keep, wires: [["no-op"]] }, SINK];
+    const { nodeRed, stop } = await startNodeRed(flows, undefined, undefined, { "bench-floor": path.join(__dirname, "floor-node") });
     return { url: nodeRed.nodeUrl("/hook"), stop };
 }
 
@@ -185,38 +195,43 @@ async function main() {
     const mesh = pool(meshagentDelivery, size);
     console.error(`${CONNECTIONS} connections, ${WARMUP} s warm-up + ${DURATION} s per system, ${ROUNDS} rounds, on loopback, Node ${process.version}, each receiver wired to ${SINK_NAME}`);
 
+    // [key, name, start, deliveries]: the final JSON names rows by key.
     const systems = [
-        ["(a) node:http verifier (limit)", startLimit, wms],
-        ["(b) http in + function + http response (peer)", startPeer, wms],
-        ["(c) wms-webhook", () => startReceiver("wms-webhook"), wms],
+        ["limit", "(a) node:http verifier (limit)", () => startLimit(), wms],
+        ["peer", "(b) http in + function + http response (peer)", startPeer, wms],
+        ["wms", "(c) wms-webhook", () => startReceiver("wms-webhook"), wms],
         // MeshAgent never retries: its node keeps deliveries until handled unless told otherwise.
-        ["(d) meshagent-webhook (kept, its default)", () => startReceiver("meshagent-webhook"), mesh],
+        ["meshagent", "(d) meshagent-webhook (kept, its default)", () => startReceiver("meshagent-webhook"), mesh],
         // Middleware the short way cannot prove harmless (here a pass-through httpAdminMiddleware
         // where the editor shares the root) sends requests the long way, through Express: its cost.
-        ["(e) wms-webhook, the long way", () => startReceiver("wms-webhook", LONG_WAY_SETTINGS), wms],
+        ["longWay", "(e) wms-webhook, the long way", () => startReceiver("wms-webhook", LONG_WAY_SETTINGS), wms],
         // (c) logs every delivery (the default); here the delivery log is off: what logging costs.
-        ["(f) wms-webhook, delivery log off", () => startReceiver("wms-webhook", undefined, { logDeliveries: 0 }), wms],
+        ["logOff", "(f) wms-webhook, delivery log off", () => startReceiver("wms-webhook", undefined, { logDeliveries: 0 }), wms],
         // Keep deliveries until handled: each delivery synced to disk (LMDB) before its 2xx.
-        ["(g) wms-webhook, kept until handled", () => startReceiver("wms-webhook", undefined, { keep: true }), wms],
-        ["(h) meshagent-webhook, not kept", () => startReceiver("meshagent-webhook", undefined, { keep: false }), mesh],
+        ["kept", "(g) wms-webhook, kept until handled", () => startReceiver("wms-webhook", undefined, { keep: true }), wms],
+        ["meshagentNotKept", "(h) meshagent-webhook, not kept", () => startReceiver("meshagent-webhook", undefined, { keep: false }), mesh],
+        // What bounds the rows above before this package does anything: Node-RED's least receiver, and the disk.
+        ["floor", "(i) least receiver node (floor)", () => startFloor(false), wms],
+        ["floorKept", "(j) least receiver node, kept", () => startFloor(true), wms],
+        ["limitKept", "(k) node:http verifier, kept", () => startLimit(true), wms],
         // BENCH_BASELINE: a built checkout of an earlier commit (git worktree add …; node
         // scripts/build.js), measured in the same rounds: what a change costs, side by side.
         ...(BASELINE
             ? [
-                  [`(c) at ${BASELINE_NAME}`, () => startReceiver("wms-webhook", undefined, {}, BASELINE), wms],
-                  [`(d) at ${BASELINE_NAME}`, () => startReceiver("meshagent-webhook", undefined, {}, BASELINE), mesh],
-                  [`(g) at ${BASELINE_NAME}`, () => startReceiver("wms-webhook", undefined, { keep: true, persist: true }, BASELINE), wms],
+                  ["baselineWms", `(c) at ${BASELINE_NAME}`, () => startReceiver("wms-webhook", undefined, {}, BASELINE), wms],
+                  ["baselineMeshagent", `(d) at ${BASELINE_NAME}`, () => startReceiver("meshagent-webhook", undefined, {}, BASELINE), mesh],
+                  ["baselineKept", `(g) at ${BASELINE_NAME}`, () => startReceiver("wms-webhook", undefined, { keep: true, persist: true }, BASELINE), wms],
               ]
             : []),
     ];
     const rounds = [];
     for (let round = 1; round <= ROUNDS; round++) {
         const results = [];
-        for (const [name, start, deliveries] of systems) results.push(await measure(name, start, deliveries));
+        for (const [, name, start, deliveries] of systems) results.push(await measure(name, start, deliveries));
         console.error(`round ${round}: ${results.map((row) => row.rps).join(" / ")} requests/s`);
         rounds.push(results);
     }
-    const rows = systems.map(([name], system) => {
+    const rows = systems.map(([, name], system) => {
         const runs = rounds.map((results) => results[system]);
         return { name, rps: median(runs.map((run) => run.rps)), p50: median(runs.map((run) => run.p50)), p99: median(runs.map((run) => run.p99)), errors: runs.reduce((sum, run) => sum + run.errors, 0) };
     });
@@ -228,27 +243,34 @@ async function main() {
     const receivedPerSecond = Math.round(1000 / (batch.answerMedianMs / 1000));
     console.log(`SynthesisVR 1,000-element batch: answered in ${batch.answerMedianMs.toFixed(1)} ms (median of 10, max ${batch.answerMaxMs.toFixed(1)} ms), i.e. ${receivedPerSecond} events/s received, validated and split; its messages reached the next node at ${batch.messagesPerSecond} messages/s (first to last, ${batch.messages} messages)`);
     console.log(`Memory: heap and typed arrays grew ${memory.growthMb.toFixed(1)} MB over ${memory.deliveries.toLocaleString("en")} unique deliveries (state bound ${memory.maxEntries.toLocaleString("en")} identities; stated bound 50 MB)`);
-    const ratio = (system, baseline) => +median(rounds.map((results) => results[system].rps / results[baseline].rps)).toFixed(2);
-    const ratios = (system) => ({ rps: rows[system].rps, p99_ms: rows[system].p99, ratio_vs_peer: ratio(system, 1), ratio_vs_limit: ratio(system, 0) });
+    const at = Object.fromEntries(systems.map(([key], system) => [key, system]));
+    /** The median of the within-round ratios of row `key` to row `to`. */
+    const ratio = (key, to) => +median(rounds.map((results) => results[at[key]].rps / results[at[to]].rps)).toFixed(3);
+    const ratios = (key) => ({ rps: rows[at[key]].rps, p99_ms: rows[at[key]].p99, ratio_vs_peer: +ratio(key, "peer").toFixed(2), ratio_vs_limit: +ratio(key, "limit").toFixed(2) });
     console.log(
         JSON.stringify({
-            "wms-webhook": ratios(2),
-            "meshagent-webhook": ratios(3),
-            "wms-webhook-long-way": ratios(4),
-            "wms-webhook-log-off": ratios(5),
-            delivery_log_cost: +(1 - median(rounds.map((results) => results[2].rps / results[5].rps))).toFixed(3),
-            "wms-webhook-persisted": ratios(6),
-            "meshagent-webhook-not-kept": ratios(7),
-            // The baseline's rows follow (a) to (h): its (c), (d) and (g); a cost is 1 − the median of the ratios within a round.
+            "wms-webhook": ratios("wms"),
+            "meshagent-webhook": ratios("meshagent"),
+            "wms-webhook-long-way": ratios("longWay"),
+            "wms-webhook-log-off": ratios("logOff"),
+            delivery_log_cost: +(1 - ratio("wms", "logOff")).toFixed(3),
+            "wms-webhook-persisted": ratios("kept"),
+            "meshagent-webhook-not-kept": ratios("meshagentNotKept"),
+            // What bounds the targets: each receiver row as a share of the least receiver node doing the same.
+            floor: ratios("floor"),
+            "floor-kept": ratios("floorKept"),
+            "limit-kept": ratios("limitKept"),
+            share_of_floor: { "wms-webhook": ratio("wms", "floor"), "wms-webhook-log-off": ratio("logOff", "floor"), "wms-webhook-persisted": ratio("kept", "floorKept") },
+            // A cost is 1 − the median of the ratios within a round.
             ...(BASELINE
                 ? {
                       baseline: {
-                          "wms-webhook": ratios(8),
-                          "meshagent-webhook": ratios(9),
-                          "wms-webhook-persisted": ratios(10),
-                          change_cost_log_on: +(1 - median(rounds.map((results) => results[2].rps / results[8].rps))).toFixed(3),
-                          change_cost_meshagent: +(1 - median(rounds.map((results) => results[3].rps / results[9].rps))).toFixed(3),
-                          change_cost_kept: +(1 - median(rounds.map((results) => results[6].rps / results[10].rps))).toFixed(3),
+                          "wms-webhook": ratios("baselineWms"),
+                          "meshagent-webhook": ratios("baselineMeshagent"),
+                          "wms-webhook-persisted": ratios("baselineKept"),
+                          change_cost_log_on: +(1 - ratio("wms", "baselineWms")).toFixed(3),
+                          change_cost_meshagent: +(1 - ratio("meshagent", "baselineMeshagent")).toFixed(3),
+                          change_cost_kept: +(1 - ratio("kept", "baselineKept")).toFixed(3),
                       },
                   }
                 : {}),
