@@ -249,8 +249,12 @@ export class LmdbStore {
                 await this.put(events.map((event) => storedEvent(endpoint, event, event.attempts, true, parkedAt)));
                 return events.map((event) => event.handle);
             },
-            // The store is the runtime's, shared by its nodes: it closes with the runtime.
-            close: () => Promise.resolve(),
+            // The store is the runtime's, shared by its nodes: it closes with the runtime, which
+            // Node-RED does not wait for at shutdown. What this node was told to forget is written
+            // now, while Node-RED waits for its nodes: else a restart emits it again.
+            close: async () => {
+                await this.flushRemovals();
+            },
         };
     }
 

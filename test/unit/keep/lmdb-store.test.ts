@@ -6,7 +6,8 @@ import fs = require("node:fs");
 import os = require("node:os");
 import path = require("node:path");
 import { packageFolder } from "../../../nodes/keep/package-files.js";
-import { LmdbStore, KeptFull, PENDING_PAGE_EVENTS, keyOf, type StoredEvent } from "../../../nodes/keep/lmdb-store.js";
+import { open } from "lmdb";
+import { LmdbStore, KeptFull, PENDING_PAGE_EVENTS, keyOf, type Key, type StoredEvent } from "../../../nodes/keep/lmdb-store.js";
 
 function event(endpoint: string, deliveryId: string, index: number, receivedAt: string): StoredEvent {
     return { endpoint, deliveryId, index, receivedAt, verified: true, test: false, remoteAddress: "203.0.113.7", payload: JSON.stringify({ uuid: `${deliveryId}-${index}` }), attempts: 1, parked: false };
@@ -96,6 +97,19 @@ describe("durable store", () => {
         const views = ["switch", "change", "delay"].map((endpoint) => store.forEndpoint(endpoint));
         const recovered = await Promise.all(views.map((view) => allPending(view)));
         assert.deepEqual(recovered[2]!.map((kept) => kept.index), [1]);
+        await store.close();
+    });
+
+    it("a node that closes writes what it was told to forget: Node-RED exits at shutdown without waiting for the store", async () => {
+        const store = LmdbStore.open(dir);
+        const view = store.forEndpoint("n");
+        const [handled, pending] = await view.put([event("n", "d1", 0, "2026-11-24T10:00:00.000Z"), event("n", "d1", 1, "2026-11-24T10:00:00.000Z")]);
+        view.forget(handled!);
+        await view.close();
+        // Read from disk as the next process would, before the store's own batching timer would have written it.
+        const reader = open<StoredEvent, Key>({ path: dir, encoding: "msgpack", compression: false, readOnly: true });
+        assert.deepEqual([...reader.getKeys()], [pending], "only the event not handled is left");
+        await reader.close();
         await store.close();
     });
 
