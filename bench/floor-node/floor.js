@@ -4,9 +4,8 @@
 // no published node may), reads the body, checks WMS's HMAC, parses the JSON, answers 200 and
 // sends one message (the parsed event) to its wires. No size limit, no middleware equivalence,
 // no validation, no de-duplication, no delivery log, no following, Node-RED's own _msgid. With
-// `keep`, each delivery is first kept on disk as keep-floor.js does. One at a time per runtime.
-const { createHmac, timingSafeEqual } = require("node:crypto");
-const { floorStore } = require("../keep-floor.js");
+// `keep`, each delivery is first kept on disk as bare-receiver.js does. One at a time per runtime.
+const { readVerified, ok, floorStore } = require("../bare-receiver.js");
 
 module.exports = function (RED) {
     function BenchFloor(config) {
@@ -14,27 +13,15 @@ module.exports = function (RED) {
         const node = this;
         const { path, secret } = config;
         const store = config.keep ? floorStore() : undefined;
-        const accept = (req, res) => {
-            const chunks = [];
-            req.on("data", (chunk) => chunks.push(chunk));
-            req.on("end", () => {
-                const body = Buffer.concat(chunks);
-                const expected = Buffer.from(`hmac-sha256=${createHmac("sha256", secret).update(body).digest("hex")}`);
-                const given = Buffer.from(String(req.headers["x-wms-content-mac"] ?? ""));
-                if (given.length !== expected.length || !timingSafeEqual(given, expected)) {
-                    res.writeHead(401, { "content-type": "application/json" });
-                    return res.end('{"error":"bad mac"}');
-                }
-                const payload = JSON.parse(body.toString("utf8"));
+        const accept = (req, res) =>
+            readVerified(secret, req, res, (body, payload) => {
                 const answer = () => {
-                    res.writeHead(200, { "content-type": "application/json" });
-                    res.end('{"status":"ok"}');
+                    ok(res);
                     node.send({ topic: payload.event, payload });
                 };
                 if (!store) return answer();
                 store.keep(body, req.socket.remoteAddress).then(answer);
             });
-        };
         const server = RED.server;
         const others = server.listeners("request");
         server.removeAllListeners("request");

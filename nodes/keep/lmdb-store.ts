@@ -249,12 +249,9 @@ export class LmdbStore {
                 await this.put(events.map((event) => storedEvent(endpoint, event, event.attempts, true, parkedAt)));
                 return events.map((event) => event.handle);
             },
-            // The store is the runtime's, shared by its nodes: it closes with the runtime, which
-            // Node-RED does not wait for at shutdown. What this node was told to forget is written
-            // now, while Node-RED waits for its nodes: else a restart emits it again.
-            close: async () => {
-                await this.flushRemovals();
-            },
+            // The store closes with the runtime, which Node-RED does not wait for at shutdown: what
+            // the node was told to forget is written now, while Node-RED waits for it.
+            close: () => this.flushRemovals().then(() => undefined),
         };
     }
 
