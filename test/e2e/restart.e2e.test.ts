@@ -1,5 +1,6 @@
 // A restart emits what was kept, once. A clean stop (Ctrl-C, systemd) just after the flow
-// handled events writes that they were handled before Node-RED exits. And an upgrade loses
+// handled events writes that they were handled before Node-RED exits, on disk and in Redis.
+// And an upgrade loses
 // nothing kept: deliveries that 0.2.0 acknowledged and kept until handled,
 // on disk as it wrote them (each event's validated JSON as text, in LMDB under
 // <userDir>/verified-webhooks/deliveries, keyed [provider:path, receivedAt, deliveryId, index,
@@ -7,11 +8,13 @@
 // Node-RED starts again, as the same events it emits for those deliveries itself, flagged
 // redelivered; once handled they are forgotten, and the next start emits nothing.
 import assert = require("node:assert/strict");
-import { randomUUID } from "node:crypto";
+import { createHash, randomUUID } from "node:crypto";
+import { createClient } from "redis";
 import { open } from "lmdb";
 import { NodeRedProcess, Collector, request, type FlowNode, type Tapped } from "../support/node-red-process.js";
 import type { DeliverySummary } from "../../nodes/log/delivery-log.js";
 import { until } from "../support/assertions.js";
+import { RedisServer } from "../support/redis-server.js";
 import { PROVIDERS } from "../../nodes/providers/index.js";
 import type { SomeProvider } from "../../nodes/receive/provider.js";
 import { sampleNames, signDelivery } from "../../nodes/providers/signing.js";
@@ -50,6 +53,28 @@ async function allHandled(nodeRed: NodeRedProcess): Promise<number> {
     return rows.filter((row) => row.flow !== undefined).length;
 }
 
+/** One receiver per provider, keeping its deliveries (in Redis through `state`, if given). */
+function receivers(state?: string): FlowNode[] {
+    return providers.map((provider) => ({ id: `${provider.name}-in`, type: provider.nodeType, name: provider.name, path: pathOf(provider), keep: true, ...(state ? { state } : {}), credentials: { secret: secretOf(provider) } }));
+}
+
+/** Sends every provider's samples (again while answered 503: a store still connecting); returns what the flow received of each, by provider. */
+async function sendSamples(nodeRed: NodeRedProcess, collector: Collector): Promise<Map<string, Tapped[]>> {
+    const received = new Map<string, Tapped[]>();
+    for (const provider of providers) {
+        const secret = secretOf(provider);
+        for (const name of sampleNames(provider)) {
+            const delivery = await signDelivery(provider, provider.samples[name]!(), secret);
+            const send = () => nodeRed.post(`${pathOf(provider)}${delivery.pathSuffix}`, delivery.body, delivery.headers);
+            const answer = await until(send, (response) => response.status !== 503, `${provider.name} ${name} kept`);
+            assert.equal(answer.status, 200, `${provider.name} ${name}: ${answer.text}`);
+        }
+        const wanted = sampleNames(provider).filter((name) => !provider.wanted || provider.wanted(provider.samples[name]!(), provider.options({}))).length;
+        received.set(provider.name, [...(await collector.waitFor(`${provider.name}-in:1`, wanted))]);
+    }
+    return received;
+}
+
 describe("end to end: a clean restart and an upgrade from 0.2.0 emit what was kept, once", function () {
     this.timeout(120000);
     let collector: Collector;
@@ -70,19 +95,8 @@ describe("end to end: a clean restart and an upgrade from 0.2.0 emit what was ke
     const live = new Map<string, Tapped[]>();
 
     it("a clean stop just after the flow handled events writes that they were handled (a restart would emit them again)", async () => {
-        const receivers: FlowNode[] = providers.map((provider) => ({ id: `${provider.name}-in`, type: provider.nodeType, name: provider.name, path: pathOf(provider), keep: true, credentials: { secret: secretOf(provider) } }));
-        await first.deploy(collector.tappedTab(TAB, receivers));
-
-        for (const provider of providers) {
-            const secret = secretOf(provider);
-            for (const name of sampleNames(provider)) {
-                const delivery = await signDelivery(provider, provider.samples[name]!(), secret);
-                const answer = await first.post(`${pathOf(provider)}${delivery.pathSuffix}`, delivery.body, delivery.headers);
-                assert.equal(answer.status, 200, `${provider.name} ${name}: ${answer.text}`);
-            }
-            const wanted = sampleNames(provider).filter((name) => !provider.wanted || provider.wanted(provider.samples[name]!(), provider.options({}))).length;
-            live.set(provider.name, [...(await collector.waitFor(`${provider.name}-in:1`, wanted))]);
-        }
+        await first.deploy(collector.tappedTab(TAB, receivers()));
+        for (const [name, messages] of await sendSamples(first, collector)) live.set(name, messages);
         await allHandled(first);
         await shutDown(first); // at once: within the store's 100 ms of batching removals
         const store = open<StoredByZeroTwo, ZeroTwoKey>({ path: packageFiles(first.userDir).deliveries, encoding: "msgpack", compression: false });
@@ -160,3 +174,48 @@ function byDelivery(messages: readonly Tapped[]): Tapped[][] {
     // A batch's messages may reach the collector out of order: each in its place.
     return [...groups.values()].map((group) => group.sort((a, b) => (a.parts?.index ?? 0) - (b.parts?.index ?? 0)));
 }
+
+describe("end to end: a clean restart with deliveries kept in Redis emits nothing the flow handled", function () {
+    this.timeout(120000);
+    const prefix = "restart:";
+    let redis: RedisServer;
+    let collector: Collector;
+    let first: NodeRedProcess;
+    let again: NodeRedProcess | undefined;
+
+    before(async () => {
+        redis = await new RedisServer().start();
+        collector = await new Collector().start();
+        first = await new NodeRedProcess().start();
+    });
+    after(async () => {
+        await again?.stop();
+        await first?.stop();
+        await collector?.stop();
+        await redis?.stop();
+    });
+
+    it("each node acknowledges and deletes what its flow handled as it closes: the stream is empty, the restart emits nothing", async () => {
+        const state: FlowNode = { id: "state", type: "webhook-state", url: `redis://127.0.0.1:${redis.port}`, keyPrefix: prefix, credentials: { entryKey: "restart-suite-entry-key" } };
+        await first.deploy([state, ...collector.tappedTab(TAB, receivers("state"))]);
+        await sendSamples(first, collector);
+        await allHandled(first);
+        await shutDown(first);
+
+        const client = createClient({ url: `redis://127.0.0.1:${redis.port}` });
+        await client.connect();
+        try {
+            for (const provider of providers) {
+                // The stream's name follows from the endpoint (provider and path) and the key prefix.
+                const stream = `${prefix}kept:${createHash("sha256").update(`${provider.name}:${pathOf(provider)}`).digest("base64url")}`;
+                assert.equal(await client.xLen(stream), 0, `${provider.name}: nothing handled is left in ${stream}`);
+            }
+        } finally {
+            await client.close();
+        }
+        collector.clear();
+        again = await new NodeRedProcess({ userDir: first.userDir }).start();
+        await collector.settle(`${providers[0]!.name}-in:1`, 1500);
+        for (const provider of providers) assert.deepEqual(collector.list(`${provider.name}-in:1`), [], `${provider.name}: nothing emitted again`);
+    });
+});
