@@ -68,6 +68,7 @@
     function check(node, pathValue) {
         clearTimeout(checkTimers[node.id]);
         checkTimers[node.id] = setTimeout(function () {
+            delete checkTimers[node.id];
             var body = { type: node.type, id: node.id, path: pathValue === undefined ? node.path : pathValue };
             var secret = editedSecret(node);
             if (secret !== undefined) body.secret = secret;
@@ -77,6 +78,7 @@
                 data: JSON.stringify(body),
                 contentType: "application/json; charset=utf-8",
                 success: function (answer) {
+                    if (!RED.nodes.node(node.id)) return; // deleted meanwhile
                     problems[node.id] = { path: answer.path || null, secret: answer.secret || null, checkedPath: body.path };
                     revalidate(node);
                 },
@@ -438,6 +440,12 @@
     RED.events.on("deploy", checkAll);
     RED.events.on("nodes:add", function (node) {
         if (isReceiver(node)) check(node);
+    });
+    // A deleted node's answer goes with it (undoing the deletion adds the node, and checks it, again).
+    RED.events.on("nodes:remove", function (node) {
+        clearTimeout(checkTimers[node.id]);
+        delete checkTimers[node.id];
+        delete problems[node.id];
     });
 
     window.VerifiedWebhooks = {
