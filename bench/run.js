@@ -14,7 +14,8 @@
 //       what bounds (c), (f) and (g) before this package does anything
 // each driven by autocannon for a fixed time at fixed connections with unique, signed
 // deliveries; then a SynthesisVR batch figure and a memory figure. Prints a table and a
-// final line of JSON with ratio_vs_peer and ratio_vs_limit for (c) and (d).
+// final line of JSON: each row's ratio_vs_peer and ratio_vs_limit, and each receiver's share
+// of its floor.
 // A shared VM's speed drifts by tens of percent within minutes, so (a) to (d) are measured
 // in BENCH_ROUNDS interleaved rounds: the table shows each figure's median, and each ratio
 // is the median of the ratios within a round (systems measured seconds apart).

@@ -28,7 +28,9 @@ export function privateDirectory(path: string): string {
     return path;
 }
 
-/** The package's folder in the user directory, made readable by this user only: its stores hold payloads and identities. */
-export function packageFolder(userDir: string): string {
-    return privateDirectory(packageFiles(userDir).folder);
+/** The package's files, its folder made first, readable by this user only: its stores hold payloads and identities. */
+export function privatePackageFiles(userDir: string): ReturnType<typeof packageFiles> {
+    const files = packageFiles(userDir);
+    privateDirectory(files.folder);
+    return files;
 }

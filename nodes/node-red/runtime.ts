@@ -13,7 +13,7 @@ import { RouteTable, type HttpSettings } from "../http/route-table.js";
 import { EndpointStates } from "../dedup/state.js";
 import { IdentityJournals } from "../dedup/identity-journal.js";
 import { LmdbStore } from "../keep/lmdb-store.js";
-import { packageFiles, packageFolder } from "../keep/package-files.js";
+import { packageFiles, privatePackageFiles } from "../keep/package-files.js";
 import { CompletionTracker } from "../log/completion.js";
 import { DeliveryLogs } from "../log/delivery-log.js";
 import type { Replayer, ReplayTarget } from "../log/replay.js";
@@ -165,8 +165,7 @@ export class WebhooksRuntime implements ReplayTarget {
             if (failed) return undefined;
             try {
                 if (!this.journals) {
-                    packageFolder(userDir!);
-                    const journals = IdentityJournals.open(packageFiles(userDir!).identities);
+                    const journals = IdentityJournals.open(privatePackageFiles(userDir!).identities);
                     this.watchStop(true);
                     this.journals = journals;
                 }
@@ -182,9 +181,7 @@ export class WebhooksRuntime implements ReplayTarget {
     /** The LMDB store of kept deliveries, in the user directory: opened on first use. */
     lmdbStore(): LmdbStore {
         if (this.lmdb) return this.lmdb;
-        const userDir = this.userDir ?? process.cwd();
-        packageFolder(userDir);
-        const store = LmdbStore.open(packageFiles(userDir).deliveries);
+        const store = LmdbStore.open(privatePackageFiles(this.userDir ?? process.cwd()).deliveries);
         this.watchStop(true);
         return (this.lmdb = store);
     }

@@ -10,7 +10,7 @@ import os = require("node:os");
 import { createClient } from "redis";
 import { positiveNumber } from "../receive/options.js";
 import { RedisKeptEvents } from "../keep/redis-store.js";
-import { packageFiles, packageFolder } from "../keep/package-files.js";
+import { packageFiles, privatePackageFiles } from "../keep/package-files.js";
 import { RedisState } from "../dedup/redis-state.js";
 import type { SharedStateNode } from "../dedup/state.js";
 import { redisPubSub } from "../redis/pubsub.js";
@@ -47,8 +47,7 @@ function instanceName(userDir: string): string {
     if (!name) {
         name = randomUUID();
         try {
-            packageFolder(userDir);
-            fs.writeFileSync(file, name);
+            fs.writeFileSync(privatePackageFiles(userDir).instance, name);
         } catch {
             // a read-only user directory: a name for this run
         }
@@ -70,8 +69,7 @@ function entryKeyOf(configured: string | undefined, userDir: string, onLocalKey:
         } catch {
             secret = randomBytes(32).toString("base64url");
             try {
-                packageFolder(userDir);
-                fs.writeFileSync(file, secret, { mode: 0o600 });
+                fs.writeFileSync(privatePackageFiles(userDir).entryKey, secret, { mode: 0o600 });
             } catch {
                 // a read-only user directory: a key for this run
             }

@@ -1,8 +1,7 @@
 // A restart emits what was kept, once. A clean stop (Ctrl-C, systemd) just after the flow
 // handled events writes that they were handled before Node-RED exits, on disk and in Redis.
-// And an upgrade loses
-// nothing kept: deliveries that 0.2.0 acknowledged and kept until handled,
-// on disk as it wrote them (each event's validated JSON as text, in LMDB under
+// And an upgrade loses nothing kept: deliveries that 0.2.0 acknowledged and kept until
+// handled, on disk as it wrote them (each event's validated JSON as text, in LMDB under
 // <userDir>/verified-webhooks/deliveries, keyed [provider:path, receivedAt, deliveryId, index,
 // length]: 97d4deb, nodes/core/durable-store.ts), are emitted once by this version when
 // Node-RED starts again, as the same events it emits for those deliveries itself, flagged
@@ -20,10 +19,10 @@ import type { SomeProvider } from "../../nodes/receive/provider.js";
 import { sampleNames, signDelivery } from "../../nodes/providers/signing.js";
 import { packageFiles } from "../../nodes/keep/package-files.js";
 
-const TAB = "tab-upgrade";
+const TAB = "tab-restart";
 const providers = PROVIDERS as unknown as readonly SomeProvider[];
 const secretOf = (provider: SomeProvider) => provider.demoSecret ?? `token-${provider.name}-0123456789`;
-const pathOf = (provider: SomeProvider) => `/upgrade/${provider.name}`;
+const pathOf = (provider: SomeProvider) => `/restart/${provider.name}`;
 
 /** One event as 0.2.0 kept it. */
 interface StoredByZeroTwo {
@@ -49,7 +48,7 @@ async function shutDown(nodeRed: NodeRedProcess): Promise<void> {
 /** Waits until every event the process's receivers emitted is handled (each http request node has its answer); returns how many deliveries emitted any. */
 async function allHandled(nodeRed: NodeRedProcess): Promise<number> {
     const logged = async () => (await request<{ deliveries: DeliverySummary[] }>(nodeRed.adminUrl("/verified-webhooks/deliveries"))).json.deliveries;
-    const rows = await until(logged, (rows) => rows.every((row) => row.flow === undefined || row.flow === "handled"), "every emitted event handled");
+    const rows = await until(logged, (rows) => rows.length > 0 && rows.every((row) => row.flow === undefined || row.flow === "handled"), "every emitted event handled");
     return rows.filter((row) => row.flow !== undefined).length;
 }
 
@@ -113,12 +112,12 @@ describe("end to end: a clean restart and an upgrade from 0.2.0 emit what was ke
         const kept = new Map<string, StoredByZeroTwo[]>();
         /** The live payload each record was written from, by "deliveryId:index". */
         const source = new Map<string, unknown>();
-        let second = 0;
+        let deliveriesWritten = 0;
         for (const provider of providers) {
             const records: StoredByZeroTwo[] = [];
             byDelivery(live.get(provider.name)!).forEach((messages, delivery) => {
                 const deliveryId = randomUUID();
-                const receivedAt = new Date(Date.UTC(2026, 10, 30, 12, 0, second++)).toISOString();
+                const receivedAt = new Date(Date.UTC(2026, 10, 30, 12, 0, deliveriesWritten++)).toISOString();
                 messages.forEach((message, index) => {
                     records.push({ endpoint: `${provider.name}:${pathOf(provider)}`, deliveryId, index, receivedAt, verified: true, test: false, remoteAddress: `192.0.2.${delivery + 1}`, payload: JSON.stringify(message.payload), attempts: 1, parked: false });
                     source.set(`${deliveryId}:${index}`, message.payload);
@@ -150,7 +149,7 @@ describe("end to end: a clean restart and an upgrade from 0.2.0 emit what was ke
         }
 
         // Handled (each http request node has its answer from the collector): forgotten. The next start emits nothing.
-        assert.equal(await allHandled(later), second, "one log entry per redelivered delivery");
+        assert.equal(await allHandled(later), deliveriesWritten, "one log entry per redelivered delivery");
         await later.stop(); // its user directory is first's: kept
         const store = open<StoredByZeroTwo, ZeroTwoKey>({ path: deliveries, encoding: "msgpack", compression: false });
         const left = store.getCount();
@@ -208,6 +207,8 @@ describe("end to end: a clean restart with deliveries kept in Redis emits nothin
             for (const provider of providers) {
                 // The stream's name follows from the endpoint (provider and path) and the key prefix.
                 const stream = `${prefix}kept:${createHash("sha256").update(`${provider.name}:${pathOf(provider)}`).digest("base64url")}`;
+                // The stream stays once its entries are deleted: it is the one the node kept in.
+                assert.equal(await client.exists(stream), 1, `${provider.name}: ${stream} is where it kept`);
                 assert.equal(await client.xLen(stream), 0, `${provider.name}: nothing handled is left in ${stream}`);
             }
         } finally {

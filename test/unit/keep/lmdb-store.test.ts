@@ -5,7 +5,7 @@ import { allPending, type KeptEvent } from "../../../nodes/keep/kept-events.js";
 import fs = require("node:fs");
 import os = require("node:os");
 import path = require("node:path");
-import { packageFolder } from "../../../nodes/keep/package-files.js";
+import { privatePackageFiles } from "../../../nodes/keep/package-files.js";
 import { open } from "lmdb";
 import { LmdbStore, KeptFull, PENDING_PAGE_EVENTS, keyOf, type Key, type StoredEvent } from "../../../nodes/keep/lmdb-store.js";
 
@@ -114,7 +114,7 @@ describe("durable store", () => {
     });
 
     it("lives in a directory only its user can read (it holds payloads)", async () => {
-        const store = LmdbStore.open(path.join(packageFolder(dir), "deliveries"));
+        const store = LmdbStore.open(privatePackageFiles(dir).deliveries);
         for (const created of [path.join(dir, "verified-webhooks"), path.join(dir, "verified-webhooks", "deliveries")]) {
             assert.equal(fs.statSync(created).mode & 0o777, 0o700, created);
         }
